@@ -1,0 +1,146 @@
+/*
+ * config.h: the configuration file, parsed into plain immutable structs.
+ *
+ * config_parse_*() read YAML (through libyaml, which nothing else includes)
+ * and either return a whole struct conf or collect every problem they find
+ * in a struct conf_errors, each with file, line and column.  They touch
+ * nothing outside what they return.  A struct conf is not changed after it
+ * is returned; runtime objects point into it.
+ */
+#ifndef LOOPD_CONFIG_H
+#define LOOPD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A place in a file; line and col count from 1.  file is borrowed from the
+ * struct conf (or struct conf_errors) it came with. */
+struct conf_mark {
+	const char	*file;
+	int		 line;
+	int		 col;
+};
+
+enum conf_kind {
+	CONF_SCALAR,
+	CONF_MAP,
+	CONF_SEQ,
+};
+
+/*
+ * A YAML value, kept as written: the task's `config:` mapping is handed to
+ * the plugin in this form.  Scalars keep their text (`value`) and whether
+ * they were quoted; a plain `~`, `null` or empty scalar has value "" and
+ * is_null set.  A map has n keys/items in file order; a seq has n items and
+ * keys == NULL.
+ */
+struct conf_node {
+	enum conf_kind		 kind;
+	struct conf_mark	 mark;
+	char			*value;		/* CONF_SCALAR */
+	int			 quoted;	/* CONF_SCALAR: not plain: '...',
+						 * "...", | or > */
+	int			 is_null;	/* CONF_SCALAR */
+	size_t			 n;		/* CONF_MAP, CONF_SEQ */
+	char			**keys;		/* CONF_MAP */
+	struct conf_mark	*key_marks;	/* CONF_MAP */
+	struct conf_node	**items;	/* CONF_MAP, CONF_SEQ */
+};
+
+enum conf_backend {
+	CONF_BACKEND_AUTO,
+	CONF_BACKEND_EPOLL,
+	CONF_BACKEND_POLL,
+	CONF_BACKEND_SELECT,
+};
+
+enum conf_log_format {
+	CONF_LOG_JSON,
+	CONF_LOG_TEXT,
+};
+
+struct task_conf {
+	char			*name;
+	char			*plugin;	/* a name: [A-Za-z0-9_-]+ */
+	char			*plugin_path;	/* plugin_dir/plugin.so */
+	struct conf_node	*config;	/* the `config:` mapping, or NULL */
+	struct conf_mark	 mark;		/* where the task's mapping starts */
+};
+
+struct loop_conf {
+	char			*name;
+	enum conf_backend	 backend;
+	struct task_conf	*tasks;
+	size_t			 ntasks;
+	struct conf_mark	 mark;
+};
+
+struct conf {
+	char			*path;		/* the file as named */
+	char			*plugin_dir;	/* absolute or as given */
+	int			 log_level;	/* LOOPD_LOG_* */
+	enum conf_log_format	 log_format;
+	uint64_t		 grace_ms;	/* shutdown.grace, default 10 s */
+	struct loop_conf	*loops;
+	size_t			 nloops;
+};
+
+struct conf_error {
+	struct conf_mark	 mark;
+	char			*msg;
+};
+
+/* Every problem found by one parse, in file order. */
+struct conf_errors {
+	struct conf_error	*v;
+	size_t			 n;
+	char			*file;		/* marks point here */
+};
+
+/* Defaults for what the file does not say. */
+#define CONF_DEFAULT_GRACE_MS	10000
+#define CONF_MAX_GRACE_MS	(60 * 60 * 1000)
+#define CONF_NAME_MAX		64
+/* Longer durations are taken for mistakes. */
+#define CONF_MAX_DURATION_MS	(7ULL * 24 * 60 * 60 * 1000)
+
+/*
+ * Parse the file at `path`.  plugin_dir_override, when not NULL, replaces
+ * the file's plugin_dir (the -P option).  A relative plugin_dir is taken
+ * relative to the directory that holds the file.  default_plugin_dir is
+ * used when neither says.  Returns a new struct conf (free with
+ * config_free()), or NULL with errs filled (free with conf_errors_free()).
+ * errs must be zeroed by the caller.  NULL with errs->n == 0 means that
+ * memory ran out.  A file that cannot be read gives one error with line 0.
+ * default_plugin_dir may be NULL, which stands for ".".
+ */
+struct conf	*config_parse_file(const char *path,
+		    const char *plugin_dir_override,
+		    const char *default_plugin_dir, struct conf_errors *errs);
+
+/* The same for text in memory; `name` stands for the file in marks. */
+struct conf	*config_parse_string(const char *text, size_t len,
+		    const char *name, const char *plugin_dir_override,
+		    const char *default_plugin_dir, struct conf_errors *errs);
+
+void		 config_free(struct conf *conf);
+void		 conf_errors_free(struct conf_errors *errs);
+
+/*
+ * Parse a duration: digits followed by a unit, ms, s, m or h ("250ms",
+ * "10s").  Returns 0 and sets *ms, or -1 with a message in err (a static
+ * string naming what is wrong).
+ */
+int		 config_parse_duration(const char *text, uint64_t *ms,
+		    const char **err);
+
+const char	*config_backend_name(enum conf_backend backend);
+
+/*
+ * Write "FILE:LINE:COL: msg", or "FILE: msg" when line is 0, into buf as
+ * snprintf() does; returns what snprintf() returns.
+ */
+int		 conf_error_format(const struct conf_error *e, char *buf,
+		    size_t len);
+
+#endif /* LOOPD_CONFIG_H */

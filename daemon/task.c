@@ -1,0 +1,161 @@
+/*
+ * task.c: a task's lifecycle, from loading its plugin to its stop hook.
+ *
+ * Every call into plugin code (start, cancel, stop and the callbacks in
+ * api.c) is bracketed by task_enter()/task_leave(), so that a crash names
+ * the task that was running.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "task.h"
+
+static const char *const state_names[] = {
+	"starting", "running", "cancelling", "done", "failed",
+};
+
+static void	task_reap(evutil_socket_t, short, void *);
+
+const char *
+task_state_name(enum task_state s)
+{
+	return state_names[s];
+}
+
+int
+task_is_live(const struct loopd_task *t)
+{
+	return t->state < TASK_DONE;
+}
+
+static void
+task_args_error(void *ctx, const char *msg)
+{
+	loopd_task_fail(ctx, "config", "%s", msg);
+}
+
+struct loopd_task *
+task_new(struct task_host *host, const struct task_conf *conf, int index)
+{
+	struct loopd_task *t;
+
+	if ((t = calloc(1, sizeof *t)) == NULL)
+		return NULL;
+	t->host = host;
+	t->conf = conf;
+	t->index = index;
+	t->state = TASK_STARTING;
+	TAILQ_INIT(&t->handles);
+	args_init(&t->args, conf->config, task_args_error, t);
+	if ((t->reaper = event_new(host->base, -1, 0, task_reap, t)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void
+task_set_state(struct loopd_task *t, enum task_state s)
+{
+	t->state = s;
+	t->host->on_state(t->host->ctx, t);
+}
+
+void
+task_start(struct loopd_task *t)
+{
+	struct plugin_error perr;
+	int rc;
+
+	if (plugin_load(t->conf->plugin_path, &t->plugin, &perr) < 0) {
+		task_end(t, perr.type, perr.msg);
+		return;
+	}
+	task_enter(t);
+	rc = t->plugin.desc->start(t, &t->args, &t->pstate);
+	task_leave(t);
+	if (rc != 0 && !t->ending) {
+		char msg[64];
+
+		snprintf(msg, sizeof msg, "start returned %d", rc);
+		task_end(t, "start", msg);
+	} else if (rc != 0 && t->err_type == NULL) {
+		/* Done during start, yet start failed: failed wins. */
+		t->err_type = strdup("start");
+		t->err_msg = strdup("start failed after loopd_task_done()");
+	}
+	if (!t->ending)
+		task_set_state(t, TASK_RUNNING);
+}
+
+void
+task_cancel(struct loopd_task *t)
+{
+	const struct loopd_plugin *d = t->plugin.desc;
+
+	if (t->state != TASK_RUNNING || t->ending)
+		return;
+	task_set_state(t, TASK_CANCELLING);
+	if (d->cancel == NULL) {
+		loopd_task_done(t);
+		return;
+	}
+	task_enter(t);
+	d->cancel(t, t->pstate);
+	task_leave(t);
+}
+
+void
+task_end(struct loopd_task *t, const char *type, const char *msg)
+{
+	if (t->ending)
+		return;
+	t->ending = 1;
+	if (type != NULL) {
+		t->err_type = strdup(type);
+		t->err_msg = strdup(msg ? msg : "");
+	}
+	event_active(t->reaper, EV_TIMEOUT, 1);
+}
+
+/* The end of a task, outside any plugin callback. */
+static void
+task_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct loopd_task *t = arg;
+	const struct loopd_plugin *d = t->plugin.desc;
+
+	api_release_handles(t);
+	if (d != NULL && d->stop != NULL) {
+		task_enter(t);
+		d->stop(t->pstate);
+		task_leave(t);
+	}
+	t->pstate = NULL;
+	task_set_state(t, t->err_type ? TASK_FAILED : TASK_DONE);
+}
+
+void
+task_free(struct loopd_task *t)
+{
+	if (t == NULL)
+		return;
+	if (t->state != TASK_DONE && t->state != TASK_FAILED) {
+		/* Never reaped: nothing of the task may outlive it. */
+		api_release_handles(t);
+		if (t->plugin.desc != NULL && t->plugin.desc->stop != NULL) {
+			task_enter(t);
+			t->plugin.desc->stop(t->pstate);
+			task_leave(t);
+		}
+	}
+	plugin_unload(&t->plugin);
+	event_free(t->reaper);
+	free(t->err_type);
+	free(t->err_msg);
+	free(t);
+}

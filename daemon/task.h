@@ -1,0 +1,93 @@
+/*
+ * task.h: one task in a worker: its lifecycle and the handles it owns.
+ *
+ * starting -> running -> cancelling -> done | failed.  A task ends when the
+ * plugin calls loopd_task_done() or loopd_task_fail(), when start fails, or
+ * when its plugin cannot be loaded.  The end is carried out by a deferred
+ * event (the reaper), never inside a plugin callback: every handle is
+ * released, then the stop hook runs, then the host hears the new state.
+ *
+ * Worker main thread only.
+ */
+#ifndef LOOPD_TASK_H
+#define LOOPD_TASK_H
+
+#include <sys/queue.h>
+
+#include "args.h"
+#include "config.h"
+#include "plugin.h"
+
+enum task_state {
+	TASK_STARTING,
+	TASK_RUNNING,
+	TASK_CANCELLING,
+	TASK_DONE,
+	TASK_FAILED,
+};
+
+struct loopd_task;
+
+/* What every task of one worker shares. */
+struct task_host {
+	struct event_base	*base;
+	const char		*loop;		/* the loop's name */
+	/* Index of the task whose code runs now, or -1; read by the
+	 * supervisor when the worker dies.  Shared memory. */
+	volatile int		*running;
+	/* Told of every state change; the task may be freed inside. */
+	void			(*on_state)(void *ctx, struct loopd_task *t);
+	void			*ctx;
+};
+
+struct handle;
+TAILQ_HEAD(handle_list, handle);
+
+struct loopd_task {
+	struct task_host	*host;		/* borrowed */
+	const struct task_conf	*conf;		/* borrowed */
+	int			 index;		/* in its loop */
+	enum task_state		 state;
+	int			 ending;	/* done or fail was called */
+	struct plugin		 plugin;
+	void			*pstate;	/* the plugin's *state */
+	struct loopd_args	 args;
+	struct handle_list	 handles;
+	struct event		*reaper;
+	char			*err_type;	/* set when failed */
+	char			*err_msg;
+};
+
+/* A new task in TASK_STARTING, or NULL.  Free with task_free(). */
+struct loopd_task *task_new(struct task_host *host,
+	    const struct task_conf *conf, int index);
+/* Load the plugin and call start.  The outcome reaches host->on_state. */
+void		 task_start(struct loopd_task *t);
+/* Ask a running task to finish (its cancel hook). */
+void		 task_cancel(struct loopd_task *t);
+/* End the task now, as failed when type is not NULL. */
+void		 task_end(struct loopd_task *t, const char *type,
+		    const char *msg);
+/* Release a task that has ended (or never started). */
+void		 task_free(struct loopd_task *t);
+
+int		 task_is_live(const struct loopd_task *t);
+const char	*task_state_name(enum task_state s);
+
+/* Mark the task's code as running (or not) for crash reports. */
+static inline void
+task_enter(struct loopd_task *t)
+{
+	*t->host->running = t->index;
+}
+
+static inline void
+task_leave(struct loopd_task *t)
+{
+	*t->host->running = -1;
+}
+
+/* Release every handle; used by the reaper.  api.c */
+void		 api_release_handles(struct loopd_task *t);
+
+#endif /* LOOPD_TASK_H */

@@ -1,0 +1,239 @@
+/*
+ * loopd/plugin.h: the one header a loopd plugin includes.
+ *
+ * A plugin is a shared object that defines one descriptor with
+ * LOOPD_PLUGIN(...).  loopd loads it in the worker process of every loop that
+ * runs one of its tasks, checks the descriptor's ABI version, and calls
+ * start() once per task.  The task then lives on that loop: it arms timers,
+ * watches file descriptors, logs, and ends by calling loopd_task_done() (a
+ * normal end, or the end of a cancellation) or loopd_task_fail() (an error it
+ * could not handle).
+ *
+ * Threads: every function here is for the loop thread, the one that calls
+ * the plugin's hooks and callbacks, unless its comment says otherwise.
+ *
+ * Ownership: every handle a task opens (timer, watch, pending call) belongs
+ * to the task and is released when the task ends, whether the plugin released
+ * it or not.  Strings passed in are copied or used only during the call;
+ * strings returned are borrowed, valid as the comment says.
+ *
+ * Errors: functions that can fail return a negative LOOPD_E* code or NULL.
+ * Misuse (a NULL task, a handle of another task) never aborts the daemon.
+ *
+ * ABI: LOOPD_PLUGIN_ABI_MAJOR changes when an existing thing changes; a
+ * plugin built for another major is refused.  LOOPD_PLUGIN_ABI_MINOR grows
+ * when things are added; a plugin built for a newer minor than the running
+ * loopd is refused too.
+ */
+#ifndef LOOPD_PLUGIN_H
+#define LOOPD_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LOOPD_PLUGIN_ABI_MAJOR	1
+#define LOOPD_PLUGIN_ABI_MINOR	0
+
+#if defined(__GNUC__)
+#define LOOPD_API	__attribute__((visibility("default")))
+#define LOOPD_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LOOPD_API
+#define LOOPD_PRINTF(f, a)
+#endif
+
+/* Opaque handles. */
+typedef struct loopd_task	loopd_task;	/* one running task */
+typedef struct loopd_args	loopd_args;	/* the task's `config:` mapping */
+typedef struct loopd_timer	loopd_timer;
+typedef struct loopd_watch	loopd_watch;
+
+struct event_base;
+
+/* Error codes, returned negated. */
+#define LOOPD_EINVAL	1	/* a bad argument: NULL, out of range */
+#define LOOPD_ENOMEM	2	/* out of memory */
+#define LOOPD_ESTATE	3	/* the task has ended or is ending */
+#define LOOPD_ENOENT	4	/* no such key */
+#define LOOPD_ETYPE	5	/* the value has another type */
+#define LOOPD_ESYS	6	/* a system call failed; errno says why */
+
+/* Log levels for loopd_log(). */
+#define LOOPD_LOG_DEBUG		0
+#define LOOPD_LOG_INFO		1
+#define LOOPD_LOG_WARNING	2
+#define LOOPD_LOG_ERROR		3
+
+/*
+ * The descriptor.  Define it with LOOPD_PLUGIN(); do not fill abi_* or size
+ * by hand.
+ *
+ * start: called once per task, on the loop thread, before any of the task's
+ *   callbacks.  `args` is borrowed for the whole life of the task.  Store
+ *   what the task needs in *state.  Return 0 when the task runs; return a
+ *   negative value when it cannot, after loopd_task_fail() if you want to
+ *   say why (otherwise loopd records "start returned N").  Returning 0 after
+ *   loopd_task_done() ends the task at once.
+ * cancel: asks the task to finish: close what it serves, then call
+ *   loopd_task_done() (now or later, from a callback).  Called at most once.
+ *   A task that has not ended when the grace period runs out is killed with
+ *   its worker process.  NULL means "end at once".
+ * stop: called once when the task has ended, however it ended, after every
+ *   handle it opened through this API has been released.  Free the state
+ *   here; it is NULL if start failed before setting it.  Must not call any
+ *   loopd_* function.  May be NULL.
+ */
+struct loopd_plugin {
+	uint32_t	abi_major;
+	uint32_t	abi_minor;
+	uint32_t	size;		/* sizeof(struct loopd_plugin) */
+	uint32_t	reserved0;
+	const char	*name;
+	const char	*version;
+	const char	*description;
+	int		(*start)(loopd_task *task, const loopd_args *args,
+			    void **state);
+	void		(*cancel)(loopd_task *task, void *state);
+	void		(*stop)(void *state);
+	void		*reserved[8];	/* zero; for later minor versions */
+};
+
+/* The name of the symbol loopd looks up in every plugin. */
+#define LOOPD_PLUGIN_SYMBOL	"loopd_plugin_descriptor"
+
+/*
+ * LOOPD_PLUGIN(.name = "echo", .version = "1.0", .start = echo_start,
+ *     .cancel = echo_cancel, .stop = echo_stop);
+ */
+#define LOOPD_PLUGIN(...)						\
+	LOOPD_API const struct loopd_plugin loopd_plugin_descriptor = {	\
+		.abi_major = LOOPD_PLUGIN_ABI_MAJOR,			\
+		.abi_minor = LOOPD_PLUGIN_ABI_MINOR,			\
+		.size = sizeof(struct loopd_plugin),			\
+		__VA_ARGS__						\
+	}
+
+/* ---- the task ---------------------------------------------------------- */
+
+/* The task's name and its loop's name, as in the configuration.  Borrowed:
+ * valid until the task's stop hook returns. */
+LOOPD_API const char	*loopd_task_name(const loopd_task *task);
+LOOPD_API const char	*loopd_task_loop(const loopd_task *task);
+
+/*
+ * The loop's event_base, for libevent objects the API does not wrap
+ * (bufferevents, evhttp, evdns).  Borrowed.  What you create on it is yours:
+ * free it in cancel or stop, because loopd cannot release it for you.
+ */
+LOOPD_API struct event_base *loopd_task_base(loopd_task *task);
+
+/*
+ * End the task normally (or finish a cancellation).  Its handles are
+ * released and its stop hook runs after the current callback returns.
+ * Calling it again, or after loopd_task_fail(), does nothing.
+ */
+LOOPD_API void	loopd_task_done(loopd_task *task);
+
+/*
+ * End the task with an error it could not handle.  loopd logs one record
+ * with event "task_error" and error {type, message}.  error_type is a short
+ * machine-readable word ("io", "protocol", "config", ...).  The strings are
+ * copied.  Then as loopd_task_done().
+ */
+LOOPD_API void	loopd_task_fail(loopd_task *task, const char *error_type,
+		    const char *fmt, ...) LOOPD_PRINTF(3, 4);
+
+/* Log one record at `level`, tagged with the task, its loop and plugin. */
+LOOPD_API void	loopd_log(loopd_task *task, int level, const char *fmt, ...)
+		    LOOPD_PRINTF(3, 4);
+
+/* ---- configuration ------------------------------------------------------ */
+
+/*
+ * Read the task's `config:` mapping.  `path` names a value below it: keys
+ * joined by dots, with a number selecting an item of a sequence, as in
+ * "listen.port" or "peers.2.host".  NULL or "" is the mapping itself.
+ *
+ * The plain getters return `def` when the key is absent.  When it is present
+ * with a value of the wrong type, they log an error that names the file,
+ * line and column, fail the task with error type "config", and return `def`.
+ * Strings are borrowed: valid until the task's stop hook returns.
+ */
+LOOPD_API bool		loopd_args_has(const loopd_args *args, const char *path);
+LOOPD_API const char	*loopd_args_string(const loopd_args *args,
+			    const char *path, const char *def);
+LOOPD_API int64_t	loopd_args_int(const loopd_args *args, const char *path,
+			    int64_t def);
+LOOPD_API bool		loopd_args_bool(const loopd_args *args, const char *path,
+			    bool def);
+/* A duration such as "250ms", "10s", "5m" or "1h", in milliseconds. */
+LOOPD_API int64_t	loopd_args_duration_ms(const loopd_args *args,
+			    const char *path, int64_t def);
+/*
+ * Iteration.  loopd_args_count() is the number of items of the sequence or
+ * mapping at `path` (0 when absent or a scalar).  loopd_args_key() is the
+ * key of a mapping's i-th entry, in file order, or NULL.
+ */
+LOOPD_API size_t	loopd_args_count(const loopd_args *args, const char *path);
+LOOPD_API const char	*loopd_args_key(const loopd_args *args, const char *path,
+			    size_t i);
+
+/* ---- timers --------------------------------------------------------------- */
+
+typedef void	(*loopd_timer_cb)(loopd_task *task, void *arg);
+
+/*
+ * Call cb(task, arg) once after delay_ms, then, if every_ms is not 0, every
+ * every_ms.  Returns a new handle owned by the task, or NULL (out of memory,
+ * or the task is ending).
+ * A one-shot timer (every_ms == 0) releases itself after its callback
+ * returns: do not use the handle after that.  A periodic one lives until
+ * loopd_timer_cancel() or the task's end.
+ */
+LOOPD_API loopd_timer	*loopd_timer_start(loopd_task *task, uint64_t delay_ms,
+			    uint64_t every_ms, loopd_timer_cb cb, void *arg);
+/* Stop the timer and release the handle; safe inside its own callback. */
+LOOPD_API void		loopd_timer_cancel(loopd_timer *timer);
+
+/* ---- file descriptors ------------------------------------------------------ */
+
+#define LOOPD_READ	0x02
+#define LOOPD_WRITE	0x04
+#define LOOPD_WATCH_CLOSE 0x100	/* flag: the watch owns fd and closes it */
+
+typedef void	(*loopd_watch_cb)(loopd_task *task, int fd, int events,
+		    void *arg);
+
+/*
+ * Call cb(task, fd, ready, arg) each time fd is ready for the events in
+ * `events` (LOOPD_READ and/or LOOPD_WRITE; level-triggered).  fd must be
+ * non-blocking.  With LOOPD_WATCH_CLOSE the watch owns fd and closes it when
+ * it is released; otherwise fd stays the caller's.  Returns a new handle
+ * owned by the task, or NULL.  The callback path does not allocate.
+ */
+LOOPD_API loopd_watch	*loopd_watch_fd(loopd_task *task, int fd, int events,
+			    loopd_watch_cb cb, void *arg);
+/* Change the events watched (0 pauses the watch).  Returns 0 or -LOOPD_E*. */
+LOOPD_API int		loopd_watch_set(loopd_watch *watch, int events);
+/* Stop watching and release the handle; safe inside its own callback. */
+LOOPD_API void		loopd_watch_cancel(loopd_watch *watch);
+
+/* ---- deferred calls -------------------------------------------------------- */
+
+/*
+ * Call cb(task, arg) on the next turn of the loop, after the events that are
+ * ready now.  Returns 0, or -LOOPD_ENOMEM / -LOOPD_ESTATE.  A call still
+ * pending when the task ends is dropped.
+ */
+LOOPD_API int	loopd_call_soon(loopd_task *task, loopd_timer_cb cb, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LOOPD_PLUGIN_H */

@@ -1,0 +1,236 @@
+/*
+ * echo: a TCP echo server, as a loopd plugin.
+ *
+ *   config:
+ *     address: 127.0.0.1   # IPv4 address to listen on
+ *     port: 7000           # 0 picks a free port (logged)
+ *     backlog: 128
+ *
+ * Each connection is one fd watch.  Bytes are read into one buffer per
+ * task and written straight back; only what the socket refuses is kept,
+ * and reading pauses until it has gone out.  Cancelling closes the
+ * listener and every connection.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <loopd/plugin.h>
+
+struct conn {
+	struct conn	*next;
+	struct conn	**prevp;
+	struct echo	*echo;
+	loopd_watch	*watch;
+	char		*pend;		/* unsent tail of a reply */
+	size_t		 plen;
+};
+
+struct echo {
+	loopd_watch	*listener;
+	struct conn	*conns;
+	size_t		 nconns;
+	char		 buf[65536];
+};
+
+static void
+conn_free(struct conn *c)
+{
+	if ((*c->prevp = c->next) != NULL)
+		c->next->prevp = c->prevp;
+	c->echo->nconns--;
+	free(c->pend);
+	free(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	loopd_watch_cancel(c->watch);	/* closes the fd */
+	conn_free(c);
+}
+
+/* Send p[0..n); keep what the socket refuses and wait until it can take
+ * more.  Returns -1 when the connection is broken. */
+static int
+conn_send(struct conn *c, int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		} else if (w < 0 && errno == EINTR) {
+			continue;
+		} else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			break;
+		} else
+			return -1;
+	}
+	if (n == 0)
+		return 0;
+	if ((c->pend = malloc(n)) == NULL)
+		return -1;
+	memcpy(c->pend, p, n);
+	c->plen = n;
+	return loopd_watch_set(c->watch, LOOPD_WRITE) < 0 ? -1 : 0;
+}
+
+static void
+conn_ready(loopd_task *t, int fd, int events, void *arg)
+{
+	struct conn *c = arg;
+	char *p;
+	ssize_t n;
+	int rc;
+
+	if (c->pend != NULL) {
+		p = c->pend;
+		c->pend = NULL;
+		rc = conn_send(c, fd, p, c->plen);
+		free(p);
+		if (rc < 0)
+			conn_close(c);
+		else if (c->pend == NULL)
+			loopd_watch_set(c->watch, LOOPD_READ);
+		return;
+	}
+	n = read(fd, c->echo->buf, sizeof c->echo->buf);
+	if (n > 0) {
+		if (conn_send(c, fd, c->echo->buf, (size_t)n) < 0)
+			conn_close(c);
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		conn_close(c);		/* end of file or error */
+}
+
+static void
+echo_accept(loopd_task *t, int lfd, int events, void *arg)
+{
+	struct echo *e = arg;
+	struct conn *c;
+	int fd, one = 1;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
+	    0) {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if ((c = calloc(1, sizeof *c)) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->echo = e;
+		c->watch = loopd_watch_fd(t, fd, LOOPD_READ | LOOPD_WATCH_CLOSE,
+		    conn_ready, c);
+		if (c->watch == NULL) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		if ((c->next = e->conns) != NULL)
+			e->conns->prevp = &c->next;
+		c->prevp = &e->conns;
+		e->conns = c;
+		e->nconns++;
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+	    errno != ECONNABORTED)
+		loopd_log(t, LOOPD_LOG_WARNING, "accept: %s", strerror(errno));
+}
+
+static int
+echo_listen(loopd_task *t, const char *address, int64_t port, int backlog)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int fd, one = 1;
+
+	if (port < 0 || port > 65535) {
+		loopd_task_fail(t, "config", "port %lld is out of range "
+		    "(0 to 65535)", (long long)port);
+		return -1;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) {
+		loopd_task_fail(t, "config", "address '%s' is not an IPv4 "
+		    "address", address);
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof one) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    listen(fd, backlog) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		loopd_task_fail(t, "io", "cannot listen on %s:%lld: %s",
+		    address, (long long)port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	loopd_log(t, LOOPD_LOG_INFO, "listening on %s:%u", address,
+	    ntohs(sa.sin_port));
+	return fd;
+}
+
+static int
+echo_start(loopd_task *t, const loopd_args *args, void **state)
+{
+	struct echo *e;
+	int fd;
+
+	fd = echo_listen(t, loopd_args_string(args, "address", "127.0.0.1"),
+	    loopd_args_int(args, "port", 7000),
+	    (int)loopd_args_int(args, "backlog", 128));
+	if (fd < 0)
+		return -1;
+	if ((e = calloc(1, sizeof *e)) == NULL) {
+		close(fd);
+		loopd_task_fail(t, "resource", "out of memory");
+		return -1;
+	}
+	*state = e;
+	e->listener = loopd_watch_fd(t, fd, LOOPD_READ | LOOPD_WATCH_CLOSE,
+	    echo_accept, e);
+	if (e->listener == NULL) {
+		close(fd);
+		loopd_task_fail(t, "resource", "cannot watch the listener");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+echo_cancel(loopd_task *t, void *state)
+{
+	struct echo *e = state;
+
+	loopd_log(t, LOOPD_LOG_INFO, "closing the listener and %zu "
+	    "connections", e->nconns);
+	loopd_task_done(t);	/* releases every watch: all fds close */
+}
+
+static void
+echo_stop(void *state)
+{
+	struct echo *e = state;
+
+	if (e == NULL)
+		return;
+	while (e->conns != NULL)
+		conn_free(e->conns);
+	free(e);
+}
+
+LOOPD_PLUGIN(
+	.name = "echo",
+	.version = "1.0",
+	.description = "TCP echo server",
+	.start = echo_start,
+	.cancel = echo_cancel,
+	.stop = echo_stop,
+);
