@@ -1,0 +1,418 @@
+/*
+ * test_api.c: the plugin API on a real event_base, without a worker: task
+ * states, handle ownership, and the promise that firing an fd watch costs
+ * no allocation.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "task.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* ---- allocation counting (plain builds: ASan owns malloc otherwise) ---- */
+
+#ifndef UNDER_ASAN
+extern void	*__libc_malloc(size_t);
+extern void	*__libc_calloc(size_t, size_t);
+extern void	*__libc_realloc(void *, size_t);
+extern void	 __libc_free(void *);
+
+static unsigned long allocs;
+
+void *
+malloc(size_t n)
+{
+	allocs++;
+	return __libc_malloc(n);
+}
+
+void *
+calloc(size_t n, size_t m)
+{
+	allocs++;
+	return __libc_calloc(n, m);
+}
+
+void *
+realloc(void *p, size_t n)
+{
+	allocs++;
+	return __libc_realloc(p, n);
+}
+
+void
+free(void *p)
+{
+	__libc_free(p);
+}
+#endif
+
+/* ---- a host for one task ------------------------------------------------ */
+
+struct fixture {
+	struct event_base	*base;
+	volatile int		 running;
+	struct task_host	 host;
+	struct task_conf	 conf;
+	struct loopd_task	*task;
+	int			 states[8];
+	int			 nstates;
+};
+
+static void
+on_state(void *ctx, struct loopd_task *t)
+{
+	struct fixture *f = ctx;
+
+	if (f->nstates < 8)
+		f->states[f->nstates++] = t->state;
+}
+
+static void
+fixture_init(struct fixture *f)
+{
+	memset(f, 0, sizeof *f);
+	f->base = event_base_new();
+	f->running = -1;
+	f->host = (struct task_host){ .base = f->base, .loop = "l",
+	    .running = &f->running, .on_state = on_state, .ctx = f };
+	f->conf = (struct task_conf){ .name = "t", .plugin = "p",
+	    .plugin_path = "/nonexistent/p.so" };
+	f->task = task_new(&f->host, &f->conf, 0);
+	ck_assert_ptr_nonnull(f->task);
+	f->task->state = TASK_RUNNING;	/* as if start had returned 0 */
+}
+
+static void
+fixture_free(struct fixture *f)
+{
+	task_free(f->task);
+	event_base_free(f->base);
+}
+
+static void
+run_until_idle(struct fixture *f)
+{
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+	event_base_loop(f->base, EVLOOP_NONBLOCK);
+}
+
+/* ---- watches ------------------------------------------------------------ */
+
+struct reader {
+	int	calls;
+	int	bad;		/* calls with other events or bytes */
+	int	running_seen;
+	char	buf[64];
+};
+
+/* No ck_assert here: Check's assertions allocate in forked mode. */
+static void
+read_cb(loopd_task *t, int fd, int events, void *arg)
+{
+	struct reader *r = arg;
+
+	r->calls++;
+	r->running_seen = *t->host->running;
+	if (events != LOOPD_READ || read(fd, r->buf, sizeof r->buf) != 1)
+		r->bad++;
+}
+
+#ifndef UNDER_ASAN
+START_TEST(watch_fires_without_allocating)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	unsigned long before, after;
+	int sp[2], i;
+
+	fixture_init(&f);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sp), 0);
+	ck_assert_ptr_nonnull(loopd_watch_fd(f.task, sp[0], LOOPD_READ |
+	    LOOPD_WATCH_CLOSE, read_cb, &r));
+	/* Warm up once, then count. */
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	event_base_loop(f.base, EVLOOP_ONCE);
+	before = allocs;
+	for (i = 0; i < 1000; i++) {
+		if (write(sp[1], "x", 1) != 1)
+			break;
+		event_base_loop(f.base, EVLOOP_ONCE);
+	}
+	after = allocs;
+	ck_assert_int_eq(r.calls, 1001);
+	ck_assert_int_eq(r.bad, 0);
+	ck_assert_uint_eq(after - before, 0);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+#endif
+
+START_TEST(watch_marks_running_task)
+{
+	struct fixture f;
+	struct reader r = { .running_seen = 99 };
+	int sp[2];
+
+	fixture_init(&f);
+	f.task->index = 4;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sp), 0);
+	ck_assert_ptr_nonnull(loopd_watch_fd(f.task, sp[0], LOOPD_READ |
+	    LOOPD_WATCH_CLOSE, read_cb, &r));
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	event_base_loop(f.base, EVLOOP_ONCE);
+	ck_assert_int_eq(r.running_seen, 4);	/* inside the callback */
+	ck_assert_int_eq(f.running, -1);	/* and not after it */
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+static void
+cancel_self_cb(loopd_task *t, int fd, int events, void *arg)
+{
+	loopd_watch **w = arg;
+
+	loopd_watch_cancel(*w);
+	*w = NULL;
+}
+
+START_TEST(watch_cancel_inside_callback_closes_fd)
+{
+	struct fixture f;
+	loopd_watch *w;
+	int sp[2];
+
+	fixture_init(&f);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sp), 0);
+	w = loopd_watch_fd(f.task, sp[0], LOOPD_READ | LOOPD_WATCH_CLOSE,
+	    cancel_self_cb, &w);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	event_base_loop(f.base, EVLOOP_ONCE);
+	ck_assert_ptr_null(w);
+	ck_assert_int_eq(fcntl(sp[0], F_GETFD), -1);	/* closed */
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(watch_rejects_bad_arguments)
+{
+	struct fixture f;
+	struct reader r;
+
+	fixture_init(&f);
+	ck_assert_ptr_null(loopd_watch_fd(f.task, -1, LOOPD_READ, read_cb, &r));
+	ck_assert_ptr_null(loopd_watch_fd(f.task, 0, 0x4000, read_cb, &r));
+	ck_assert_ptr_null(loopd_watch_fd(f.task, 0, LOOPD_READ, NULL, &r));
+	ck_assert_ptr_null(loopd_watch_fd(NULL, 0, LOOPD_READ, read_cb, &r));
+	ck_assert_int_eq(loopd_watch_set(NULL, LOOPD_READ), -LOOPD_EINVAL);
+	fixture_free(&f);
+}
+END_TEST
+
+/* ---- timers and deferred calls -------------------------------------------- */
+
+static void
+count_cb(loopd_task *t, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+START_TEST(one_shot_timer_fires_once)
+{
+	struct fixture f;
+	int n = 0;
+
+	fixture_init(&f);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 0, count_cb, &n));
+	run_until_idle(&f);
+	run_until_idle(&f);
+	ck_assert_int_eq(n, 1);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));	/* released itself */
+	fixture_free(&f);
+}
+END_TEST
+
+struct periodic {
+	loopd_timer	*timer;
+	int		 n;
+};
+
+static void
+periodic_cb(loopd_task *t, void *arg)
+{
+	struct periodic *p = arg;
+
+	if (++p->n == 3)
+		loopd_timer_cancel(p->timer);
+}
+
+START_TEST(periodic_timer_cancels_itself)
+{
+	struct fixture f;
+	struct periodic p = { 0 };
+
+	fixture_init(&f);
+	p.timer = loopd_timer_start(f.task, 0, 1, periodic_cb, &p);
+	ck_assert_ptr_nonnull(p.timer);
+	event_base_dispatch(f.base);	/* returns once nothing is pending */
+	ck_assert_int_eq(p.n, 3);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(call_soon_runs_on_next_turn)
+{
+	struct fixture f;
+	int n = 0;
+
+	fixture_init(&f);
+	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
+	ck_assert_int_eq(n, 0);
+	run_until_idle(&f);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(loopd_call_soon(f.task, NULL, &n), -LOOPD_EINVAL);
+	fixture_free(&f);
+}
+END_TEST
+
+/* ---- the task's end ------------------------------------------------------- */
+
+START_TEST(done_releases_handles_and_reports)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sp), 0);
+	ck_assert_ptr_nonnull(loopd_watch_fd(f.task, sp[0], LOOPD_READ |
+	    LOOPD_WATCH_CLOSE, read_cb, &r));
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 60000, 60000,
+	    count_cb, &n));
+	loopd_task_done(f.task);
+	/* Ending: no new handles. */
+	ck_assert_ptr_null(loopd_timer_start(f.task, 0, 0, count_cb, &n));
+	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), -LOOPD_ESTATE);
+	run_until_idle(&f);
+	ck_assert_int_eq(f.nstates, 1);
+	ck_assert_int_eq(f.states[0], TASK_DONE);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	ck_assert_int_eq(fcntl(sp[0], F_GETFD), -1);	/* the watch closed it */
+	ck_assert_int_eq(n, 0);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(fail_keeps_first_error)
+{
+	struct fixture f;
+
+	fixture_init(&f);
+	loopd_task_fail(f.task, "io", "broken \"pipe\" %d", 32);
+	loopd_task_fail(f.task, "other", "ignored");
+	loopd_task_done(f.task);
+	run_until_idle(&f);
+	ck_assert_int_eq(f.nstates, 1);
+	ck_assert_int_eq(f.states[0], TASK_FAILED);
+	ck_assert_str_eq(f.task->err_type, "io");
+	ck_assert_str_eq(f.task->err_msg, "broken \"pipe\" 32");
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(fail_with_empty_type_says_error)
+{
+	struct fixture f;
+
+	fixture_init(&f);
+	loopd_task_fail(f.task, "", "x");
+	run_until_idle(&f);
+	ck_assert_str_eq(f.task->err_type, "error");
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(missing_plugin_fails_start)
+{
+	struct fixture f;
+
+	fixture_init(&f);
+	f.task->state = TASK_STARTING;
+	task_start(f.task);
+	run_until_idle(&f);
+	ck_assert_int_eq(f.states[f.nstates - 1], TASK_FAILED);
+	ck_assert_str_eq(f.task->err_type, "plugin_not_found");
+	ck_assert_ptr_nonnull(strstr(f.task->err_msg, "/nonexistent/p.so"));
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(names_and_base)
+{
+	struct fixture f;
+
+	fixture_init(&f);
+	ck_assert_str_eq(loopd_task_name(f.task), "t");
+	ck_assert_str_eq(loopd_task_loop(f.task), "l");
+	ck_assert_ptr_eq(loopd_task_base(f.task), f.base);
+	ck_assert_ptr_null(loopd_task_name(NULL));
+	ck_assert_ptr_null(loopd_task_base(NULL));
+	fixture_free(&f);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("api");
+	TCase *watch = tcase_create("watch"), *timer = tcase_create("timer"),
+	    *task = tcase_create("task");
+	SRunner *sr;
+	int failed;
+
+#ifndef UNDER_ASAN
+	tcase_add_test(watch, watch_fires_without_allocating);
+#endif
+	tcase_add_test(watch, watch_marks_running_task);
+	tcase_add_test(watch, watch_cancel_inside_callback_closes_fd);
+	tcase_add_test(watch, watch_rejects_bad_arguments);
+	tcase_add_test(timer, one_shot_timer_fires_once);
+	tcase_add_test(timer, periodic_timer_cancels_itself);
+	tcase_add_test(timer, call_soon_runs_on_next_turn);
+	tcase_add_test(task, done_releases_handles_and_reports);
+	tcase_add_test(task, fail_keeps_first_error);
+	tcase_add_test(task, fail_with_empty_type_says_error);
+	tcase_add_test(task, missing_plugin_fails_start);
+	tcase_add_test(task, names_and_base);
+	suite_add_tcase(s, watch);
+	suite_add_tcase(s, timer);
+	suite_add_tcase(s, task);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
