@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "crash.h"
 #include "ipc.h"
 #include "log.h"
 #include "notify.h"
@@ -34,6 +35,7 @@ struct proc {
 	pid_t			 pid;		/* 0 once reaped */
 	struct ipc		*ipc;
 	volatile int		*running;	/* shared with the worker */
+	int			 crash_fd;	/* its backtrace, if it crashes */
 	enum task_state		*states;	/* one per task, as reported */
 	int			 killed;	/* we sent SIGKILL */
 };
@@ -232,6 +234,13 @@ proc_spawn(struct proc *p)
 		return -1;
 	}
 	*p->running = -1;
+	if ((p->crash_fd = crash_file()) < 0) {
+		saved = errno;
+		close(sp[0]);
+		close(sp[1]);
+		errno = saved;
+		return -1;
+	}
 	/* No signal may run the supervisor's handlers in the child. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -245,7 +254,8 @@ proc_spawn(struct proc *p)
 		 * The supervisor's base shares its epoll set with this
 		 * process: touching it would disarm the parent.  Leave it.
 		 */
-		exit(worker_run(sv->conf, p->loop, sp[1], p->running));
+		exit(worker_run(sv->conf, p->loop, sp[1], p->running,
+		    p->crash_fd));
 	}
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
@@ -283,7 +293,7 @@ proc_report_death(struct proc *p, int status, int running)
 	const struct task_conf *tc = running >= 0 &&
 	    (size_t)running < p->loop->ntasks ? &p->loop->tasks[running] : NULL;
 	char what[128], msg[512];
-	json_t *r, *lost;
+	json_t *r, *lost, *bt;
 	size_t i;
 
 	if (WIFSIGNALED(status))
@@ -308,6 +318,8 @@ proc_report_death(struct proc *p, int status, int running)
 	if (WIFSIGNALED(status)) {
 		log_add(r, "signal", signal_name(WTERMSIG(status)));
 		log_add_int(r, "signo", WTERMSIG(status));
+		if (r != NULL && (bt = crash_read(p->crash_fd)) != NULL)
+			json_object_set_new(r, "backtrace", bt);
 	} else
 		log_add_int(r, "exit_status", WEXITSTATUS(status));
 	log_add_error(r, WIFSIGNALED(status) ? "crash" : "exit", msg);
@@ -335,7 +347,8 @@ proc_reaped(struct proc *p, int status)
 	if (p->sv->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		log_emit(proc_record(p, LOOPD_LOG_INFO, "loop stopped"));
 	else if (p->killed)
-		log_emit(proc_record(p, LOOPD_LOG_WARNING, "worker killed"));
+		log_emit(proc_record(p, LOOPD_LOG_WARNING, "worker of loop '%s' "
+		    "killed", p->loop->name));
 	else
 		proc_report_death(p, status, running);
 	for (i = 0; i < p->loop->ntasks; i++)
@@ -345,6 +358,8 @@ proc_reaped(struct proc *p, int status)
 	p->ipc = NULL;
 	munmap((void *)p->running, sizeof *p->running);
 	p->running = NULL;
+	close(p->crash_fd);
+	p->crash_fd = -1;
 	p->pid = 0;
 }
 
@@ -501,6 +516,7 @@ supervisor_init(struct supervisor *sv, const struct conf *conf)
 	for (i = 0; i < sv->nprocs; i++) {
 		sv->procs[i].sv = sv;
 		sv->procs[i].loop = &conf->loops[i];
+		sv->procs[i].crash_fd = -1;
 		sv->procs[i].states = calloc(conf->loops[i].ntasks,
 		    sizeof *sv->procs[i].states);
 		if (sv->procs[i].states == NULL)
@@ -520,6 +536,8 @@ supervisor_free(struct supervisor *sv)
 		if (sv->procs[i].running != NULL)
 			munmap((void *)sv->procs[i].running,
 			    sizeof *sv->procs[i].running);
+		if (sv->procs[i].crash_fd >= 0)
+			close(sv->procs[i].crash_fd);
 		free(sv->procs[i].states);
 	}
 	free(sv->procs);

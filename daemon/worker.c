@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "crash.h"
 #include "ipc.h"
 #include "log.h"
 #include "task.h"
@@ -199,7 +200,7 @@ worker_free(struct worker *w)
 
 int
 worker_run(const struct conf *conf, const struct loop_conf *loop, int fd,
-    volatile int *running)
+    volatile int *running, int crash_fd)
 {
 	struct worker w = { .conf = conf, .loop = loop };
 	json_t *r;
@@ -208,6 +209,7 @@ worker_run(const struct conf *conf, const struct loop_conf *loop, int fd,
 	worker_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	unsetenv("NOTIFY_SOCKET");	/* the supervisor speaks for loopd */
+	crash_install(crash_fd);
 	*running = -1;
 	if ((w.base = worker_base(loop->backend)) == NULL) {
 		log_emit(log_record(LOOPD_LOG_ERROR, "loop '%s': backend %s is "

@@ -1,0 +1,93 @@
+/*
+ * crash.c: a backtrace from a dying worker.
+ *
+ * This is the one real signal handler in loopd.  It only calls
+ * async-signal-safe code on preallocated memory: backtrace() (its library
+ * is loaded in advance by crash_install) and backtrace_symbols_fd(), which
+ * writes without allocating.  It then re-raises the signal with the default
+ * action, so the worker dies of what killed it and the supervisor sees that.
+ */
+#include <errno.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "crash.h"
+#include "log.h"
+
+#define CRASH_FRAMES	64
+#define CRASH_READ_MAX	(64 * 1024)
+
+static const int crash_signals[] = {
+	SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+};
+
+/* The handler can only find these through static storage. */
+static int	crash_fd = -1;
+static char	crash_stack[64 * 1024];
+
+static void
+crash_handler(int sig)
+{
+	void *frames[CRASH_FRAMES];
+	int n;
+
+	n = backtrace(frames, CRASH_FRAMES);
+	backtrace_symbols_fd(frames, n, crash_fd);
+	/* SA_RESETHAND restored the default action. */
+	raise(sig);
+}
+
+int
+crash_file(void)
+{
+	return memfd_create("loopd-crash", MFD_CLOEXEC);
+}
+
+int
+crash_install(int fd)
+{
+	struct sigaction sa;
+	stack_t ss = { .ss_sp = crash_stack, .ss_size = sizeof crash_stack };
+	void *warm[1];
+	size_t i;
+
+	crash_fd = fd;
+	backtrace(warm, 1);	/* loads libgcc_s now, not in the handler */
+	if (sigaltstack(&ss, NULL) < 0)
+		return -1;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = crash_handler;
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
+		if (sigaction(crash_signals[i], &sa, NULL) < 0)
+			return -1;
+	return 0;
+}
+
+json_t *
+crash_read(int fd)
+{
+	char *buf, *line, *save = NULL;
+	json_t *frames;
+	ssize_t n;
+
+	if ((buf = malloc(CRASH_READ_MAX + 1)) == NULL)
+		return NULL;
+	n = pread(fd, buf, CRASH_READ_MAX, 0);
+	if (n <= 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	frames = json_array();
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		json_array_append_new(frames, log_string(line));
+	free(buf);
+	return frames;
+}
