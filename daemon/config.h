@@ -38,8 +38,8 @@ struct conf_node {
 	enum conf_kind		 kind;
 	struct conf_mark	 mark;
 	char			*value;		/* CONF_SCALAR */
-	int			 quoted;	/* CONF_SCALAR: not plain: '...',
-						 * "...", | or > */
+	int			 quoted;	/* CONF_SCALAR: '...', "...",
+						 * | or > */
 	int			 is_null;	/* CONF_SCALAR */
 	size_t			 n;		/* CONF_MAP, CONF_SEQ */
 	char			**keys;		/* CONF_MAP */

@@ -11,6 +11,10 @@
 
 static void
 notify_send(const char *state, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+notify_send(const char *state, const char *fmt, va_list ap)
 {
 	char status[256];
 

@@ -1,0 +1,830 @@
+/*
+ * test_config.c: the configuration parser.
+ *
+ * Mostly table tests: YAML text in, errors out, each with the exact line
+ * and column and a piece of its message.  Then valid files, checked field
+ * by field, and the duration syntax with its boundaries.
+ */
+#include <check.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loopd/plugin.h"
+#include "config.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* A valid `loops:` section, five lines long. */
+#define LOOPS								\
+	"loops:\n"							\
+	"  - name: net\n"						\
+	"    tasks:\n"							\
+	"      - name: echo\n"						\
+	"        plugin: echo\n"
+
+/* A loop header and a task, to be followed by more task keys. */
+#define TASK_HEAD							\
+	"loops:\n"							\
+	"  - name: net\n"						\
+	"    tasks:\n"							\
+	"      - name: echo\n"
+
+/* A name one character too long. */
+#define A65	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+		"aaaaa"
+
+struct bad {
+	const char	*what;
+	const char	*yaml;
+	size_t		 nerr;		/* errors in all */
+	size_t		 which;		/* the one checked */
+	int		 line, col;
+	const char	*msg;		/* a part of its message */
+};
+
+static const struct bad bad[] = {
+	/* Malformed YAML. */
+	{ "mapping value in a scalar", "a: b: c\n", 1, 0, 1, 5,
+	    "YAML syntax error: mapping values are not allowed" },
+	{ "bad indentation", "loops:\n  - name: x\n   bad\n", 1, 0, 3, 4,
+	    "did not find expected '-' indicator" },
+	{ "unclosed flow sequence", "loops: [a, b\n", 1, 0, 2, 1,
+	    "did not find expected ',' or ']' (while parsing a flow "
+	    "sequence started at line 1, column 8)" },
+	{ "unterminated quote", "log:\n  level: \"debug\n", 1, 0, 3, 1,
+	    "found unexpected end of stream" },
+	{ "tab indentation", "loops:\n\t- name: x\n", 1, 0, 2, 1,
+	    "found character that cannot start any token" },
+	{ "invalid UTF-8", "loops:\n  - name: \xffx\n", 1, 0, 2, 11,
+	    "invalid leading UTF-8 octet" },
+	{ "control character", "loops:\n  - name: \x01x\n", 1, 0, 2, 11,
+	    "control characters are not allowed" },
+	{ "two documents", LOOPS "---\nloops: []\n", 1, 0, 6, 1,
+	    "a second YAML document starts here" },
+	{ "alias", "base: &b\n  - x\nloops: *b\n", 2, 1, 3, 8,
+	    "aliases such as '*b' are not supported" },
+	{ "key is a sequence", "[a]: 1\n" LOOPS, 1, 0, 1, 1,
+	    "a key must be a scalar, found a sequence" },
+	{ "NUL in a value", "log: {level: \"de\\0bug\"}\n" LOOPS, 2, 0,
+	    1, 14, "cannot hold a NUL character" },
+	{ "too deep", "loops: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+	    "[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	    "]]]]]]]]]]]]]]]]]]]]]]]]\n", 1, 0, 1, 71,
+	    "nests deeper than 64 levels" },
+
+	/* The whole file. */
+	{ "empty file", "", 1, 0, 1, 1,
+	    "the file is empty: it needs at least a `loops:` sequence" },
+	{ "only comments", "# nothing yet\n\n", 1, 0, 1, 1,
+	    "the file is empty" },
+	{ "empty document", "---\n", 1, 0, 2, 1, "the document is empty" },
+	{ "top level a sequence", "- loops\n", 1, 0, 1, 1,
+	    "the top level must be a mapping with at least a `loops:` key, "
+	    "found a sequence" },
+	{ "top level a scalar", "hello\n", 1, 0, 1, 1,
+	    "the top level must be a mapping with at least a `loops:` key, "
+	    "found a scalar" },
+	{ "no loops", "log: {level: info}\n", 1, 0, 1, 1,
+	    "the file has no `loops:` sequence" },
+
+	/* Unknown keys. */
+	{ "unknown top key, close", "logg: {}\n" LOOPS, 1, 0, 1, 1,
+	    "unknown key 'logg' at the top level; did you mean 'log'?" },
+	{ "unknown top key, far", LOOPS "colour: red\n", 1, 0, 6, 1,
+	    "unknown key 'colour' at the top level; the keys are: plugin_dir, "
+	    "log, shutdown, loops" },
+	{ "unknown top key, case", LOOPS "Plugin_Dir: x\n", 1, 0, 6, 1,
+	    "did you mean 'plugin_dir'?" },
+	{ "unknown loop key", "loops:\n  - name: net\n    backnd: poll\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 5,
+	    "unknown key 'backnd' in loop 'net'; did you mean 'backend'?" },
+	{ "unknown loop key tasksx", "loops:\n  - name: net\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n    tasksx: []\n",
+	    1, 0, 4, 5,
+	    "unknown key 'tasksx' in loop 'net'; did you mean 'tasks'?" },
+	{ "unknown task key", TASK_HEAD "        plugin: echo\n"
+	    "        plugn: x\n", 1, 0, 6, 9,
+	    "unknown key 'plugn' in task 'echo'; did you mean 'plugin'?" },
+	{ "unknown task key, far", TASK_HEAD "        plugin: echo\n"
+	    "        colour: red\n", 1, 0, 6, 9,
+	    "unknown key 'colour' in task 'echo'; the keys are: name, plugin, "
+	    "config" },
+	{ "unknown log key", "log:\n  levle: debug\n" LOOPS, 1, 0, 2, 3,
+	    "unknown key 'levle' in log; did you mean 'level'?" },
+	{ "unknown shutdown key", "shutdown:\n  gracee: 5s\n" LOOPS, 1, 0,
+	    2, 3, "unknown key 'gracee' in shutdown; did you mean 'grace'?" },
+	{ "unknown key, unnamed loop", "loops:\n  - name: a/b\n    x: 1\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 2, 1, 3, 5,
+	    "unknown key 'x' in loop #1;" },
+
+	/* Wrong types. */
+	{ "loops a scalar", "loops: 5\n", 1, 0, 1, 8,
+	    "loops: expected a sequence of loops, found a scalar" },
+	{ "loops a mapping", "loops:\n  net: {}\n", 1, 0, 2, 3,
+	    "loops: expected a sequence of loops, found a mapping" },
+	{ "loops empty value", "loops:\n", 1, 0, 1, 7,
+	    "loops: expected a sequence of loops, found an empty value" },
+	{ "log a scalar", "log: debug\n" LOOPS, 1, 0, 1, 6,
+	    "log: expected a mapping, found a scalar" },
+	{ "shutdown a sequence", "shutdown: [10s]\n" LOOPS, 1, 0, 1, 11,
+	    "shutdown: expected a mapping, found a sequence" },
+	{ "grace a mapping", "shutdown:\n  grace: {s: 1}\n" LOOPS, 1, 0,
+	    2, 10, "shutdown.grace: expected a duration such as 10s, found "
+	    "a mapping" },
+	{ "level a sequence", "log:\n  level: [debug]\n" LOOPS, 1, 0, 2, 10,
+	    "log.level: expected one of debug, info, warning, error, found "
+	    "a sequence" },
+	{ "plugin_dir a sequence", "plugin_dir: [a]\n" LOOPS, 1, 0, 1, 13,
+	    "plugin_dir: expected a directory, found a sequence" },
+	{ "loop a scalar", "loops:\n  - net\n", 1, 0, 2, 5,
+	    "loop #1: expected a mapping with name and tasks, found a scalar" },
+	{ "tasks a mapping", "loops:\n  - name: net\n    tasks:\n"
+	    "      echo: {plugin: echo}\n", 1, 0, 4, 7,
+	    "loop 'net': tasks: expected a sequence of tasks, found a "
+	    "mapping" },
+	{ "task a scalar", "loops:\n  - name: net\n    tasks:\n"
+	    "      - echo\n", 1, 0, 4, 9,
+	    "task #1 of loop 'net': expected a mapping with name and plugin, "
+	    "found a scalar" },
+	{ "name a mapping", "loops:\n  - name: {a: 1}\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 2, 11,
+	    "loop #1: name: expected a name, found a mapping" },
+	{ "name empty value", "loops:\n  - name:\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 2, 10,
+	    "loop #1: name: expected a name, found an empty value" },
+	{ "config a sequence", TASK_HEAD "        plugin: echo\n"
+	    "        config: [1, 2]\n", 1, 0, 6, 17,
+	    "task 'echo': config: expected a mapping, found a sequence" },
+	{ "config a scalar", TASK_HEAD "        plugin: echo\n"
+	    "        config: port=7\n", 1, 0, 6, 17,
+	    "task 'echo': config: expected a mapping, found a scalar" },
+
+	/* Loops and tasks. */
+	{ "empty loops", "loops: []\n", 1, 0, 1, 8,
+	    "loops: the sequence is empty; at least one loop is needed" },
+	{ "loop without name", "loops:\n  - backend: poll\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 2, 5,
+	    "loop #1 has no name: add `name:`" },
+	{ "loop without tasks", "loops:\n  - name: net\n    backend: poll\n",
+	    1, 0, 2, 5, "loop 'net' has no tasks: add a `tasks:` sequence" },
+	{ "empty tasks", "loops:\n  - name: net\n    tasks: []\n", 1, 0, 3, 12,
+	    "loop 'net': tasks: the sequence is empty; a loop needs at least "
+	    "one task" },
+	{ "task without plugin", TASK_HEAD "        config: {}\n", 1, 0, 4, 9,
+	    "task 'echo' has no plugin: add `plugin:`" },
+	{ "task without name", "loops:\n  - name: net\n    tasks:\n"
+	    "      - plugin: echo\n", 1, 0, 4, 9,
+	    "task #1 of loop 'net' has no name: add `name:`" },
+	{ "plugin with a path", TASK_HEAD "        plugin: ../x\n", 1, 0, 5, 17,
+	    "task 'echo': plugin: '../x' is not a valid plugin name: use only "
+	    "letters, digits and '_', '-'" },
+	{ "plugin with a dot", TASK_HEAD "        plugin: echo.so\n", 1, 0,
+	    5, 17, "'echo.so' is not a valid plugin name" },
+	{ "loop name with a space", "loops:\n  - name: my loop\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 2, 11,
+	    "loop #1: name: 'my loop' is not a valid loop name: use only "
+	    "letters, digits and '_', '.', '-'" },
+	{ "task name with a slash", "loops:\n  - name: net\n    tasks:\n"
+	    "      - {name: a/b, plugin: echo}\n", 1, 0, 4, 16,
+	    "task #1 of loop 'net': name: 'a/b' is not a valid task name" },
+	{ "name too long", "loops:\n  - name: " A65 "\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 2, 11,
+	    "is too long: a loop name has at most 64 characters" },
+	{ "name empty", "loops:\n  - name: ''\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 2, 11,
+	    "loop #1: name: a loop name cannot be empty" },
+	{ "duplicate loop name", LOOPS "  - name: net\n"
+	    "    tasks: [{name: other, plugin: echo}]\n", 1, 0, 6, 11,
+	    "loop name 'net' is already used at test.yaml:2:11; loop names "
+	    "must be unique" },
+	{ "duplicate task name, same loop", LOOPS "      - name: echo\n"
+	    "        plugin: ticker\n", 1, 0, 6, 15,
+	    "task name 'echo' is already used at test.yaml:4:15; task names "
+	    "must be unique across loops" },
+	{ "duplicate task name, across loops", LOOPS "  - name: other\n"
+	    "    tasks:\n      - {name: echo, plugin: echo}\n", 1, 0, 8, 16,
+	    "task name 'echo' is already used at test.yaml:4:15; task names "
+	    "must be unique across loops" },
+	{ "duplicate key", "log:\n  level: debug\n  level: info\n" LOOPS,
+	    1, 0, 3, 3,
+	    "duplicate key 'level'; it is first at test.yaml:2:3" },
+	{ "duplicate key in config", TASK_HEAD "        plugin: echo\n"
+	    "        config: {port: 1, port: 2}\n", 1, 0, 6, 27,
+	    "duplicate key 'port'; it is first at test.yaml:6:18" },
+	{ "unknown backend", "loops:\n  - name: net\n    backend: kqueue\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 14,
+	    "loop 'net': backend: unknown value 'kqueue'; expected one of "
+	    "auto, epoll, poll, select" },
+	{ "backend typo", "loops:\n  - name: net\n    backend: epol\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 14,
+	    "unknown value 'epol'; did you mean 'epoll'?" },
+
+	/* Durations. */
+	{ "bare number", "shutdown:\n  grace: 10\n" LOOPS, 1, 0, 2, 10,
+	    "shutdown.grace: '10' is not a valid duration: missing unit: "
+	    "write 10s or 10000ms" },
+	{ "negative", "shutdown:\n  grace: -5s\n" LOOPS, 1, 0, 2, 10,
+	    "'-5s' is not a valid duration: a duration cannot be negative" },
+	{ "absurd", "shutdown:\n  grace: 200h\n" LOOPS, 1, 0, 2, 10,
+	    "'200h' is not a valid duration: more than 7 days" },
+	{ "overflow", "shutdown:\n  grace: 99999999999999999999999ms\n"
+	    LOOPS, 1, 0, 2, 10, "the number is too large" },
+	{ "grace too long", "shutdown:\n  grace: 2h\n" LOOPS, 1, 0, 2, 10,
+	    "shutdown.grace: '2h' is too long: the limit is 1h" },
+	{ "grace one ms too long", "shutdown:\n  grace: 3600001ms\n" LOOPS,
+	    1, 0, 2, 10, "the limit is 1h" },
+	{ "bad unit", "shutdown:\n  grace: 10sec\n" LOOPS, 1, 0, 2, 10,
+	    "unknown unit: use ms, s, m or h" },
+	{ "fraction", "shutdown:\n  grace: 1.5s\n" LOOPS, 1, 0, 2, 10,
+	    "write a whole number" },
+	{ "no digits", "shutdown:\n  grace: soon\n" LOOPS, 1, 0, 2, 10,
+	    "'soon' is not a valid duration: write a whole number and a unit" },
+
+	/* Logging. */
+	{ "bad log level", "log:\n  level: verbose\n" LOOPS, 1, 0, 2, 10,
+	    "log.level: unknown value 'verbose'; expected one of debug, info, "
+	    "warning, error" },
+	{ "log level typo", "log:\n  level: debg\n" LOOPS, 1, 0, 2, 10,
+	    "log.level: unknown value 'debg'; did you mean 'debug'?" },
+	{ "bad log format", "log:\n  format: xml\n" LOOPS, 1, 0, 2, 11,
+	    "log.format: unknown value 'xml'; expected one of json, text" },
+	{ "bad log target", "log:\n  target: syslog\n" LOOPS, 1, 0, 2, 11,
+	    "log.target: 'syslog' is not supported; only stderr is" },
+
+	/* plugin_dir. */
+	{ "empty plugin_dir", "plugin_dir: ''\n" LOOPS, 1, 0, 1, 13,
+	    "plugin_dir: the directory name is empty" },
+	{ "plugin_dir empty value", "plugin_dir:\n" LOOPS, 1, 0, 1, 12,
+	    "plugin_dir: expected a directory, found an empty value" },
+};
+
+static struct conf *
+parse(const char *yaml, struct conf_errors *errs)
+{
+	memset(errs, 0, sizeof(*errs));
+	return config_parse_string(yaml, strlen(yaml), "test.yaml", NULL,
+	    "/usr/lib/loopd/plugins", errs);
+}
+
+static void
+dump_errors(const char *what, const struct conf_errors *errs)
+{
+	char	 buf[1024];
+	size_t	 i;
+
+	for (i = 0; i < errs->n; i++) {
+		conf_error_format(&errs->v[i], buf, sizeof(buf));
+		fprintf(stderr, "%s: [%zu] %s\n", what, i, buf);
+	}
+}
+
+START_TEST(test_bad)
+{
+	const struct bad	*b = &bad[_i];
+	const struct conf_error	*e;
+	struct conf_errors	 errs;
+	struct conf		*conf;
+
+	conf = parse(b->yaml, &errs);
+	if (errs.n != b->nerr || errs.n <= b->which)
+		dump_errors(b->what, &errs);
+	ck_assert_msg(conf == NULL, "%s: parsed", b->what);
+	ck_assert_msg(errs.n == b->nerr, "%s: %zu errors, expected %zu",
+	    b->what, errs.n, b->nerr);
+	e = &errs.v[b->which];
+	ck_assert_msg(e->mark.line == b->line && e->mark.col == b->col,
+	    "%s: at %d:%d, expected %d:%d (%s)", b->what, e->mark.line,
+	    e->mark.col, b->line, b->col, e->msg);
+	ck_assert_msg(strstr(e->msg, b->msg) != NULL,
+	    "%s: message \"%s\" lacks \"%s\"", b->what, e->msg, b->msg);
+	ck_assert_ptr_eq(e->mark.file, errs.file);
+	ck_assert_str_eq(errs.file, "test.yaml");
+	ck_assert_msg(strncmp(e->msg, "test.yaml", 9) != 0,
+	    "%s: the message repeats the file name", b->what);
+	conf_errors_free(&errs);
+}
+END_TEST
+
+/* Every problem of a file with many, in file order. */
+START_TEST(test_many_errors)
+{
+	static const char yaml[] =
+	    "plugin_dir: plugins\n"			/* 1 */
+	    "log:\n"					/* 2 */
+	    "  level: loud\n"				/* 3 */
+	    "  formt: text\n"				/* 4 */
+	    "loops:\n"					/* 5 */
+	    "  - name: net\n"				/* 6 */
+	    "    backnd: epoll\n"			/* 7 */
+	    "    tasks:\n"				/* 8 */
+	    "      - name: echo\n"			/* 9 */
+	    "        plugin: ../echo\n"		/* 10 */
+	    "  - name: net\n"				/* 11 */
+	    "    tasks:\n"				/* 12 */
+	    "      - name: echo\n"			/* 13 */
+	    "        plugin: echo\n"			/* 14 */
+	    "        config: 7\n"			/* 15 */
+	    "shutdown: {grace: 10}\n";			/* 16 */
+	static const struct {
+		int		 line, col;
+		const char	*msg;
+	} want[] = {
+		{ 3, 10, "log.level: unknown value 'loud'" },
+		{ 4, 3, "unknown key 'formt' in log; did you mean 'format'?" },
+		{ 7, 5, "unknown key 'backnd' in loop 'net'; did you mean "
+		    "'backend'?" },
+		{ 10, 17, "task 'echo': plugin: '../echo' is not a valid" },
+		{ 11, 11, "loop name 'net' is already used at test.yaml:6:11" },
+		{ 13, 15, "task name 'echo' is already used at "
+		    "test.yaml:9:15" },
+		{ 15, 17, "config: expected a mapping, found a scalar" },
+		{ 16, 19, "shutdown.grace: '10' is not a valid duration: "
+		    "missing unit" },
+	};
+	struct conf_errors	 errs;
+	size_t			 i;
+
+	ck_assert_ptr_null(parse(yaml, &errs));
+	if (errs.n != NELEM(want))
+		dump_errors("many", &errs);
+	ck_assert_uint_eq(errs.n, NELEM(want));
+	for (i = 0; i < NELEM(want); i++) {
+		ck_assert_msg(errs.v[i].mark.line == want[i].line &&
+		    errs.v[i].mark.col == want[i].col, "[%zu] at %d:%d, "
+		    "expected %d:%d", i, errs.v[i].mark.line,
+		    errs.v[i].mark.col, want[i].line, want[i].col);
+		ck_assert_msg(strstr(errs.v[i].msg, want[i].msg) != NULL,
+		    "[%zu] \"%s\" lacks \"%s\"", i, errs.v[i].msg,
+		    want[i].msg);
+	}
+	conf_errors_free(&errs);
+}
+END_TEST
+
+START_TEST(test_full)
+{
+	static const char yaml[] =
+	    "# every key\n"				/* 1 */
+	    "plugin_dir: /opt/loopd/plugins/\n"		/* 2 */
+	    "log:\n"					/* 3 */
+	    "  level: warning\n"			/* 4 */
+	    "  format: text\n"				/* 5 */
+	    "  target: stderr\n"			/* 6 */
+	    "shutdown:\n"				/* 7 */
+	    "  grace: 2500ms\n"				/* 8 */
+	    "loops:\n"					/* 9 */
+	    "  - name: net.main\n"			/* 10 */
+	    "    backend: epoll\n"			/* 11 */
+	    "    tasks:\n"				/* 12 */
+	    "      - name: echo-1\n"			/* 13 */
+	    "        plugin: echo\n"			/* 14 */
+	    "        config:\n"				/* 15 */
+	    "          port: 7007\n"			/* 16 */
+	    "          peers: [a, 'b']\n"		/* 17 */
+	    "      - name: tick_2\n"			/* 18 */
+	    "        plugin: ticker\n"			/* 19 */
+	    "  - name: slow\n"				/* 20 */
+	    "    backend: select\n"			/* 21 */
+	    "    tasks: [{name: t3, plugin: my_plugin-2}]\n";	/* 22 */
+	const struct conf_node	*cfg;
+	struct conf_errors	 errs;
+	struct conf		*conf;
+
+	conf = parse(yaml, &errs);
+	dump_errors("full", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_uint_eq(errs.n, 0);
+	ck_assert_ptr_null(errs.file);
+	ck_assert_str_eq(conf->path, "test.yaml");
+	ck_assert_str_eq(conf->plugin_dir, "/opt/loopd/plugins/");
+	ck_assert_int_eq(conf->log_level, LOOPD_LOG_WARNING);
+	ck_assert_int_eq(conf->log_format, CONF_LOG_TEXT);
+	ck_assert_uint_eq(conf->grace_ms, 2500);
+	ck_assert_uint_eq(conf->nloops, 2);
+
+	ck_assert_str_eq(conf->loops[0].name, "net.main");
+	ck_assert_int_eq(conf->loops[0].backend, CONF_BACKEND_EPOLL);
+	ck_assert_int_eq(conf->loops[0].mark.line, 10);
+	ck_assert_int_eq(conf->loops[0].mark.col, 5);
+	ck_assert_ptr_eq(conf->loops[0].mark.file, conf->path);
+	ck_assert_uint_eq(conf->loops[0].ntasks, 2);
+	ck_assert_str_eq(conf->loops[0].tasks[0].name, "echo-1");
+	ck_assert_str_eq(conf->loops[0].tasks[0].plugin, "echo");
+	ck_assert_str_eq(conf->loops[0].tasks[0].plugin_path,
+	    "/opt/loopd/plugins/echo.so");
+	ck_assert_int_eq(conf->loops[0].tasks[0].mark.line, 13);
+	ck_assert_int_eq(conf->loops[0].tasks[0].mark.col, 9);
+
+	cfg = conf->loops[0].tasks[0].config;
+	ck_assert_ptr_nonnull(cfg);
+	ck_assert_int_eq(cfg->kind, CONF_MAP);
+	ck_assert_uint_eq(cfg->n, 2);
+	ck_assert_str_eq(cfg->keys[0], "port");
+	ck_assert_int_eq(cfg->key_marks[0].line, 16);
+	ck_assert_int_eq(cfg->key_marks[0].col, 11);
+	ck_assert_str_eq(cfg->items[0]->value, "7007");
+	ck_assert_int_eq(cfg->items[0]->quoted, 0);
+	ck_assert_int_eq(cfg->items[0]->mark.col, 17);
+	ck_assert_ptr_eq(cfg->items[0]->mark.file, conf->path);
+	ck_assert_str_eq(cfg->keys[1], "peers");
+	ck_assert_int_eq(cfg->items[1]->kind, CONF_SEQ);
+	ck_assert_uint_eq(cfg->items[1]->n, 2);
+	ck_assert_str_eq(cfg->items[1]->items[1]->value, "b");
+	ck_assert_int_eq(cfg->items[1]->items[1]->quoted, 1);
+
+	ck_assert_str_eq(conf->loops[0].tasks[1].name, "tick_2");
+	ck_assert_str_eq(conf->loops[0].tasks[1].plugin_path,
+	    "/opt/loopd/plugins/ticker.so");
+	ck_assert_ptr_null(conf->loops[0].tasks[1].config);
+
+	ck_assert_str_eq(conf->loops[1].name, "slow");
+	ck_assert_int_eq(conf->loops[1].backend, CONF_BACKEND_SELECT);
+	ck_assert_uint_eq(conf->loops[1].ntasks, 1);
+	ck_assert_str_eq(conf->loops[1].tasks[0].plugin, "my_plugin-2");
+	ck_assert_int_eq(conf->loops[1].tasks[0].mark.line, 22);
+	ck_assert_int_eq(conf->loops[1].tasks[0].mark.col, 13);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	static const char yaml[] =
+	    "log:\n"
+	    "shutdown: {}\n"
+	    LOOPS
+	    "        config:\n";
+	struct conf_errors	 errs;
+	struct conf		*conf;
+
+	conf = parse(yaml, &errs);
+	dump_errors("defaults", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->plugin_dir, "/usr/lib/loopd/plugins");
+	ck_assert_int_eq(conf->log_level, LOOPD_LOG_INFO);
+	ck_assert_int_eq(conf->log_format, CONF_LOG_JSON);
+	ck_assert_uint_eq(conf->grace_ms, CONF_DEFAULT_GRACE_MS);
+	ck_assert_int_eq(conf->loops[0].backend, CONF_BACKEND_AUTO);
+	ck_assert_ptr_null(conf->loops[0].tasks[0].config);
+	ck_assert_str_eq(conf->loops[0].tasks[0].plugin_path,
+	    "/usr/lib/loopd/plugins/echo.so");
+	config_free(conf);
+
+	/* No default at all: the current directory. */
+	memset(&errs, 0, sizeof(errs));
+	conf = config_parse_string(LOOPS, strlen(LOOPS), NULL, NULL, NULL,
+	    &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->path, "<string>");
+	ck_assert_str_eq(conf->plugin_dir, ".");
+	ck_assert_str_eq(conf->loops[0].tasks[0].plugin_path, "./echo.so");
+	config_free(conf);
+}
+END_TEST
+
+/* Loop and task names are separate; 64 characters is the limit. */
+START_TEST(test_names)
+{
+	static const char yaml[] =
+	    "loops:\n"
+	    "  - name: net\n"
+	    "    tasks:\n"
+	    "      - {name: net, plugin: echo}\n"
+	    "  - name: " A65 "\n"
+	    "    tasks:\n"
+	    "      - {name: A.b-c_9, plugin: _-x}\n";
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	char			 text[256], *cut;
+
+	snprintf(text, sizeof(text), "%s", yaml);
+	cut = strstr(text, "a\n");		/* 65 a's become 64 */
+	ck_assert_ptr_nonnull(cut);
+	memmove(cut, cut + 1, strlen(cut + 1) + 1);
+	conf = parse(text, &errs);
+	dump_errors("names", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->loops[0].tasks[0].name, "net");
+	ck_assert_uint_eq(strlen(conf->loops[1].name), CONF_NAME_MAX);
+	ck_assert_str_eq(conf->loops[1].tasks[0].name, "A.b-c_9");
+	ck_assert_str_eq(conf->loops[1].tasks[0].plugin, "_-x");
+	config_free(conf);
+}
+END_TEST
+
+static const struct {
+	const char	*name;		/* the file */
+	const char	*dir;		/* plugin_dir in it, or NULL */
+	const char	*override;
+	const char	*want;
+} dirs[] = {
+	{ "conf/loopd.yaml", "plugins", NULL, "conf/plugins" },
+	{ "/etc/loopd/loopd.yaml", "../lib", NULL, "/etc/loopd/../lib" },
+	{ "/loopd.yaml", "p", NULL, "/p" },
+	{ "loopd.yaml", "plugins", NULL, "plugins" },
+	{ "conf/loopd.yaml", "/abs/plugins", NULL, "/abs/plugins" },
+	{ "conf/loopd.yaml", "plugins", "cli/plugins", "cli/plugins" },
+	{ "conf/loopd.yaml", NULL, "/cli", "/cli" },
+	{ "conf/loopd.yaml", NULL, NULL, "/default" },
+};
+
+START_TEST(test_plugin_dir)
+{
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	char			 yaml[256];
+
+	snprintf(yaml, sizeof(yaml), "%s%s%s" LOOPS,
+	    dirs[_i].dir != NULL ? "plugin_dir: " : "",
+	    dirs[_i].dir != NULL ? dirs[_i].dir : "",
+	    dirs[_i].dir != NULL ? "\n" : "");
+	memset(&errs, 0, sizeof(errs));
+	conf = config_parse_string(yaml, strlen(yaml), dirs[_i].name,
+	    dirs[_i].override, "/default", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->plugin_dir, dirs[_i].want);
+	ck_assert_str_eq(conf->path, dirs[_i].name);
+	config_free(conf);
+}
+END_TEST
+
+static const struct {
+	const char	*text;
+	uint64_t	 ms;
+} good_durations[] = {
+	{ "0ms", 0 }, { "0s", 0 }, { "1ms", 1 }, { "250ms", 250 },
+	{ "10s", 10000 }, { "5m", 300000 }, { "1h", 3600000 },
+	{ "007s", 7000 }, { "168h", 604800000 }, { "10080m", 604800000 },
+	{ "604800s", 604800000 }, { "604800000ms", 604800000 },
+};
+
+START_TEST(test_duration_good)
+{
+	const char	*err = NULL;
+	uint64_t	 ms = 1234567;
+
+	ck_assert_int_eq(config_parse_duration(good_durations[_i].text, &ms,
+	    &err), 0);
+	ck_assert_uint_eq(ms, good_durations[_i].ms);
+}
+END_TEST
+
+static const struct {
+	const char	*text;
+	const char	*err;
+} bad_durations[] = {
+	{ "", "write a whole number and a unit" },
+	{ "10", "missing unit" },
+	{ "-1s", "cannot be negative" },
+	{ "+1s", "write a whole number and a unit" },
+	{ "s", "write a whole number and a unit" },
+	{ "1.5s", "write a whole number" },
+	{ "10 s", "unknown unit" },
+	{ "10S", "unknown unit" },
+	{ "10d", "unknown unit" },
+	{ "10sx", "unknown unit" },
+	{ "169h", "more than 7 days" },
+	{ "10081m", "more than 7 days" },
+	{ "604800001ms", "more than 7 days" },
+	{ "18446744073709551615ms", "more than 7 days" },
+	{ "18446744073709551616ms", "too large" },
+	{ "99999999999999999999999h", "too large" },
+};
+
+START_TEST(test_duration_bad)
+{
+	const char	*err = NULL;
+	uint64_t	 ms = 42;
+
+	ck_assert_int_eq(config_parse_duration(bad_durations[_i].text, &ms,
+	    &err), -1);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, bad_durations[_i].err) != NULL,
+	    "\"%s\": \"%s\" lacks \"%s\"", bad_durations[_i].text, err,
+	    bad_durations[_i].err);
+	ck_assert_uint_eq(ms, 42);
+}
+END_TEST
+
+START_TEST(test_grace_bounds)
+{
+	static const struct {
+		const char	*grace;
+		uint64_t	 ms;
+	} ok[] = {
+		{ "0ms", 0 }, { "1h", 3600000 }, { "60m", 3600000 },
+		{ "3600000ms", 3600000 }, { "'90s'", 90000 },
+	};
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	char			 yaml[256];
+	size_t			 i;
+
+	for (i = 0; i < NELEM(ok); i++) {
+		snprintf(yaml, sizeof(yaml), "shutdown: {grace: %s}\n" LOOPS,
+		    ok[i].grace);
+		conf = parse(yaml, &errs);
+		ck_assert_msg(conf != NULL, "%s refused", ok[i].grace);
+		ck_assert_uint_eq(conf->grace_ms, ok[i].ms);
+		config_free(conf);
+	}
+}
+END_TEST
+
+START_TEST(test_scalars)
+{
+	static const char yaml[] = TASK_HEAD "        plugin: echo\n"
+	    "        config:\n"
+	    "          a: ~\n"
+	    "          b: null\n"
+	    "          c:\n"
+	    "          d: ''\n"
+	    "          e: \"x\"\n"
+	    "          f: |\n"
+	    "            text\n";
+	const struct conf_node	*cfg;
+	struct conf_errors	 errs;
+	struct conf		*conf;
+
+	conf = parse(yaml, &errs);
+	dump_errors("scalars", &errs);
+	ck_assert_ptr_nonnull(conf);
+	cfg = conf->loops[0].tasks[0].config;
+	ck_assert_uint_eq(cfg->n, 6);
+	ck_assert_int_eq(cfg->items[0]->is_null, 1);
+	ck_assert_str_eq(cfg->items[0]->value, "");
+	ck_assert_int_eq(cfg->items[1]->is_null, 1);
+	ck_assert_str_eq(cfg->items[1]->value, "");
+	ck_assert_int_eq(cfg->items[2]->is_null, 1);
+	ck_assert_int_eq(cfg->items[3]->is_null, 0);
+	ck_assert_int_eq(cfg->items[3]->quoted, 1);
+	ck_assert_int_eq(cfg->items[4]->quoted, 1);
+	ck_assert_str_eq(cfg->items[4]->value, "x");
+	ck_assert_int_eq(cfg->items[5]->quoted, 1);
+	ck_assert_str_eq(cfg->items[5]->value, "text\n");
+	ck_assert_int_eq(cfg->items[2]->mark.line, 9);
+	ck_assert_int_eq(cfg->items[2]->mark.col, 13);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_file)
+{
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	char			 dir[] = "/tmp/test_config.XXXXXX", path[128];
+	char			 buf[256], want[256];
+	FILE			*f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/loopd.yaml", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("plugin_dir: plugins\n" LOOPS, f);
+	fclose(f);
+
+	memset(&errs, 0, sizeof(errs));
+	conf = config_parse_file(path, NULL, "/default", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->path, path);
+	snprintf(want, sizeof(want), "%s/plugins", dir);
+	ck_assert_str_eq(conf->plugin_dir, want);
+	snprintf(want, sizeof(want), "%s/plugins/echo.so", dir);
+	ck_assert_str_eq(conf->loops[0].tasks[0].plugin_path, want);
+	config_free(conf);
+
+	/* Errors name the file as given. */
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("loops: 1\n", f);
+	fclose(f);
+	conf = config_parse_file(path, NULL, "/default", &errs);
+	ck_assert_ptr_null(conf);
+	ck_assert_uint_eq(errs.n, 1);
+	conf_error_format(&errs.v[0], buf, sizeof(buf));
+	snprintf(want, sizeof(want), "%s:1:8: loops: expected a sequence of "
+	    "loops, found a scalar", path);
+	ck_assert_str_eq(buf, want);
+	conf_errors_free(&errs);
+
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_file_missing)
+{
+	struct conf_errors	 errs;
+	char			 buf[256];
+
+	memset(&errs, 0, sizeof(errs));
+	ck_assert_ptr_null(config_parse_file("/nonexistent/loopd.yaml", NULL,
+	    NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.file, "/nonexistent/loopd.yaml");
+	ck_assert_ptr_eq(errs.v[0].mark.file, errs.file);
+	ck_assert_int_eq(errs.v[0].mark.line, 0);
+	ck_assert_int_eq(errs.v[0].mark.col, 0);
+	ck_assert_str_eq(errs.v[0].msg,
+	    "cannot read: No such file or directory");
+	conf_error_format(&errs.v[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "/nonexistent/loopd.yaml: cannot read: "
+	    "No such file or directory");
+	conf_errors_free(&errs);
+
+	/* A directory opens but cannot be read. */
+	ck_assert_ptr_null(config_parse_file("/", NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.v[0].msg, "cannot read: Is a directory");
+	conf_errors_free(&errs);
+}
+END_TEST
+
+START_TEST(test_backend_name)
+{
+	ck_assert_str_eq(config_backend_name(CONF_BACKEND_AUTO), "auto");
+	ck_assert_str_eq(config_backend_name(CONF_BACKEND_EPOLL), "epoll");
+	ck_assert_str_eq(config_backend_name(CONF_BACKEND_POLL), "poll");
+	ck_assert_str_eq(config_backend_name(CONF_BACKEND_SELECT), "select");
+}
+END_TEST
+
+/* Inputs that once were easy to get wrong must not crash or leak. */
+START_TEST(test_odd_inputs)
+{
+	static const char *const odd[] = {
+		"loops: [{name: a, tasks: [{name: b, plugin: c, config: "
+		    "{x: *y}}]}]\n",
+		"&a loops: x\n",
+		"loops: !!map {}\n",
+		"? |\n  multi\n: 1\n",
+		"{}: 1\n",
+		"loops:\n  - &l {name: a, tasks: [{name: b, plugin: c}]}\n"
+		    "  - *l\n",
+		"...\n",
+		"--- 5\n",
+		"\xef\xbb\xbfloops: 5\n",
+		"loops:\n  - name: a\n    tasks:\n      - name: b\n"
+		    "        plugin: c\n        config: {a: 1, a: 2, a: 3}\n",
+	};
+	struct conf_errors	 errs;
+	struct conf		*conf;
+	size_t			 i;
+
+	for (i = 0; i < NELEM(odd); i++) {
+		conf = parse(odd[i], &errs);
+		ck_assert_msg(conf == NULL, "odd[%zu] parsed", i);
+		ck_assert_msg(errs.n > 0, "odd[%zu]: no error", i);
+		conf_errors_free(&errs);
+	}
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("config");
+	tc = tcase_create("errors");
+	tcase_add_loop_test(tc, test_bad, 0, NELEM(bad));
+	tcase_add_test(tc, test_many_errors);
+	tcase_add_test(tc, test_odd_inputs);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("valid");
+	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_loop_test(tc, test_plugin_dir, 0, NELEM(dirs));
+	tcase_add_test(tc, test_scalars);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_backend_name);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("durations");
+	tcase_add_loop_test(tc, test_duration_good, 0, NELEM(good_durations));
+	tcase_add_loop_test(tc, test_duration_bad, 0, NELEM(bad_durations));
+	tcase_add_test(tc, test_grace_bounds);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_test(tc, test_file);
+	tcase_add_test(tc, test_file_missing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(config_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
