@@ -111,7 +111,7 @@ ipc_dispatch(struct ipc *ipc)
 		if (len == 0 || len > IPC_FRAME_MAX) {
 			snprintf(reason, sizeof reason,
 			    "bad frame: length %u (1 to %u allowed)", len,
-			    IPC_FRAME_MAX);
+			    (unsigned)IPC_FRAME_MAX);
 			ipc_close(ipc, reason);
 			return -1;
 		}

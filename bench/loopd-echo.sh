@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# loopd-echo.sh: loopd as an echo contestant of the peer bench kit.
+#
+# usage: PORT=N loopd-echo.sh [PORT]
+#
+# Starts loopd in the foreground with one loop (backend epoll) that runs one
+# echo task on 127.0.0.1:PORT, logging only warnings and errors.  The peer
+# driver (../shared/bench/run-peers.sh, see bench/README.md) runs it through
+# `bash -c "exec ..."`, exports PORT and stops it with SIGTERM; loopd then
+# cancels the task and takes its worker with it.
+#
+# Environment:
+#   PORT              the port to listen on (or give it as the argument)
+#   LOOPD_BIN         the loopd binary (default: build/loopd in the repository)
+#   LOOPD_PLUGIN_DIR  where echo.so is (default: build/plugins)
+
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+port=${1:-${PORT:-}}
+bin=${LOOPD_BIN:-$root/build/loopd}
+plugins=${LOOPD_PLUGIN_DIR:-$root/build/plugins}
+
+die() { echo "loopd-echo: $*" >&2; exit 1; }
+[[ $port =~ ^[0-9]+$ ]] || die "no port: set PORT or pass it as the argument"
+[ -x "$bin" ] || die "$bin is not an executable (set LOOPD_BIN)"
+[ -r "$plugins/echo.so" ] || die "$plugins/echo.so does not exist (set LOOPD_PLUGIN_DIR)"
+case $plugins in /*) ;; *) plugins=$(cd "$plugins" && pwd) ;; esac
+
+# The configuration goes to a file that is deleted at once: loopd reads it
+# through /dev/fd/3 at start-up, and nothing is left behind after exec.
+conf=$(mktemp "${TMPDIR:-/tmp}/loopd-echo.XXXXXX")
+cat >"$conf" <<YAML
+log:
+  level: warning
+  format: json
+  target: stderr
+shutdown:
+  grace: 2s
+loops:
+  - name: bench
+    backend: epoll
+    tasks:
+      - name: echo
+        plugin: echo
+        config:
+          address: 127.0.0.1
+          port: $port
+YAML
+exec 3<"$conf"
+rm -f "$conf"
+exec "$bin" -c /dev/fd/3 -P "$plugins"
