@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "task.h"
+#include "unit.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -119,6 +120,21 @@ struct reader {
 	char	buf[64];
 };
 
+/* A socketpair whose sp[0] is watched for reading (and owned by the
+ * watch); the test writes to sp[1]. */
+static loopd_watch *
+watch_pair(struct fixture *f, int sp[2], loopd_watch_cb cb, void *arg)
+{
+	loopd_watch *w;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sp), 0);
+	w = loopd_watch_fd(f->task, sp[0], LOOPD_READ | LOOPD_WATCH_CLOSE,
+	    cb, arg);
+	ck_assert_ptr_nonnull(w);
+	return w;
+}
+
 /* No ck_assert here: Check's assertions allocate in forked mode. */
 static void
 read_cb(loopd_task *t, int fd, int events, void *arg)
@@ -140,10 +156,7 @@ START_TEST(watch_fires_without_allocating)
 	int sp[2], i;
 
 	fixture_init(&f);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-	    sp), 0);
-	ck_assert_ptr_nonnull(loopd_watch_fd(f.task, sp[0], LOOPD_READ |
-	    LOOPD_WATCH_CLOSE, read_cb, &r));
+	watch_pair(&f, sp, read_cb, &r);
 	/* Warm up once, then count. */
 	ck_assert_int_eq(write(sp[1], "x", 1), 1);
 	event_base_loop(f.base, EVLOOP_ONCE);
@@ -171,10 +184,7 @@ START_TEST(watch_marks_running_task)
 
 	fixture_init(&f);
 	f.task->index = 4;
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-	    sp), 0);
-	ck_assert_ptr_nonnull(loopd_watch_fd(f.task, sp[0], LOOPD_READ |
-	    LOOPD_WATCH_CLOSE, read_cb, &r));
+	watch_pair(&f, sp, read_cb, &r);
 	ck_assert_int_eq(write(sp[1], "x", 1), 1);
 	event_base_loop(f.base, EVLOOP_ONCE);
 	ck_assert_int_eq(r.running_seen, 4);	/* inside the callback */
@@ -200,11 +210,7 @@ START_TEST(watch_cancel_inside_callback_closes_fd)
 	int sp[2];
 
 	fixture_init(&f);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-	    sp), 0);
-	w = loopd_watch_fd(f.task, sp[0], LOOPD_READ | LOOPD_WATCH_CLOSE,
-	    cancel_self_cb, &w);
-	ck_assert_ptr_nonnull(w);
+	w = watch_pair(&f, sp, cancel_self_cb, &w);
 	ck_assert_int_eq(write(sp[1], "x", 1), 1);
 	event_base_loop(f.base, EVLOOP_ONCE);
 	ck_assert_ptr_null(w);
@@ -305,10 +311,7 @@ START_TEST(done_releases_handles_and_reports)
 	int sp[2], n = 0;
 
 	fixture_init(&f);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-	    sp), 0);
-	ck_assert_ptr_nonnull(loopd_watch_fd(f.task, sp[0], LOOPD_READ |
-	    LOOPD_WATCH_CLOSE, read_cb, &r));
+	watch_pair(&f, sp, read_cb, &r);
 	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 60000, 60000,
 	    count_cb, &n));
 	loopd_task_done(f.task);
@@ -390,8 +393,6 @@ main(void)
 	Suite *s = suite_create("api");
 	TCase *watch = tcase_create("watch"), *timer = tcase_create("timer"),
 	    *task = tcase_create("task");
-	SRunner *sr;
-	int failed;
 
 #ifndef UNDER_ASAN
 	tcase_add_test(watch, watch_fires_without_allocating);
@@ -410,9 +411,5 @@ main(void)
 	suite_add_tcase(s, watch);
 	suite_add_tcase(s, timer);
 	suite_add_tcase(s, task);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

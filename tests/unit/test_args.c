@@ -14,6 +14,7 @@
 
 #include "args.h"
 #include "config.h"
+#include "unit.h"
 
 #define HEAD_LINES	6
 #define INDENT		"      "
@@ -485,12 +486,5 @@ args_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(args_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(args_suite());
 }

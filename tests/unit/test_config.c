@@ -14,6 +14,7 @@
 
 #include "loopd/plugin.h"
 #include "config.h"
+#include "unit.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -819,12 +820,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(config_suite());
 }

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "ipc.h"
+#include "unit.h"
 
 struct seen {
 	struct event_base	*base;
@@ -150,8 +151,6 @@ main(void)
 {
 	Suite *s = suite_create("ipc");
 	TCase *tc = tcase_create("frames");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, frames_round_trip);
 	tcase_add_test(tc, oversized_frame_closes);
@@ -160,9 +159,5 @@ main(void)
 	tcase_add_test(tc, frame_without_type_closes);
 	tcase_add_test(tc, drain_reads_without_loop);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

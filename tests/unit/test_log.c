@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "unit.h"
 
 /* A sink that keeps the last record it saw. */
 static void
@@ -70,28 +71,38 @@ START_TEST(invalid_utf8_is_replaced)
 }
 END_TEST
 
-/* Through the real stderr sink: exactly one line that parses back. */
-START_TEST(stderr_line_is_one_json_object)
+/* Emit r (stolen) through the real stderr sink and return what was
+ * written, which must be exactly one line. */
+static void
+emit_captured(json_t *r, char *buf, size_t len)
 {
 	int p[2], saved;
-	char buf[4096];
 	ssize_t n;
-	json_t *r;
-	json_error_t err;
 
 	ck_assert_int_eq(pipe(p), 0);
 	saved = dup(STDERR_FILENO);
 	dup2(p[1], STDERR_FILENO);
-	r = log_record(LOOPD_LOG_ERROR, "bad \"thing\"\nline two \xfe\t");
-	log_add(r, "task", "t\x01\x80");
-	log_add_error(r, "io", "it \"broke\"\n");
 	log_emit(r);
 	dup2(saved, STDERR_FILENO);
+	close(saved);
 	close(p[1]);
-	n = read(p[0], buf, sizeof buf - 1);
+	n = read(p[0], buf, len - 1);
+	close(p[0]);
 	ck_assert_int_gt(n, 0);
 	buf[n] = '\0';
 	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
+}
+
+START_TEST(stderr_line_is_one_json_object)
+{
+	char buf[4096];
+	json_t *r;
+	json_error_t err;
+
+	r = log_record(LOOPD_LOG_ERROR, "bad \"thing\"\nline two \xfe\t");
+	log_add(r, "task", "t\x01\x80");
+	log_add_error(r, "io", "it \"broke\"\n");
+	emit_captured(r, buf, sizeof buf);
 	r = json_loads(buf, 0, &err);
 	ck_assert_msg(r != NULL, "not JSON: %s: %s", err.text, buf);
 	ck_assert_str_eq(json_string_value(json_object_get(r, "msg")),
@@ -99,36 +110,23 @@ START_TEST(stderr_line_is_one_json_object)
 	ck_assert_str_eq(json_string_value(json_object_get(
 	    json_object_get(r, "error"), "message")), "it \"broke\"\n");
 	json_decref(r);
-	close(p[0]);
 }
 END_TEST
 
 START_TEST(text_format_is_one_line)
 {
-	int p[2], saved;
 	char buf[4096];
-	ssize_t n;
 	json_t *r;
 
-	ck_assert_int_eq(pipe(p), 0);
-	saved = dup(STDERR_FILENO);
-	dup2(p[1], STDERR_FILENO);
 	log_set_format(LOG_FORMAT_TEXT);
 	r = log_record(LOOPD_LOG_INFO, "started");
 	log_add(r, "loop", "net");
 	log_add(r, "task", "two words");
-	log_emit(r);
+	emit_captured(r, buf, sizeof buf);
 	log_set_format(LOG_FORMAT_JSON);
-	dup2(saved, STDERR_FILENO);
-	close(p[1]);
-	n = read(p[0], buf, sizeof buf - 1);
-	ck_assert_int_gt(n, 0);
-	buf[n] = '\0';
 	ck_assert_ptr_nonnull(strstr(buf, " info started "));
 	ck_assert_ptr_nonnull(strstr(buf, " loop=net"));
 	ck_assert_ptr_nonnull(strstr(buf, " task=\"two words\""));
-	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
-	close(p[0]);
 }
 END_TEST
 
@@ -137,8 +135,6 @@ main(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("records");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, record_has_required_fields);
 	tcase_add_test(tc, below_level_is_dropped);
@@ -146,9 +142,5 @@ main(void)
 	tcase_add_test(tc, stderr_line_is_one_json_object);
 	tcase_add_test(tc, text_format_is_one_line);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }
