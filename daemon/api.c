@@ -129,6 +129,12 @@ loopd_task_base(loopd_task *t)
 	return t ? t->host->base : NULL;
 }
 
+bool
+loopd_task_ending(const loopd_task *t)
+{
+	return t == NULL || t->ending || t->state >= TASK_DONE;
+}
+
 void
 loopd_task_done(loopd_task *t)
 {

@@ -87,17 +87,18 @@ utf8_seq(const unsigned char *s)
 	return n;
 }
 
-json_t *
-log_string(const char *s)
+/* Valid UTF-8 of s[0..len): invalid bytes become U+FFFD.  New string. */
+static json_t *
+utf8_json(const char *s, size_t len)
 {
 	static const char repl[] = "\xef\xbf\xbd";
 	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i, n, o = 0;
+	size_t i, n, o = 0;
 	char *buf;
 	json_t *j;
 
 	for (i = 0; i < len; i += n)
-		if ((n = utf8_seq(p + i)) == 0)
+		if ((n = utf8_seq(p + i)) == 0 || i + n > len)
 			break;
 	if (i >= len)
 		return json_stringn_nocheck(s, len);
@@ -106,7 +107,7 @@ log_string(const char *s)
 	if ((buf = malloc(len * 3 + 1)) == NULL)
 		return json_string("(out of memory)");
 	for (i = 0; i < len; i += n) {
-		if ((n = utf8_seq(p + i)) == 0) {
+		if ((n = utf8_seq(p + i)) == 0 || i + n > len) {
 			memcpy(buf + o, repl, 3);
 			o += 3;
 			n = 1;
@@ -117,6 +118,25 @@ log_string(const char *s)
 	}
 	j = json_stringn_nocheck(buf, o);
 	free(buf);
+	return j;
+}
+
+json_t *
+log_string(const char *s)
+{
+	size_t len = strlen(s);
+	char *cut;
+	json_t *j;
+
+	if (len <= LOG_STRING_MAX)
+		return utf8_json(s, len);
+	/* A record must fit in one line and one IPC frame: cut it, and say
+	 * so in the string itself. */
+	if (asprintf(&cut, "%.*s... [truncated: %zu bytes in all]",
+	    LOG_STRING_MAX, s, len) < 0)
+		return json_string("(out of memory)");
+	j = utf8_json(cut, strlen(cut));
+	free(cut);
 	return j;
 }
 

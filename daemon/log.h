@@ -59,7 +59,11 @@ void		 log_add_error(json_t *record, const char *type,
 /* Hand the record (stolen) to the sink. */
 void		 log_emit(json_t *record);
 
-/* A JSON string from any bytes: invalid UTF-8 becomes U+FFFD.  New. */
+/* Longer strings are cut, with a note of their full length. */
+#define LOG_STRING_MAX	(64 * 1024)
+
+/* A JSON string from any bytes: invalid UTF-8 becomes U+FFFD, and more than
+ * LOG_STRING_MAX bytes are cut.  New. */
 json_t		*log_string(const char *s);
 
 /* Write one line "FILE:LINE:COL: msg" style text to stderr, unformatted:

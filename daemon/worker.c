@@ -61,15 +61,35 @@ worker_base(enum conf_backend backend)
 }
 
 static void
-worker_log_sink(void *ctx, json_t *record)
+worker_forward(struct worker *w, json_t *record)
 {
-	struct worker *w = ctx;
 	json_t *msg = json_pack("{s:s, s:O}", "type", "log", "record", record);
 
 	if (msg == NULL)
 		return;
 	ipc_send(w->ipc, msg, 1);
 	json_decref(msg);
+}
+
+/* Records go to the supervisor; when the channel was too full to take
+ * some, the first record that fits again is preceded by a count. */
+static void
+worker_log_sink(void *ctx, json_t *record)
+{
+	struct worker *w = ctx;
+	size_t dropped = ipc_take_dropped(w->ipc);
+	json_t *r;
+
+	if (dropped > 0) {
+		r = log_record(LOOPD_LOG_WARNING, "%zu log records dropped: the "
+		    "supervisor could not keep up", dropped);
+		log_add(r, "loop", w->loop->name);
+		log_add_int(r, "dropped", (long long)dropped);
+		if (r != NULL)
+			worker_forward(w, r);
+		json_decref(r);
+	}
+	worker_forward(w, record);
 }
 
 static size_t

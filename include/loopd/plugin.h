@@ -148,6 +148,14 @@ LOOPD_API void	loopd_task_done(loopd_task *task);
 LOOPD_API void	loopd_task_fail(loopd_task *task, const char *error_type,
 		    const char *fmt, ...) LOOPD_PRINTF(3, 4);
 
+/*
+ * True once the task is ending: loopd_task_done() or loopd_task_fail() was
+ * called, or a loopd_args_* getter found a bad value and failed the task.
+ * A start hook that reads its configuration first can check this and
+ * return -1 before it opens anything.
+ */
+LOOPD_API bool	loopd_task_ending(const loopd_task *task);
+
 /* Log one record at `level`, tagged with the task, its loop and plugin. */
 LOOPD_API void	loopd_log(loopd_task *task, int level, const char *fmt, ...)
 		    LOOPD_PRINTF(3, 4);

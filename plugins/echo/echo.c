@@ -144,12 +144,19 @@ echo_accept(loopd_task *t, int lfd, int events, void *arg)
 }
 
 static int
-echo_listen(loopd_task *t, const char *address, int64_t port, int backlog)
+echo_listen(loopd_task *t, const loopd_args *args)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof sa;
+	const char *address = loopd_args_string(args, "address", "127.0.0.1");
+	int64_t port = loopd_args_int(args, "port", 7000);
+	int64_t backlog = loopd_args_int(args, "backlog", 128);
 	int fd, one = 1;
 
+	if (loopd_task_ending(t))
+		return -1;	/* a bad value: the getter said which */
+	if (backlog < 1 || backlog > 65535)
+		backlog = 128;
 	if (port < 0 || port > 65535) {
 		loopd_task_fail(t, "config", "port %lld is out of range "
 		    "(0 to 65535)", (long long)port);
@@ -164,7 +171,7 @@ echo_listen(loopd_task *t, const char *address, int64_t port, int backlog)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 	    sizeof one) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    listen(fd, backlog) < 0 ||
+	    listen(fd, (int)backlog) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
 		loopd_task_fail(t, "io", "cannot listen on %s:%lld: %s",
 		    address, (long long)port, strerror(errno));
@@ -183,10 +190,7 @@ echo_start(loopd_task *t, const loopd_args *args, void **state)
 	struct echo *e;
 	int fd;
 
-	fd = echo_listen(t, loopd_args_string(args, "address", "127.0.0.1"),
-	    loopd_args_int(args, "port", 7000),
-	    (int)loopd_args_int(args, "backlog", 128));
-	if (fd < 0)
+	if ((fd = echo_listen(t, args)) < 0)
 		return -1;
 	if ((e = calloc(1, sizeof *e)) == NULL) {
 		close(fd);

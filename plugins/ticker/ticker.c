@@ -31,6 +31,8 @@ ticker_start(loopd_task *t, const loopd_args *args, void **state)
 	struct ticker *k;
 	int64_t every = loopd_args_duration_ms(args, "interval", 1000);
 
+	if (loopd_task_ending(t))
+		return -1;	/* a bad value: the getter said which */
 	if (every <= 0) {
 		loopd_task_fail(t, "config", "interval must be at least 1ms");
 		return -1;

@@ -1,0 +1,130 @@
+"""--check-config, and what loopd does with a configuration it refuses."""
+
+import os
+import re
+import unittest
+
+from loopd_harness import (FILE_LINE_COL_RE, LoopdTestCase, env, loop,
+                           task, to_yaml)
+
+# Three problems, on lines 2, 5 and 9 (the task mapping starts at column 9).
+THREE_PROBLEMS = """\
+shutdown:
+  grace: 10
+loops:
+  - name: net
+    backend: pol
+    tasks:
+      - name: echo
+        plugin: echo
+      - name: other
+        config: {}
+"""
+
+
+class CheckConfigTest(LoopdTestCase):
+
+    def problems(self, stderr, path):
+        """(line, col, msg) of each FILE:LINE:COL line naming path."""
+        out = []
+        for ln in stderr.splitlines():
+            m = FILE_LINE_COL_RE.match(ln)
+            if m and m.group("file") == path:
+                out.append((int(m.group("line")), int(m.group("col")),
+                            m.group("msg")))
+        return out
+
+    def test_valid(self):
+        path = self.write_config([loop("net", task("echo", "echo", port=0)),
+                                  loop("clock", task("t", "ticker",
+                                                     interval="1s"),
+                                       backend="poll")], grace="3s")
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "%s: configuration is valid\n" % path)
+        self.assertEqual(p.stderr, "")
+
+    def test_three_problems_all_reported(self):
+        path = self.write_file("bad.yaml", THREE_PROBLEMS)
+        for opt in ("--check-config", "-t"):
+            with self.subTest(opt=opt):
+                p = self.run_loopd([opt, path])
+                self.assertEqual(p.returncode, 78, p.stderr)
+                self.assertEqual(p.stdout, "")
+                probs = self.problems(p.stderr, path)
+                self.assertEqual([(ln, col) for ln, col, _ in probs],
+                                 [(2, 10), (5, 14), (9, 9)], p.stderr)
+                self.assertIn("grace", probs[0][2])
+                self.assertIn("pol", probs[1][2])
+                self.assertIn("plugin", probs[2][2])
+                self.assertIn("3 problems", p.stderr)
+
+    def test_malformed_yaml(self):
+        path = self.write_file("mal.yaml",
+                               "loops:\n  - name: [unclosed\n    tasks: x\n")
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 78, p.stderr)
+        probs = self.problems(p.stderr, path)
+        self.assertGreaterEqual(len(probs), 1, p.stderr)
+        self.assertIn("YAML", probs[0][2])
+        self.assertIn(probs[0][0], (2, 3))
+
+    def test_unreadable_file(self):
+        path = os.path.join(self.tmp, "nonexistent.yaml")
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 78)
+        self.assertIn(path, p.stderr)
+
+    def test_missing_plugin_is_a_warning(self):
+        """The .so may be installed later: valid, with a warning."""
+        path = self.write_config([loop("l", task("t", "notinstalled"))])
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("configuration is valid", p.stdout)
+        self.assertRegex(p.stderr, re.escape(path) +
+                         r":\d+:\d+: warning: .*notinstalled\.so")
+
+    def test_run_refuses_bad_config(self):
+        """Without --check-config a bad file still gives exit 78 and every
+        problem, and no worker is ever started (no JSON record at all)."""
+        path = self.write_file("bad.yaml", THREE_PROBLEMS)
+        p = self.run_loopd(["-c", path, "-P", self.plugin_dir()])
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertEqual(len(self.problems(p.stderr, path)), 3, p.stderr)
+        for ln in p.stderr.splitlines():
+            self.assertFalse(ln.startswith("{"), "a log record from a loopd "
+                             "that should not have started: " + ln)
+
+    def test_bundled_config_is_valid(self):
+        src = env("LOOPD_SOURCE_DIR")
+        path = os.path.join(src, "conf", "loopd.yaml")
+        p = self.run_loopd(["--check-config", path, "-P",
+                            env("LOOPD_PLUGINS")])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("configuration is valid", p.stdout)
+        # With the built plugins every plugin file is there: no warning.
+        self.assertEqual(p.stderr, "")
+
+    def test_relative_plugin_dir_is_next_to_the_file(self):
+        """plugin_dir: plugins means the directory beside the file, not
+        beside loopd's working directory."""
+        self.plugin_dir()
+        path = self.write_file("rel.yaml", to_yaml({
+            "plugin_dir": "plugins",
+            "loops": [loop("l", task("echo", "echo", port=0))]}))
+        p = self.run_loopd(["--check-config", path], cwd="/")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "", "the plugin was looked for elsewhere")
+
+    def test_plugin_dir_option_overrides_file(self):
+        """-P wins over plugin_dir: a file pointing nowhere still runs."""
+        path = self.write_file("p.yaml", to_yaml({
+            "plugin_dir": "/nonexistent",
+            "loops": [loop("l", task("echo", "echo", port=0))]}))
+        p = self.run_loopd(["--check-config", path, "-P", self.plugin_dir()])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+
+
+if __name__ == "__main__":
+    unittest.main()

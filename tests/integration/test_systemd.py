@@ -1,0 +1,88 @@
+"""The systemd unit: it verifies, and its stop settings fit loopd's."""
+
+import os
+import re
+import shutil
+import subprocess
+import unittest
+
+from loopd_harness import LoopdTestCase, env
+
+DEFAULT_GRACE_S = 10     # CONF_DEFAULT_GRACE_MS
+
+
+def unit_settings(text):
+    """{key: [values]} of the [Service] section."""
+    section, out = None, {}
+    for ln in text.splitlines():
+        ln = ln.strip()
+        if not ln or ln.startswith(("#", ";")):
+            continue
+        if ln.startswith("["):
+            section = ln
+            continue
+        if section == "[Service]" and "=" in ln:
+            k, v = ln.split("=", 1)
+            out.setdefault(k.strip(), []).append(v.strip())
+    return out
+
+
+def seconds(value):
+    """A systemd time span such as 30s, 1min 30s, 90 (seconds)."""
+    units = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
+             "ms": 0.001}
+    total = 0.0
+    for num, unit in re.findall(r"(\d+)\s*([a-z]*)", value):
+        total += int(num) * units[unit]
+    return total
+
+
+class SystemdUnitTest(LoopdTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.unit_src = os.path.join(env("LOOPD_SOURCE_DIR"), "systemd",
+                                     "loopd.service")
+        with open(self.unit_src) as f:
+            self.unit_text = f.read()
+        self.settings = unit_settings(self.unit_text)
+
+    def test_stop_settings(self):
+        s = self.settings
+        self.assertEqual(s.get("Type"), ["notify"])
+        self.assertEqual(s.get("KillMode"), ["mixed"])
+        self.assertIn("TimeoutStopSec", s)
+        self.assertGreater(seconds(s["TimeoutStopSec"][-1]), DEFAULT_GRACE_S,
+                           "systemd would SIGKILL loopd before the default "
+                           "grace period is over")
+        self.assertEqual(s.get("KillSignal", ["SIGTERM"]), ["SIGTERM"])
+
+    def test_systemd_analyze_verify(self):
+        tool = shutil.which("systemd-analyze")
+        if tool is None:
+            self.skipTest("systemd-analyze is not installed")
+        self.assertIn("/usr/sbin/loopd", self.unit_text)
+        unit = os.path.join(self.tmp, "loopd.service")
+        with open(unit, "w") as f:
+            f.write(self.unit_text.replace("/usr/sbin/loopd", self.bin))
+        e = dict(os.environ)
+        # Documentation=man:loopd(8): verify runs man(1); point it at the
+        # page in the source tree, as an install would.
+        page = os.path.join(env("LOOPD_SOURCE_DIR"), "docs", "loopd.8")
+        args = [tool, "verify"]
+        if os.path.exists(page) and shutil.which("man"):
+            os.makedirs(os.path.join(self.tmp, "man", "man8"))
+            shutil.copy(page, os.path.join(self.tmp, "man", "man8"))
+            e["MANPATH"] = os.path.join(self.tmp, "man")
+        else:
+            args.append("--man=no")
+        p = subprocess.run(args + [unit], env=e, cwd=self.tmp,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, "systemd-analyze verify:\n%s%s"
+                         % (p.stdout, p.stderr))
+        self.assertNotIn("loopd.service:", p.stderr,
+                         "systemd-analyze warns about the unit")
+
+
+if __name__ == "__main__":
+    unittest.main()
