@@ -403,15 +403,16 @@ supervisor_force(struct supervisor *sv)
 {
 	struct proc *p;
 	json_t *r;
-	size_t i, j;
+	size_t i, j, live;
 
 	for (i = 0; i < sv->nprocs; i++) {
 		p = &sv->procs[i];
 		if (p->pid <= 0)
 			continue;
-		for (j = 0; j < p->loop->ntasks; j++) {
+		for (j = 0, live = 0; j < p->loop->ntasks; j++) {
 			if (p->states[j] >= TASK_DONE)
 				continue;
+			live++;
 			r = proc_record(p, LOOPD_LOG_WARNING, "task '%s' did "
 			    "not finish within the grace period; killing it",
 			    p->loop->tasks[j].name);
@@ -420,9 +421,13 @@ supervisor_force(struct supervisor *sv)
 			log_add(r, "event", "task_forced");
 			log_emit(r);
 		}
+		/* A worker whose tasks have all ended is on its way out; it
+		 * is killed too, in case a stop hook hangs, but that forces
+		 * no task. */
 		kill(p->pid, SIGKILL);
 		p->killed = 1;
-		sv->forced = 1;
+		if (live > 0)
+			sv->forced = 1;
 	}
 }
 
