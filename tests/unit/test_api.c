@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -329,6 +330,39 @@ START_TEST(done_releases_handles_and_reports)
 }
 END_TEST
 
+/* The signal stands in for a crash inside the plugin's constructor: what
+ * the crash reporter would read is what the handler records. */
+static volatile int	*ctor_running;
+static volatile int	 ctor_seen = 99;
+
+static void
+ctor_signal(int sig)
+{
+	ctor_seen = *ctor_running;
+}
+
+START_TEST(plugin_constructor_runs_as_the_task)
+{
+	struct fixture f;
+	struct sigaction sa = { .sa_handler = ctor_signal };
+	char *path = getenv("LOOPD_CTORSIGNAL");
+
+	ck_assert_msg(path != NULL, "LOOPD_CTORSIGNAL is not set");
+	fixture_init(&f);
+	f.conf.plugin_path = path;
+	f.task->index = 3;
+	f.task->state = TASK_STARTING;
+	ctor_running = &f.running;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	task_start(f.task);
+	ck_assert_int_eq(ctor_seen, 3);
+	ck_assert_int_eq(f.running, -1);
+	ck_assert_int_eq(f.task->state, TASK_RUNNING);
+	fixture_free(&f);
+}
+END_TEST
+
 START_TEST(fail_keeps_first_error)
 {
 	struct fixture f;
@@ -407,6 +441,7 @@ main(void)
 	tcase_add_test(task, fail_keeps_first_error);
 	tcase_add_test(task, fail_with_empty_type_says_error);
 	tcase_add_test(task, missing_plugin_fails_start);
+	tcase_add_test(task, plugin_constructor_runs_as_the_task);
 	tcase_add_test(task, names_and_base);
 	suite_add_tcase(s, watch);
 	suite_add_tcase(s, timer);
