@@ -101,6 +101,16 @@ handle_cancel(struct handle *h)
 }
 
 void
+api_disarm_handles(struct loopd_task *t)
+{
+	struct handle *h;
+
+	TAILQ_FOREACH(h, &t->handles, link)
+		if (h->flags & HANDLE_ARMED)
+			event_del(h->ev);
+}
+
+void
 api_release_handles(struct loopd_task *t)
 {
 	struct handle *h;
@@ -188,6 +198,8 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 	    h->every.tv_sec + h->every.tv_usec > 0 &&
 	    !(event_get_events(h->ev) & EV_PERSIST);
 
+	if (t->ending)
+		return;		/* the reaper releases it */
 	if (first_of_periodic) {
 		/* After the first delay, the period: libevent keeps a
 		 * persistent timer on schedule without drift. */
@@ -274,6 +286,8 @@ watch_fire(evutil_socket_t fd, short what, void *arg)
 	int ready = (what & EV_READ ? LOOPD_READ : 0) |
 	    (what & EV_WRITE ? LOOPD_WRITE : 0);
 
+	if (t->ending)
+		return;		/* the reaper releases it */
 	h->flags |= HANDLE_FIRING;
 	task_enter(t);
 	h->cb.watch(t, fd, ready, h->arg);
@@ -331,7 +345,7 @@ loopd_watch_set(loopd_watch *watch, int events)
 	if (watch == NULL || (events & ~(LOOPD_READ | LOOPD_WRITE)) != 0)
 		return -LOOPD_EINVAL;
 	h = &watch->h;
-	if (h->flags & HANDLE_DEAD)
+	if ((h->flags & HANDLE_DEAD) || !task_usable(h->task))
 		return -LOOPD_ESTATE;
 	if (events == h->events)
 		return 0;

@@ -116,6 +116,7 @@ task_end(struct loopd_task *t, const char *type, const char *msg)
 	if (t->ending)
 		return;
 	t->ending = 1;
+	api_disarm_handles(t);	/* none of its callbacks runs from now on */
 	if (type != NULL) {
 		t->err_type = strdup(type);
 		t->err_msg = strdup(msg ? msg : "");

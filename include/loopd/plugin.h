@@ -17,6 +17,11 @@
  * it or not.  Strings passed in are copied or used only during the call;
  * strings returned are borrowed, valid as the comment says.
  *
+ * Ending: once loopd_task_done() or loopd_task_fail() has been called, none
+ * of the task's callbacks runs any more, even one whose event was already
+ * ready in the same turn of the loop.  While the task is only cancelling
+ * (its cancel hook has been called), its callbacks run as before.
+ *
  * Errors: functions that can fail return a negative LOOPD_E* code or NULL.
  * Misuse (a NULL task, a handle of another task) never aborts the daemon.
  *
@@ -133,8 +138,9 @@ LOOPD_API const char	*loopd_task_loop(const loopd_task *task);
 LOOPD_API struct event_base *loopd_task_base(loopd_task *task);
 
 /*
- * End the task normally (or finish a cancellation).  Its handles are
- * released and its stop hook runs after the current callback returns.
+ * End the task normally (or finish a cancellation).  None of its callbacks
+ * runs after this one returns; its handles are released and its stop hook
+ * runs after the current callback returns.
  * Calling it again, or after loopd_task_fail(), does nothing.
  */
 LOOPD_API void	loopd_task_done(loopd_task *task);
@@ -226,7 +232,9 @@ typedef void	(*loopd_watch_cb)(loopd_task *task, int fd, int events,
  */
 LOOPD_API loopd_watch	*loopd_watch_fd(loopd_task *task, int fd, int events,
 			    loopd_watch_cb cb, void *arg);
-/* Change the events watched (0 pauses the watch).  Returns 0 or -LOOPD_E*. */
+/* Change the events watched (0 pauses the watch).  Returns 0, or
+ * -LOOPD_ESTATE when the watch is released or its task is ending, or
+ * -LOOPD_EINVAL, or -LOOPD_ESYS. */
 LOOPD_API int		loopd_watch_set(loopd_watch *watch, int events);
 /* Stop watching and release the handle; safe inside its own callback. */
 LOOPD_API void		loopd_watch_cancel(loopd_watch *watch);

@@ -288,17 +288,32 @@ START_TEST(periodic_timer_cancels_itself)
 }
 END_TEST
 
-START_TEST(call_soon_runs_on_next_turn)
+START_TEST(call_soon_runs_once)
 {
 	struct fixture f;
 	int n = 0;
 
 	fixture_init(&f);
 	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
-	ck_assert_int_eq(n, 0);
-	run_until_idle(&f);
+	event_base_dispatch(f.base);	/* until nothing is pending */
 	ck_assert_int_eq(n, 1);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
 	ck_assert_int_eq(loopd_call_soon(f.task, NULL, &n), -LOOPD_EINVAL);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(call_soon_dropped_when_task_ended_first)
+{
+	struct fixture f;
+	int n = 0;
+
+	fixture_init(&f);
+	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
+	loopd_task_done(f.task);
+	event_base_dispatch(f.base);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(f.states[f.nstates - 1], TASK_DONE);
 	fixture_free(&f);
 }
 END_TEST
@@ -325,6 +340,136 @@ START_TEST(done_releases_handles_and_reports)
 	ck_assert(TAILQ_EMPTY(&f.task->handles));
 	ck_assert_int_eq(fcntl(sp[0], F_GETFD), -1);	/* the watch closed it */
 	ck_assert_int_eq(n, 0);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+/* Whichever of several callbacks runs first ends the task. */
+struct ender {
+	int	calls;
+};
+
+static void
+ender_watch_cb(loopd_task *t, int fd, int events, void *arg)
+{
+	struct ender *e = arg;
+
+	e->calls++;
+	loopd_task_done(t);
+}
+
+static void
+ender_timer_cb(loopd_task *t, void *arg)
+{
+	struct ender *e = arg;
+
+	e->calls++;
+	loopd_task_done(t);
+}
+
+START_TEST(done_stops_a_watch_ready_in_the_same_turn)
+{
+	struct fixture f;
+	struct ender e = { 0 };
+	int a[2], b[2];
+
+	fixture_init(&f);
+	watch_pair(&f, a, ender_watch_cb, &e);
+	watch_pair(&f, b, ender_watch_cb, &e);
+	ck_assert_int_eq(write(a[1], "x", 1), 1);
+	ck_assert_int_eq(write(b[1], "x", 1), 1);
+	event_base_dispatch(f.base);	/* both ready in one turn */
+	ck_assert_int_eq(e.calls, 1);
+	ck_assert_int_eq(f.states[f.nstates - 1], TASK_DONE);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	close(a[1]);
+	close(b[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(done_stops_timers_due_in_the_same_turn)
+{
+	struct fixture f;
+	struct ender e = { 0 };
+	int sp[2];
+
+	fixture_init(&f);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 0, ender_timer_cb,
+	    &e));
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 5, ender_timer_cb,
+	    &e));
+	ck_assert_int_eq(loopd_call_soon(f.task, ender_timer_cb, &e), 0);
+	watch_pair(&f, sp, ender_watch_cb, &e);
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	event_base_dispatch(f.base);
+	ck_assert_int_eq(e.calls, 1);
+	ck_assert_int_eq(f.states[f.nstates - 1], TASK_DONE);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(done_disarms_every_event)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	watch_pair(&f, sp, read_cb, &r);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 60000, 60000,
+	    count_cb, &n));
+	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
+	ck_assert_int_eq(event_base_get_num_events(f.base,
+	    EVENT_BASE_COUNT_ADDED), 3);
+	loopd_task_done(f.task);
+	/* Only the reaper is left, the handles wait for it. */
+	ck_assert_int_eq(event_base_get_num_events(f.base,
+	    EVENT_BASE_COUNT_ADDED), 1);
+	ck_assert(!TAILQ_EMPTY(&f.task->handles));
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+/* Even an event still armed does not reach an ending task's callback. */
+START_TEST(fire_checks_that_the_task_is_ending)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	watch_pair(&f, sp, read_cb, &r);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 0, count_cb, &n));
+	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	f.task->ending = 1;		/* as task_end, without disarming */
+	event_base_loop(f.base, EVLOOP_ONCE);
+	ck_assert_int_eq(r.calls, 0);
+	ck_assert_int_eq(n, 0);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(callbacks_run_while_cancelling)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	watch_pair(&f, sp, read_cb, &r);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 0, count_cb, &n));
+	f.task->state = TASK_CANCELLING;	/* cancel hook called */
+	ck_assert(!loopd_task_ending(f.task));
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	run_until_idle(&f);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(n, 1);
 	close(sp[1]);
 	fixture_free(&f);
 }
@@ -436,8 +581,14 @@ main(void)
 	tcase_add_test(watch, watch_rejects_bad_arguments);
 	tcase_add_test(timer, one_shot_timer_fires_once);
 	tcase_add_test(timer, periodic_timer_cancels_itself);
-	tcase_add_test(timer, call_soon_runs_on_next_turn);
+	tcase_add_test(timer, call_soon_runs_once);
+	tcase_add_test(timer, call_soon_dropped_when_task_ended_first);
 	tcase_add_test(task, done_releases_handles_and_reports);
+	tcase_add_test(task, done_stops_a_watch_ready_in_the_same_turn);
+	tcase_add_test(task, done_stops_timers_due_in_the_same_turn);
+	tcase_add_test(task, done_disarms_every_event);
+	tcase_add_test(task, fire_checks_that_the_task_is_ending);
+	tcase_add_test(task, callbacks_run_while_cancelling);
 	tcase_add_test(task, fail_keeps_first_error);
 	tcase_add_test(task, fail_with_empty_type_says_error);
 	tcase_add_test(task, missing_plugin_fails_start);
