@@ -6,8 +6,20 @@
  * allocation that holds the libevent event at its tail, linked into its
  * task's list so that the task's end can release whatever is left.  Firing
  * a handle allocates nothing and copies nothing.
+ *
+ * A plugin never holds a pointer to a handle.  The loopd_timer * and
+ * loopd_watch * it gets are ids: a slot of the process's handle table and
+ * the slot's generation, which grows each time the slot is released.  Every
+ * function that takes one looks it up first, so a released, doubly
+ * cancelled or made-up id finds nothing and touches no memory.  The table
+ * is the one process-wide object here: an id must lead to its handle
+ * without any other context.  Slots are reused oldest first, so an id only
+ * comes back to life after its slot has been reused 2^32 times (2^16 on a
+ * 32-bit system).
  */
+#include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +48,7 @@ struct handle {
 	int			 flags;
 	int			 events;	/* watch: LOOPD_READ|LOOPD_WRITE */
 	int			 fd;
+	uintptr_t		 id;		/* 0: none, or released */
 	struct timeval		 every;		/* periodic timer */
 	union {
 		loopd_timer_cb	 timer;
@@ -45,14 +58,119 @@ struct handle {
 	struct event		*ev;		/* points at the tail */
 };
 
-/* The public handle types are handles. */
-struct loopd_timer {
-	struct handle	h;
+/* ---- the handle table ---------------------------------------------------- */
+
+/*
+ * An id is (generation << ID_HALF) | (slot << 1) | 1.  The low bit keeps
+ * every id odd, so no aligned pointer is ever taken for one.
+ */
+#define ID_HALF		(sizeof(uintptr_t) * CHAR_BIT / 2)
+#define ID_GEN_MASK	(((uintptr_t)1 << ID_HALF) - 1)
+#define ID_SLOTS_MAX	((size_t)1 << (ID_HALF - 1))
+#define SLOT_NONE	SIZE_MAX
+
+struct slot {
+	struct handle	*h;		/* NULL when free */
+	uintptr_t	 gen;
+	size_t		 next;		/* the next free slot, or SLOT_NONE */
 };
 
-struct loopd_watch {
-	struct handle	h;
-};
+static struct {
+	struct slot	*slots;
+	size_t		 n;		/* slots ever used */
+	size_t		 cap;
+	size_t		 free_head;	/* released slots, oldest first */
+	size_t		 free_tail;
+} table = { .free_head = SLOT_NONE, .free_tail = SLOT_NONE };
+
+static uintptr_t
+id_make(size_t slot, uintptr_t gen)
+{
+	return (gen << ID_HALF) | ((uintptr_t)slot << 1) | 1;
+}
+
+/* Give h an id; -1 when the table cannot grow. */
+static int
+table_add(struct handle *h)
+{
+	struct slot *s;
+	size_t i, cap;
+
+	if (table.free_head != SLOT_NONE) {
+		i = table.free_head;
+		table.free_head = table.slots[i].next;
+		if (table.free_head == SLOT_NONE)
+			table.free_tail = SLOT_NONE;
+	} else {
+		if (table.n == table.cap) {
+			cap = table.cap ? table.cap * 2 : 64;
+			if (cap > ID_SLOTS_MAX)
+				cap = ID_SLOTS_MAX;
+			if (cap == table.cap || (s = realloc(table.slots,
+			    cap * sizeof *s)) == NULL)
+				return -1;
+			table.slots = s;
+			table.cap = cap;
+		}
+		i = table.n++;
+		table.slots[i].gen = 1;
+	}
+	table.slots[i].h = h;
+	table.slots[i].next = SLOT_NONE;
+	h->id = id_make(i, table.slots[i].gen);
+	return 0;
+}
+
+/* Retire h's id: from now on it names nothing.  Allocates nothing. */
+static void
+table_remove(struct handle *h)
+{
+	size_t i;
+
+	if (h->id == 0)
+		return;
+	i = (h->id & ID_GEN_MASK) >> 1;
+	table.slots[i].h = NULL;
+	table.slots[i].gen = (table.slots[i].gen + 1) & ID_GEN_MASK;
+	table.slots[i].next = SLOT_NONE;
+	if (table.free_tail == SLOT_NONE)
+		table.free_head = i;
+	else
+		table.slots[table.free_tail].next = i;
+	table.free_tail = i;
+	h->id = 0;
+}
+
+/*
+ * The live handle of `kind` that id names, in *hp.  Returns 0, or
+ * -LOOPD_ESTATE when the id was released, or -LOOPD_EINVAL when it was
+ * never an id of that kind or belongs to another task than the one whose
+ * code runs now.  Touches no memory the id does not lead to.
+ */
+static int
+handle_lookup(uintptr_t id, enum handle_kind kind, struct handle **hp)
+{
+	struct handle *h;
+	size_t i = (id & ID_GEN_MASK) >> 1;
+	int running;
+
+	*hp = NULL;
+	if ((id & 1) == 0 || i >= table.n)
+		return -LOOPD_EINVAL;
+	if (table.slots[i].gen != id >> ID_HALF || table.slots[i].h == NULL)
+		return -LOOPD_ESTATE;
+	h = table.slots[i].h;
+	if (h->kind != kind)
+		return -LOOPD_EINVAL;
+	/* Code outside every task (raw libevent callbacks) may use it. */
+	running = *h->task->host->running;
+	if (running >= 0 && running != h->task->index)
+		return -LOOPD_EINVAL;
+	*hp = h;
+	return 0;
+}
+
+/* ---- handles ------------------------------------------------------------- */
 
 static int
 task_usable(const struct loopd_task *t)
@@ -60,15 +178,19 @@ task_usable(const struct loopd_task *t)
 	return t != NULL && !t->ending && t->state < TASK_DONE;
 }
 
+/* A new handle of t; it gets an id unless it is a deferred call. */
 static struct handle *
 handle_new(struct loopd_task *t, enum handle_kind kind, void *arg)
 {
 	struct handle *h;
 
-	/* struct loopd_timer/watch are exactly a handle, so one size fits. */
 	h = calloc(1, sizeof *h + event_get_struct_event_size());
 	if (h == NULL)
 		return NULL;
+	if (kind != HANDLE_SOON && table_add(h) < 0) {
+		free(h);
+		return NULL;
+	}
 	h->task = t;
 	h->kind = kind;
 	h->fd = -1;
@@ -83,21 +205,34 @@ handle_free(struct handle *h)
 {
 	if (h->flags & HANDLE_ARMED)
 		event_del(h->ev);
+	table_remove(h);
 	TAILQ_REMOVE(&h->task->handles, h, link);
 	if (h->flags & HANDLE_CLOSE)
 		close(h->fd);
 	free(h);
 }
 
-/* Release now, or after the callback that is running returns. */
+/* Release now, or after the callback that is running returns.  Either
+ * way the id names nothing from here on. */
 static void
 handle_cancel(struct handle *h)
 {
 	if (h->flags & HANDLE_FIRING) {
 		event_del(h->ev);
+		table_remove(h);
 		h->flags |= HANDLE_DEAD;
 	} else
 		handle_free(h);
+}
+
+void
+api_disarm_handles(struct loopd_task *t)
+{
+	struct handle *h;
+
+	TAILQ_FOREACH(h, &t->handles, link)
+		if (h->flags & HANDLE_ARMED)
+			event_del(h->ev);
 }
 
 void
@@ -188,6 +323,8 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 	    h->every.tv_sec + h->every.tv_usec > 0 &&
 	    !(event_get_events(h->ev) & EV_PERSIST);
 
+	if (t->ending)
+		return;		/* the reaper releases it */
 	if (first_of_periodic) {
 		/* After the first delay, the period: libevent keeps a
 		 * persistent timer on schedule without drift. */
@@ -235,14 +372,16 @@ loopd_timer_start(loopd_task *t, uint64_t delay_ms, uint64_t every_ms,
 		handle_free(h);
 		return NULL;
 	}
-	return (loopd_timer *)h;
+	return (loopd_timer *)h->id;
 }
 
 void
 loopd_timer_cancel(loopd_timer *timer)
 {
-	if (timer != NULL)
-		handle_cancel(&timer->h);
+	struct handle *h;
+
+	if (handle_lookup((uintptr_t)timer, HANDLE_TIMER, &h) == 0)
+		handle_cancel(h);
 }
 
 int
@@ -274,6 +413,8 @@ watch_fire(evutil_socket_t fd, short what, void *arg)
 	int ready = (what & EV_READ ? LOOPD_READ : 0) |
 	    (what & EV_WRITE ? LOOPD_WRITE : 0);
 
+	if (t->ending)
+		return;		/* the reaper releases it */
 	h->flags |= HANDLE_FIRING;
 	task_enter(t);
 	h->cb.watch(t, fd, ready, h->arg);
@@ -320,18 +461,20 @@ loopd_watch_fd(loopd_task *t, int fd, int events, loopd_watch_cb cb,
 	/* Own the fd only once the watch exists: on failure it stays yours. */
 	if (events & LOOPD_WATCH_CLOSE)
 		h->flags |= HANDLE_CLOSE;
-	return (loopd_watch *)h;
+	return (loopd_watch *)h->id;
 }
 
 int
 loopd_watch_set(loopd_watch *watch, int events)
 {
 	struct handle *h;
+	int rc;
 
-	if (watch == NULL || (events & ~(LOOPD_READ | LOOPD_WRITE)) != 0)
+	if ((events & ~(LOOPD_READ | LOOPD_WRITE)) != 0)
 		return -LOOPD_EINVAL;
-	h = &watch->h;
-	if (h->flags & HANDLE_DEAD)
+	if ((rc = handle_lookup((uintptr_t)watch, HANDLE_WATCH, &h)) < 0)
+		return rc;
+	if (!task_usable(h->task))
 		return -LOOPD_ESTATE;
 	if (events == h->events)
 		return 0;
@@ -341,6 +484,8 @@ loopd_watch_set(loopd_watch *watch, int events)
 void
 loopd_watch_cancel(loopd_watch *watch)
 {
-	if (watch != NULL)
-		handle_cancel(&watch->h);
+	struct handle *h;
+
+	if (handle_lookup((uintptr_t)watch, HANDLE_WATCH, &h) == 0)
+		handle_cancel(h);
 }

@@ -1,9 +1,9 @@
 /*
  * task.c: a task's lifecycle, from loading its plugin to its stop hook.
  *
- * Every call into plugin code (start, cancel, stop and the callbacks in
- * api.c) is bracketed by task_enter()/task_leave(), so that a crash names
- * the task that was running.
+ * Every call into plugin code (its constructors at load, start, cancel,
+ * stop and the callbacks in api.c) is bracketed by task_enter()/
+ * task_leave(), so that a crash names the task that was running.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,11 +71,12 @@ task_start(struct loopd_task *t)
 	struct plugin_error perr;
 	int rc;
 
+	task_enter(t);		/* loading runs the plugin's constructors */
 	if (plugin_load(t->conf->plugin_path, &t->plugin, &perr) < 0) {
+		task_leave(t);
 		task_end(t, perr.type, perr.msg);
 		return;
 	}
-	task_enter(t);
 	rc = t->plugin.desc->start(t, &t->args, &t->pstate);
 	task_leave(t);
 	if (rc != 0 && !t->ending) {
@@ -115,6 +116,7 @@ task_end(struct loopd_task *t, const char *type, const char *msg)
 	if (t->ending)
 		return;
 	t->ending = 1;
+	api_disarm_handles(t);	/* none of its callbacks runs from now on */
 	if (type != NULL) {
 		t->err_type = strdup(type);
 		t->err_msg = strdup(msg ? msg : "");

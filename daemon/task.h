@@ -3,9 +3,11 @@
  *
  * starting -> running -> cancelling -> done | failed.  A task ends when the
  * plugin calls loopd_task_done() or loopd_task_fail(), when start fails, or
- * when its plugin cannot be loaded.  The end is carried out by a deferred
- * event (the reaper), never inside a plugin callback: every handle is
- * released, then the stop hook runs, then the host hears the new state.
+ * when its plugin cannot be loaded.  From that moment (t->ending) none of
+ * its callbacks runs: its events are disarmed at once.  The end is carried
+ * out by a deferred event (the reaper), never inside a plugin callback:
+ * every handle is released, then the stop hook runs, then the host hears
+ * the new state.  While cancelling, callbacks still run.
  *
  * Worker main thread only.
  */
@@ -87,6 +89,8 @@ task_leave(struct loopd_task *t)
 	*t->host->running = -1;
 }
 
+/* Stop every handle's event, keeping the handles; used by task_end.  api.c */
+void		 api_disarm_handles(struct loopd_task *t);
 /* Release every handle; used by the reaper.  api.c */
 void		 api_release_handles(struct loopd_task *t);
 

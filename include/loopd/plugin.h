@@ -17,8 +17,22 @@
  * it or not.  Strings passed in are copied or used only during the call;
  * strings returned are borrowed, valid as the comment says.
  *
+ * Handles: a loopd_timer * or loopd_watch * is an id, not a pointer to
+ * memory: never dereference it.  Every function that takes one checks it
+ * first.  A handle that has been released (cancelled, a one-shot timer whose
+ * callback has returned, any handle of a task that has ended), or that was
+ * never one (garbage, a timer passed as a watch), or that belongs to another
+ * task than the one whose hook or callback is running, is refused: the void
+ * functions do nothing, the others return -LOOPD_ESTATE (released) or
+ * -LOOPD_EINVAL (not a handle, or not yours).  Cancelling twice is harmless.
+ *
+ * Ending: once loopd_task_done() or loopd_task_fail() has been called, none
+ * of the task's callbacks runs any more, even one whose event was already
+ * ready in the same turn of the loop.  While the task is only cancelling
+ * (its cancel hook has been called), its callbacks run as before.
+ *
  * Errors: functions that can fail return a negative LOOPD_E* code or NULL.
- * Misuse (a NULL task, a handle of another task) never aborts the daemon.
+ * Misuse (a NULL task, a stale or foreign handle) never aborts the daemon.
  *
  * ABI: LOOPD_PLUGIN_ABI_MAJOR changes when an existing thing changes; a
  * plugin built for another major is refused.  LOOPD_PLUGIN_ABI_MINOR grows
@@ -133,8 +147,9 @@ LOOPD_API const char	*loopd_task_loop(const loopd_task *task);
 LOOPD_API struct event_base *loopd_task_base(loopd_task *task);
 
 /*
- * End the task normally (or finish a cancellation).  Its handles are
- * released and its stop hook runs after the current callback returns.
+ * End the task normally (or finish a cancellation).  None of its callbacks
+ * runs after this one returns; its handles are released and its stop hook
+ * runs after the current callback returns.
  * Calling it again, or after loopd_task_fail(), does nothing.
  */
 LOOPD_API void	loopd_task_done(loopd_task *task);
@@ -200,12 +215,13 @@ typedef void	(*loopd_timer_cb)(loopd_task *task, void *arg);
  * every_ms.  Returns a new handle owned by the task, or NULL (out of memory,
  * or the task is ending).
  * A one-shot timer (every_ms == 0) releases itself after its callback
- * returns: do not use the handle after that.  A periodic one lives until
- * loopd_timer_cancel() or the task's end.
+ * returns: cancelling it after that does nothing.  A periodic one lives
+ * until loopd_timer_cancel() or the task's end.
  */
 LOOPD_API loopd_timer	*loopd_timer_start(loopd_task *task, uint64_t delay_ms,
 			    uint64_t every_ms, loopd_timer_cb cb, void *arg);
-/* Stop the timer and release the handle; safe inside its own callback. */
+/* Stop the timer and release the handle; safe inside its own callback,
+ * and a no-op on a handle already released. */
 LOOPD_API void		loopd_timer_cancel(loopd_timer *timer);
 
 /* ---- file descriptors ------------------------------------------------------ */
@@ -226,9 +242,12 @@ typedef void	(*loopd_watch_cb)(loopd_task *task, int fd, int events,
  */
 LOOPD_API loopd_watch	*loopd_watch_fd(loopd_task *task, int fd, int events,
 			    loopd_watch_cb cb, void *arg);
-/* Change the events watched (0 pauses the watch).  Returns 0 or -LOOPD_E*. */
+/* Change the events watched (0 pauses the watch).  Returns 0, or
+ * -LOOPD_ESTATE when the watch is released or its task is ending, or
+ * -LOOPD_EINVAL, or -LOOPD_ESYS. */
 LOOPD_API int		loopd_watch_set(loopd_watch *watch, int events);
-/* Stop watching and release the handle; safe inside its own callback. */
+/* Stop watching and release the handle; safe inside its own callback,
+ * and a no-op on a handle already released. */
 LOOPD_API void		loopd_watch_cancel(loopd_watch *watch);
 
 /* ---- deferred calls -------------------------------------------------------- */

@@ -1,10 +1,13 @@
 /*
  * test_api.c: the plugin API on a real event_base, without a worker: task
- * states, handle ownership, and the promise that firing an fd watch costs
- * no allocation.
+ * states, handle ownership, handles that stay safe whatever the plugin
+ * passes back (run these under ASan), no callback after the task's end, and
+ * the promise that firing an fd watch costs no allocation.
  */
 #include <check.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -111,6 +114,12 @@ run_until_idle(struct fixture *f)
 	event_base_loop(f->base, EVLOOP_NONBLOCK);
 }
 
+static void
+count_cb(loopd_task *t, void *arg)
+{
+	(*(int *)arg)++;
+}
+
 /* ---- watches ------------------------------------------------------------ */
 
 struct reader {
@@ -118,6 +127,7 @@ struct reader {
 	int	bad;		/* calls with other events or bytes */
 	int	running_seen;
 	char	buf[64];
+	loopd_watch *self;	/* when set, re-arm it as a plugin would */
 };
 
 /* A socketpair whose sp[0] is watched for reading (and owned by the
@@ -145,6 +155,10 @@ read_cb(loopd_task *t, int fd, int events, void *arg)
 	r->running_seen = *t->host->running;
 	if (events != LOOPD_READ || read(fd, r->buf, sizeof r->buf) != 1)
 		r->bad++;
+	if (r->self != NULL &&
+	    (loopd_watch_set(r->self, LOOPD_READ | LOOPD_WRITE) != 0 ||
+	    loopd_watch_set(r->self, LOOPD_READ) != 0))
+		r->bad++;
 }
 
 #ifndef UNDER_ASAN
@@ -156,8 +170,12 @@ START_TEST(watch_fires_without_allocating)
 	int sp[2], i;
 
 	fixture_init(&f);
-	watch_pair(&f, sp, read_cb, &r);
-	/* Warm up once, then count. */
+	/* The counter sees the API's own allocations. */
+	before = allocs;
+	r.self = watch_pair(&f, sp, read_cb, &r);
+	ck_assert_uint_gt(allocs, before);
+	/* Warm up once, then count firings that look their handle up and
+	 * re-arm it, as a plugin switching between reading and writing. */
 	ck_assert_int_eq(write(sp[1], "x", 1), 1);
 	event_base_loop(f.base, EVLOOP_ONCE);
 	before = allocs;
@@ -220,6 +238,122 @@ START_TEST(watch_cancel_inside_callback_closes_fd)
 }
 END_TEST
 
+START_TEST(watch_cancel_twice_is_harmless)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	loopd_watch *w;
+	int sp[2];
+
+	fixture_init(&f);
+	w = watch_pair(&f, sp, read_cb, &r);
+	loopd_watch_cancel(w);
+	ck_assert_int_eq(fcntl(sp[0], F_GETFD), -1);	/* closed */
+	/* The fd number is reused by the next open; the watch must not
+	 * close it again. */
+	ck_assert_int_eq(dup2(sp[1], sp[0]), sp[0]);
+	loopd_watch_cancel(w);
+	ck_assert_int_ne(fcntl(sp[0], F_GETFD), -1);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	close(sp[0]);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(watch_set_after_cancel_is_refused)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	loopd_watch *w;
+	int sp[2];
+
+	fixture_init(&f);
+	w = watch_pair(&f, sp, read_cb, &r);
+	ck_assert_int_eq(loopd_watch_set(w, LOOPD_READ | LOOPD_WRITE), 0);
+	loopd_watch_cancel(w);
+	ck_assert_int_eq(loopd_watch_set(w, LOOPD_READ), -LOOPD_ESTATE);
+	ck_assert_int_eq(loopd_watch_set(w, 0), -LOOPD_ESTATE);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+static void
+cancel_twice_inside_cb(loopd_task *t, int fd, int events, void *arg)
+{
+	loopd_watch **w = arg;
+
+	loopd_watch_cancel(*w);
+	loopd_watch_cancel(*w);
+	if (loopd_watch_set(*w, LOOPD_READ) == -LOOPD_ESTATE)
+		*w = NULL;
+}
+
+START_TEST(watch_cancelled_inside_callback_is_stale_at_once)
+{
+	struct fixture f;
+	loopd_watch *w;
+	int sp[2];
+
+	fixture_init(&f);
+	w = watch_pair(&f, sp, cancel_twice_inside_cb, &w);
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	event_base_loop(f.base, EVLOOP_ONCE);
+	ck_assert_ptr_null(w);
+	ck_assert_int_eq(fcntl(sp[0], F_GETFD), -1);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(garbage_handles_are_ignored)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	loopd_watch *w;
+	loopd_timer *tm;
+	long junk[8] = { 0 };
+	loopd_watch *bad[] = {
+		(loopd_watch *)(void *)junk,		/* a real pointer */
+		(loopd_watch *)(uintptr_t)1,
+		(loopd_watch *)(uintptr_t)0xdeadbeef,
+		(loopd_watch *)UINTPTR_MAX,
+		NULL,	/* below: a live slot with another generation */
+	};
+	int sp[2], n = 0;
+	size_t i;
+
+	fixture_init(&f);
+	w = watch_pair(&f, sp, read_cb, &r);
+	tm = loopd_timer_start(f.task, 0, 0, count_cb, &n);
+	ck_assert_ptr_nonnull(tm);
+	bad[4] = (loopd_watch *)((uintptr_t)w +
+	    ((uintptr_t)7 << (sizeof(uintptr_t) * 4)));
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		loopd_watch_cancel(bad[i]);
+		loopd_timer_cancel((loopd_timer *)bad[i]);
+		ck_assert_int_lt(loopd_watch_set(bad[i], LOOPD_READ), 0);
+	}
+	/* A handle of the other kind is not one either. */
+	loopd_watch_cancel((loopd_watch *)tm);
+	loopd_timer_cancel((loopd_timer *)w);
+	ck_assert_int_eq(loopd_watch_set((loopd_watch *)tm, LOOPD_READ),
+	    -LOOPD_EINVAL);
+	ck_assert_int_eq(loopd_watch_set((loopd_watch *)(void *)junk,
+	    LOOPD_READ), -LOOPD_EINVAL);
+	/* The real ones still work. */
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	run_until_idle(&f);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(junk[0], 0);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
 START_TEST(watch_rejects_bad_arguments)
 {
 	struct fixture f;
@@ -237,12 +371,6 @@ END_TEST
 
 /* ---- timers and deferred calls -------------------------------------------- */
 
-static void
-count_cb(loopd_task *t, void *arg)
-{
-	(*(int *)arg)++;
-}
-
 START_TEST(one_shot_timer_fires_once)
 {
 	struct fixture f;
@@ -254,6 +382,48 @@ START_TEST(one_shot_timer_fires_once)
 	run_until_idle(&f);
 	ck_assert_int_eq(n, 1);
 	ck_assert(TAILQ_EMPTY(&f.task->handles));	/* released itself */
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(one_shot_timer_cancel_after_it_fired)
+{
+	struct fixture f;
+	loopd_timer *tm, *other;
+	int n = 0, m = 0;
+
+	fixture_init(&f);
+	tm = loopd_timer_start(f.task, 0, 0, count_cb, &n);
+	ck_assert_ptr_nonnull(tm);
+	event_base_dispatch(f.base);
+	ck_assert_int_eq(n, 1);
+	/* Its slot may serve a new timer; the old handle is not that one. */
+	other = loopd_timer_start(f.task, 0, 0, count_cb, &m);
+	ck_assert_ptr_nonnull(other);
+	loopd_timer_cancel(tm);
+	loopd_timer_cancel(tm);
+	event_base_dispatch(f.base);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(m, 1);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(timer_cancel_twice_is_harmless)
+{
+	struct fixture f;
+	loopd_timer *tm;
+	int n = 0;
+
+	fixture_init(&f);
+	tm = loopd_timer_start(f.task, 0, 1, count_cb, &n);
+	ck_assert_ptr_nonnull(tm);
+	loopd_timer_cancel(tm);
+	loopd_timer_cancel(tm);
+	loopd_timer_cancel(NULL);
+	event_base_dispatch(f.base);	/* returns: nothing is pending */
+	ck_assert_int_eq(n, 0);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
 	fixture_free(&f);
 }
 END_TEST
@@ -287,17 +457,32 @@ START_TEST(periodic_timer_cancels_itself)
 }
 END_TEST
 
-START_TEST(call_soon_runs_on_next_turn)
+START_TEST(call_soon_runs_once)
 {
 	struct fixture f;
 	int n = 0;
 
 	fixture_init(&f);
 	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
-	ck_assert_int_eq(n, 0);
-	run_until_idle(&f);
+	event_base_dispatch(f.base);	/* until nothing is pending */
 	ck_assert_int_eq(n, 1);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
 	ck_assert_int_eq(loopd_call_soon(f.task, NULL, &n), -LOOPD_EINVAL);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(call_soon_dropped_when_task_ended_first)
+{
+	struct fixture f;
+	int n = 0;
+
+	fixture_init(&f);
+	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
+	loopd_task_done(f.task);
+	event_base_dispatch(f.base);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(f.states[f.nstates - 1], TASK_DONE);
 	fixture_free(&f);
 }
 END_TEST
@@ -325,6 +510,241 @@ START_TEST(done_releases_handles_and_reports)
 	ck_assert_int_eq(fcntl(sp[0], F_GETFD), -1);	/* the watch closed it */
 	ck_assert_int_eq(n, 0);
 	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+/* Whichever of several callbacks runs first ends the task. */
+struct ender {
+	int	calls;
+};
+
+static void
+ender_watch_cb(loopd_task *t, int fd, int events, void *arg)
+{
+	struct ender *e = arg;
+
+	e->calls++;
+	loopd_task_done(t);
+}
+
+static void
+ender_timer_cb(loopd_task *t, void *arg)
+{
+	struct ender *e = arg;
+
+	e->calls++;
+	loopd_task_done(t);
+}
+
+START_TEST(done_stops_a_watch_ready_in_the_same_turn)
+{
+	struct fixture f;
+	struct ender e = { 0 };
+	int a[2], b[2];
+
+	fixture_init(&f);
+	watch_pair(&f, a, ender_watch_cb, &e);
+	watch_pair(&f, b, ender_watch_cb, &e);
+	ck_assert_int_eq(write(a[1], "x", 1), 1);
+	ck_assert_int_eq(write(b[1], "x", 1), 1);
+	event_base_dispatch(f.base);	/* both ready in one turn */
+	ck_assert_int_eq(e.calls, 1);
+	ck_assert_int_eq(f.states[f.nstates - 1], TASK_DONE);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	close(a[1]);
+	close(b[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(done_stops_timers_due_in_the_same_turn)
+{
+	struct fixture f;
+	struct ender e = { 0 };
+	int sp[2];
+
+	fixture_init(&f);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 0, ender_timer_cb,
+	    &e));
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 5, ender_timer_cb,
+	    &e));
+	ck_assert_int_eq(loopd_call_soon(f.task, ender_timer_cb, &e), 0);
+	watch_pair(&f, sp, ender_watch_cb, &e);
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	event_base_dispatch(f.base);
+	ck_assert_int_eq(e.calls, 1);
+	ck_assert_int_eq(f.states[f.nstates - 1], TASK_DONE);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(done_disarms_every_event)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	watch_pair(&f, sp, read_cb, &r);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 60000, 60000,
+	    count_cb, &n));
+	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
+	ck_assert_int_eq(event_base_get_num_events(f.base,
+	    EVENT_BASE_COUNT_ADDED), 3);
+	loopd_task_done(f.task);
+	/* Only the reaper is left, the handles wait for it. */
+	ck_assert_int_eq(event_base_get_num_events(f.base,
+	    EVENT_BASE_COUNT_ADDED), 1);
+	ck_assert(!TAILQ_EMPTY(&f.task->handles));
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+/* Even an event still armed does not reach an ending task's callback. */
+START_TEST(fire_checks_that_the_task_is_ending)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	watch_pair(&f, sp, read_cb, &r);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 0, count_cb, &n));
+	ck_assert_int_eq(loopd_call_soon(f.task, count_cb, &n), 0);
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	f.task->ending = 1;		/* as task_end, without disarming */
+	event_base_loop(f.base, EVLOOP_ONCE);
+	ck_assert_int_eq(r.calls, 0);
+	ck_assert_int_eq(n, 0);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(callbacks_run_while_cancelling)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	watch_pair(&f, sp, read_cb, &r);
+	ck_assert_ptr_nonnull(loopd_timer_start(f.task, 0, 0, count_cb, &n));
+	f.task->state = TASK_CANCELLING;	/* cancel hook called */
+	ck_assert(!loopd_task_ending(f.task));
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	run_until_idle(&f);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(n, 1);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(handles_of_an_ended_task_are_stale)
+{
+	struct fixture f;
+	struct reader r = { 0 };
+	loopd_watch *w;
+	loopd_timer *tm;
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	w = watch_pair(&f, sp, read_cb, &r);
+	tm = loopd_timer_start(f.task, 60000, 60000, count_cb, &n);
+	ck_assert_ptr_nonnull(tm);
+	loopd_task_done(f.task);
+	/* Ending, not yet reaped: nothing may be re-armed. */
+	ck_assert_int_eq(loopd_watch_set(w, LOOPD_WRITE), -LOOPD_ESTATE);
+	run_until_idle(&f);
+	ck_assert_int_eq(f.states[f.nstates - 1], TASK_DONE);
+	ck_assert_int_eq(loopd_watch_set(w, LOOPD_READ), -LOOPD_ESTATE);
+	loopd_watch_cancel(w);
+	loopd_timer_cancel(tm);
+	fixture_free(&f);
+	/* The task and its base are gone now. */
+	loopd_watch_cancel(w);
+	loopd_timer_cancel(tm);
+	ck_assert_int_eq(loopd_watch_set(w, LOOPD_READ), -LOOPD_ESTATE);
+	close(sp[1]);
+}
+END_TEST
+
+struct meddler {
+	loopd_watch	*victim;	/* another task's watch */
+	int		 set_rc;
+	int		 calls;
+};
+
+static void
+meddler_cb(loopd_task *t, void *arg)
+{
+	struct meddler *m = arg;
+
+	m->calls++;
+	loopd_watch_cancel(m->victim);
+	m->set_rc = loopd_watch_set(m->victim, 0);
+}
+
+START_TEST(handle_of_another_task_is_refused)
+{
+	struct fixture f;
+	struct loopd_task *other;
+	struct reader r = { 0 };
+	struct meddler m = { 0 };
+	int sp[2];
+
+	fixture_init(&f);
+	other = task_new(&f.host, &f.conf, 1);
+	ck_assert_ptr_nonnull(other);
+	other->state = TASK_RUNNING;
+	m.victim = watch_pair(&f, sp, read_cb, &r);
+	ck_assert_ptr_nonnull(loopd_timer_start(other, 0, 0, meddler_cb, &m));
+	run_until_idle(&f);
+	ck_assert_int_eq(m.calls, 1);
+	ck_assert_int_eq(m.set_rc, -LOOPD_EINVAL);
+	/* The watch still works for its own task. */
+	ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	run_until_idle(&f);
+	ck_assert_int_eq(r.calls, 1);
+	close(sp[1]);
+	task_free(other);
+	fixture_free(&f);
+}
+END_TEST
+
+/* The signal stands in for a crash inside the plugin's constructor: what
+ * the crash reporter would read is what the handler records. */
+static volatile int	*ctor_running;
+static volatile int	 ctor_seen = 99;
+
+static void
+ctor_signal(int sig)
+{
+	ctor_seen = *ctor_running;
+}
+
+START_TEST(plugin_constructor_runs_as_the_task)
+{
+	struct fixture f;
+	struct sigaction sa = { .sa_handler = ctor_signal };
+	char *path = getenv("LOOPD_CTORSIGNAL");
+
+	ck_assert_msg(path != NULL, "LOOPD_CTORSIGNAL is not set");
+	fixture_init(&f);
+	f.conf.plugin_path = path;
+	f.task->index = 3;
+	f.task->state = TASK_STARTING;
+	ctor_running = &f.running;
+	sigemptyset(&sa.sa_mask);
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	task_start(f.task);
+	ck_assert_int_eq(ctor_seen, 3);
+	ck_assert_int_eq(f.running, -1);
+	ck_assert_int_eq(f.task->state, TASK_RUNNING);
 	fixture_free(&f);
 }
 END_TEST
@@ -399,11 +819,26 @@ main(void)
 #endif
 	tcase_add_test(watch, watch_marks_running_task);
 	tcase_add_test(watch, watch_cancel_inside_callback_closes_fd);
+	tcase_add_test(watch, watch_cancel_twice_is_harmless);
+	tcase_add_test(watch, watch_set_after_cancel_is_refused);
+	tcase_add_test(watch, watch_cancelled_inside_callback_is_stale_at_once);
+	tcase_add_test(watch, garbage_handles_are_ignored);
 	tcase_add_test(watch, watch_rejects_bad_arguments);
 	tcase_add_test(timer, one_shot_timer_fires_once);
+	tcase_add_test(timer, one_shot_timer_cancel_after_it_fired);
+	tcase_add_test(timer, timer_cancel_twice_is_harmless);
 	tcase_add_test(timer, periodic_timer_cancels_itself);
-	tcase_add_test(timer, call_soon_runs_on_next_turn);
+	tcase_add_test(timer, call_soon_runs_once);
+	tcase_add_test(timer, call_soon_dropped_when_task_ended_first);
 	tcase_add_test(task, done_releases_handles_and_reports);
+	tcase_add_test(task, done_stops_a_watch_ready_in_the_same_turn);
+	tcase_add_test(task, done_stops_timers_due_in_the_same_turn);
+	tcase_add_test(task, done_disarms_every_event);
+	tcase_add_test(task, fire_checks_that_the_task_is_ending);
+	tcase_add_test(task, callbacks_run_while_cancelling);
+	tcase_add_test(task, handles_of_an_ended_task_are_stale);
+	tcase_add_test(task, handle_of_another_task_is_refused);
+	tcase_add_test(task, plugin_constructor_runs_as_the_task);
 	tcase_add_test(task, fail_keeps_first_error);
 	tcase_add_test(task, fail_with_empty_type_says_error);
 	tcase_add_test(task, missing_plugin_fails_start);
