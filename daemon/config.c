@@ -104,7 +104,7 @@ static void	perr(struct parse *, struct conf_mark, const char *, ...)
 static void *
 array_grow(void *v, size_t *cap, size_t n, size_t size)
 {
-	size_t	 ncap;
+	size_t ncap;
 
 	if (n < *cap)
 		return v;
@@ -120,7 +120,7 @@ array_grow(void *v, size_t *cap, size_t n, size_t size)
 static const char *
 shown(const char *s, char *buf)
 {
-	size_t	 i, n;
+	size_t i, n;
 
 	n = strlen(s);
 	if (n > SHOWN_MAX) {
@@ -144,8 +144,8 @@ fold(char c)
 static size_t
 edit_distance(const char *a, const char *b)
 {
-	size_t	 la, lb, i, j, d, rows[3][WORD_MAX + 1];
-	size_t	*pp, *p, *c;
+	size_t la, lb, i, j, d, rows[3][WORD_MAX + 1];
+	size_t *pp, *p, *c;
 
 	la = strlen(a);
 	lb = strlen(b);
@@ -179,8 +179,8 @@ edit_distance(const char *a, const char *b)
 static const char *
 suggest(const char *s, const char *const words[], size_t n)
 {
-	const char	*best = NULL;
-	size_t		 i, d, bestd = 3;
+	const char *best = NULL;
+	size_t i, d, bestd = 3;
 
 	for (i = 0; i < n; i++) {
 		d = edit_distance(s, words[i]);
@@ -196,7 +196,7 @@ suggest(const char *s, const char *const words[], size_t n)
 static const char *
 word_list(const char *const words[], size_t n, char *buf, size_t len)
 {
-	size_t	 i, used = 0;
+	size_t i, used = 0;
 
 	buf[0] = '\0';
 	for (i = 0; i < n && used < len; i++)
@@ -208,7 +208,7 @@ word_list(const char *const words[], size_t n, char *buf, size_t len)
 static int
 word_index(const char *s, const char *const words[], size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (strcmp(s, words[i]) == 0)
@@ -225,7 +225,7 @@ clamp_int(size_t v)
 static struct conf_mark
 mark_of(const struct parse *p, yaml_mark_t m)
 {
-	struct conf_mark	 cm;
+	struct conf_mark cm;
 
 	cm.file = p->file;
 	cm.line = clamp_int(m.line + 1);
@@ -237,8 +237,8 @@ mark_of(const struct parse *p, yaml_mark_t m)
 static struct conf_mark
 offset_mark(const struct parse *p, size_t off)
 {
-	struct conf_mark	 cm;
-	size_t			 i, line = 1, col = 1;
+	struct conf_mark cm;
+	size_t i, line = 1, col = 1;
 
 	for (i = 0; i < off && i < p->len; i++) {
 		if (p->text[i] == '\n') {
@@ -279,11 +279,11 @@ duration_text(uint64_t ms, char *buf, size_t len)
 static void
 perr(struct parse *p, struct conf_mark m, const char *fmt, ...)
 {
-	struct parse_error	*v;
-	va_list			 ap;
-	size_t			 i;
-	char			*msg;
-	int			 rc;
+	struct parse_error *v;
+	va_list ap;
+	size_t i;
+	char *msg;
+	int rc;
 
 	for (i = 0; i < p->naliases; i++)
 		if (same_mark(p->aliases[i], m))
@@ -295,7 +295,7 @@ perr(struct parse *p, struct conf_mark m, const char *fmt, ...)
 		p->nomem = 1;
 		return;
 	}
-	v = array_grow(p->errs, &p->errcap, p->nerrs, sizeof(*v));
+	v = array_grow(p->errs, &p->errcap, p->nerrs, sizeof *v);
 	if (v == NULL) {
 		free(msg);
 		p->nomem = 1;
@@ -311,7 +311,7 @@ perr(struct parse *p, struct conf_mark m, const char *fmt, ...)
 static int
 error_cmp(const void *a, const void *b)
 {
-	const struct parse_error	*x = a, *y = b;
+	const struct parse_error *x = a, *y = b;
 
 	if (x->e.mark.line != y->e.mark.line)
 		return x->e.mark.line < y->e.mark.line ? -1 : 1;
@@ -324,16 +324,16 @@ error_cmp(const void *a, const void *b)
 static void
 errors_move(struct parse *p, struct conf_errors *errs, char *file)
 {
-	struct conf_mark	 none = { file, 0, 0 };
-	size_t			 i;
+	struct conf_mark none = { file, 0, 0 };
+	size_t i;
 
 	if (p->nomem)
 		perr(p, none, "out of memory");
 	errs->file = file;
 	if (p->nerrs == 0)
 		return;
-	qsort(p->errs, p->nerrs, sizeof(*p->errs), error_cmp);
-	errs->v = calloc(p->nerrs, sizeof(*errs->v));
+	qsort(p->errs, p->nerrs, sizeof *p->errs, error_cmp);
+	errs->v = calloc(p->nerrs, sizeof *errs->v);
 	for (i = 0; i < p->nerrs; i++) {
 		if (errs->v != NULL)
 			errs->v[i] = p->errs[i].e;
@@ -347,7 +347,7 @@ errors_move(struct parse *p, struct conf_errors *errs, char *file)
 static void
 syntax_error(struct parse *p, const yaml_parser_t *yp)
 {
-	const char	*problem;
+	const char *problem;
 
 	problem = yp->problem != NULL ? yp->problem : "unknown problem";
 	if (yp->error == YAML_MEMORY_ERROR)
@@ -374,7 +374,7 @@ syntax_error(struct parse *p, const yaml_parser_t *yp)
 static void
 node_free(struct conf_node *node)
 {
-	size_t	 i;
+	size_t i;
 
 	if (node == NULL)
 		return;
@@ -393,9 +393,9 @@ node_free(struct conf_node *node)
 static struct conf_node *
 node_new(struct parse *p, enum conf_kind kind, yaml_mark_t m)
 {
-	struct conf_node	*node;
+	struct conf_node *node;
 
-	if ((node = calloc(1, sizeof(*node))) == NULL) {
+	if ((node = calloc(1, sizeof *node)) == NULL) {
 		p->nomem = 1;
 		return NULL;
 	}
@@ -408,23 +408,23 @@ node_new(struct parse *p, enum conf_kind kind, yaml_mark_t m)
 static int
 node_reserve(struct parse *p, struct conf_node *node, size_t *cap)
 {
-	struct conf_node	**items;
-	struct conf_mark	 *marks;
-	char			**keys;
-	size_t			  ncap = *cap;
+	struct conf_node **items;
+	struct conf_mark *marks;
+	char **keys;
+	size_t ncap = *cap;
 
 	if ((items = array_grow(node->items, &ncap, node->n,
-	    sizeof(*items))) == NULL)
+	    sizeof *items)) == NULL)
 		goto nomem;
 	node->items = items;
 	if (node->kind != CONF_MAP) {
 		*cap = ncap;
 		return 0;
 	}
-	if ((keys = realloc(node->keys, ncap * sizeof(*keys))) == NULL)
+	if ((keys = realloc(node->keys, ncap * sizeof *keys)) == NULL)
 		goto nomem;
 	node->keys = keys;
-	if ((marks = realloc(node->key_marks, ncap * sizeof(*marks))) == NULL)
+	if ((marks = realloc(node->key_marks, ncap * sizeof *marks)) == NULL)
 		goto nomem;
 	node->key_marks = marks;
 	*cap = ncap;
@@ -453,9 +453,9 @@ is_null_text(const char *s)
 static int
 build_scalar(struct parse *p, const yaml_event_t *ev, struct conf_node **out)
 {
-	struct conf_node	*node;
-	const char		*v = (const char *)ev->data.scalar.value;
-	size_t			 len = ev->data.scalar.length;
+	struct conf_node *node;
+	const char *v = (const char *)ev->data.scalar.value;
+	size_t len = ev->data.scalar.length;
 
 	if ((*out = node = node_new(p, CONF_SCALAR, ev->start_mark)) == NULL)
 		return -1;
@@ -478,9 +478,9 @@ build_scalar(struct parse *p, const yaml_event_t *ev, struct conf_node **out)
 static int
 build_alias(struct parse *p, const yaml_event_t *ev, struct conf_node **out)
 {
-	struct conf_mark	*v;
-	struct conf_node	*node;
-	char			 b[SHOWN_BUF];
+	struct conf_mark *v;
+	struct conf_node *node;
+	char b[SHOWN_BUF];
 
 	if ((*out = node = node_new(p, CONF_SCALAR, ev->start_mark)) == NULL)
 		return -1;
@@ -490,7 +490,7 @@ build_alias(struct parse *p, const yaml_event_t *ev, struct conf_node **out)
 	perr(p, node->mark, "aliases such as '*%s' are not supported; "
 	    "write the value out in full",
 	    shown((const char *)ev->data.alias.anchor, b));
-	v = array_grow(p->aliases, &p->aliascap, p->naliases, sizeof(*v));
+	v = array_grow(p->aliases, &p->aliascap, p->naliases, sizeof *v);
 	if (v == NULL)
 		goto nomem;
 	p->aliases = v;
@@ -505,9 +505,9 @@ static int
 build_seq(struct parse *p, yaml_parser_t *yp, int depth,
     struct conf_node *seq)
 {
-	struct conf_node	*item;
-	yaml_event_t		 ev;
-	size_t			 cap = 0;
+	struct conf_node *item;
+	yaml_event_t ev;
+	size_t cap = 0;
 
 	for (;;) {
 		if (next_event(p, yp, &ev) == -1)
@@ -529,7 +529,7 @@ build_seq(struct parse *p, yaml_parser_t *yp, int depth,
 static ssize_t
 map_find(const struct conf_node *map, const char *key)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < map->n; i++)
 		if (strcmp(map->keys[i], key) == 0)
@@ -542,8 +542,8 @@ static char *
 build_key(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev, int depth,
     int *fatal)
 {
-	struct conf_node	*junk;
-	char			*key;
+	struct conf_node *junk;
+	char *key;
 
 	*fatal = 0;
 	if (ev->type == YAML_SCALAR_EVENT) {
@@ -569,12 +569,12 @@ static int
 build_entry(struct parse *p, yaml_parser_t *yp, yaml_event_t *kev,
     int depth, struct conf_node *map, size_t *cap)
 {
-	struct conf_node	*val;
-	struct conf_mark	 km;
-	yaml_event_t		 vev;
-	ssize_t			 i;
-	char			*key, b[SHOWN_BUF];
-	int			 fatal;
+	struct conf_node *val;
+	struct conf_mark km;
+	yaml_event_t vev;
+	ssize_t i;
+	char *key, b[SHOWN_BUF];
+	int fatal;
 
 	km = mark_of(p, kev->start_mark);
 	key = build_key(p, yp, kev, depth, &fatal);
@@ -605,8 +605,8 @@ static int
 build_map(struct parse *p, yaml_parser_t *yp, int depth,
     struct conf_node *map)
 {
-	yaml_event_t	 ev;
-	size_t		 cap = 0;
+	yaml_event_t ev;
+	size_t cap = 0;
 
 	for (;;) {
 		if (next_event(p, yp, &ev) == -1)
@@ -624,7 +624,7 @@ static int
 build_collection(struct parse *p, yaml_parser_t *yp, const yaml_event_t *ev,
     int depth, struct conf_node **out)
 {
-	enum conf_kind	 kind;
+	enum conf_kind kind;
 
 	if (depth >= MAX_DEPTH) {
 		perr(p, mark_of(p, ev->start_mark), "the file nests deeper "
@@ -647,7 +647,7 @@ static int
 build(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev, int depth,
     struct conf_node **out)
 {
-	int	 rc = -1;
+	int rc = -1;
 
 	*out = NULL;
 	switch (ev->type) {
@@ -677,8 +677,8 @@ build(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev, int depth,
 static int
 skip_event(struct parse *p, yaml_parser_t *yp, yaml_event_type_t type)
 {
-	yaml_event_t	 ev;
-	int		 rc;
+	yaml_event_t ev;
+	int rc;
 
 	if (next_event(p, yp, &ev) == -1)
 		return -1;
@@ -692,8 +692,8 @@ skip_event(struct parse *p, yaml_parser_t *yp, yaml_event_type_t type)
 static int
 load_document(struct parse *p, yaml_parser_t *yp, struct conf_node **top)
 {
-	struct conf_mark	 start = { p->file, 1, 1 };
-	yaml_event_t		 ev;
+	struct conf_mark start = { p->file, 1, 1 };
+	yaml_event_t ev;
 
 	if (skip_event(p, yp, YAML_STREAM_START_EVENT) == -1 ||
 	    next_event(p, yp, &ev) == -1)
@@ -721,8 +721,8 @@ load_document(struct parse *p, yaml_parser_t *yp, struct conf_node **top)
 static struct conf_node *
 load(struct parse *p)
 {
-	struct conf_node	*top = NULL;
-	yaml_parser_t		 yp;
+	struct conf_node *top = NULL;
+	yaml_parser_t yp;
 
 	if (!yaml_parser_initialize(&yp)) {
 		p->nomem = 1;
@@ -745,13 +745,13 @@ static void	scope_set(struct scope *, const char *, ...) LOOPD_PRINTF(2, 3);
 static void
 scope_set(struct scope *sc, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sc->name, sizeof(sc->name), fmt, ap);
+	vsnprintf(sc->name, sizeof sc->name, fmt, ap);
 	va_end(ap);
-	snprintf(sc->in, sizeof(sc->in), "in %s", sc->name);
-	snprintf(sc->pfx, sizeof(sc->pfx), "%s: ", sc->name);
+	snprintf(sc->in, sizeof sc->in, "in %s", sc->name);
+	snprintf(sc->pfx, sizeof sc->pfx, "%s: ", sc->name);
 }
 
 static const char *
@@ -767,7 +767,7 @@ found(const struct conf_node *node)
 static struct conf_node *
 map_get(const struct conf_node *map, const char *key)
 {
-	ssize_t	 i;
+	ssize_t i;
 
 	if ((i = map_find(map, key)) == -1)
 		return NULL;
@@ -809,9 +809,9 @@ static void
 check_keys(struct parse *p, const struct conf_node *map,
     const char *const known[], size_t n, const char *in)
 {
-	const char	*best;
-	size_t		 i;
-	char		 b[SHOWN_BUF], list[128];
+	const char *best;
+	size_t i;
+	char b[SHOWN_BUF], list[128];
 
 	for (i = 0; i < map->n; i++) {
 		if (word_index(map->keys[i], known, n) != -1)
@@ -822,7 +822,7 @@ check_keys(struct parse *p, const struct conf_node *map,
 		else
 			perr(p, map->key_marks[i], "unknown key '%s' %s; the "
 			    "keys are: %s", shown(map->keys[i], b), in,
-			    word_list(known, n, list, sizeof(list)));
+			    word_list(known, n, list, sizeof list));
 	}
 }
 
@@ -831,12 +831,12 @@ static int
 choose(struct parse *p, const struct conf_node *node, const char *pfx,
     const char *key, const char *const names[], size_t n)
 {
-	const char	*s, *best;
-	char		 b[SHOWN_BUF], list[128], what[160];
-	int		 i;
+	const char *s, *best;
+	char b[SHOWN_BUF], list[128], what[160];
+	int i;
 
-	word_list(names, n, list, sizeof(list));
-	snprintf(what, sizeof(what), "one of %s", list);
+	word_list(names, n, list, sizeof list);
+	snprintf(what, sizeof what, "one of %s", list);
 	if ((s = want_scalar(p, node, pfx, key, what)) == NULL)
 		return -1;
 	if ((i = word_index(s, names, n)) != -1)
@@ -864,8 +864,8 @@ static char *
 take_name(struct parse *p, const struct conf_node *node, const char *pfx,
     const char *key, const char *what, const char *extra)
 {
-	const char	*s;
-	char		*copy, b[SHOWN_BUF];
+	const char *s;
+	char *copy, b[SHOWN_BUF];
 
 	if ((s = want_scalar(p, node, pfx, key, "a name")) == NULL)
 		return NULL;
@@ -896,8 +896,8 @@ static int
 claim_name(struct parse *p, struct seen_list *l, const char *name,
     struct conf_mark m, const char *what, const char *across)
 {
-	struct seen	*v;
-	size_t		 i;
+	struct seen *v;
+	size_t i;
 
 	for (i = 0; i < l->n; i++) {
 		if (strcmp(l->v[i].name, name) != 0)
@@ -907,7 +907,7 @@ claim_name(struct parse *p, struct seen_list *l, const char *name,
 		    l->v[i].mark.line, l->v[i].mark.col, what, across);
 		return -1;
 	}
-	if ((v = array_grow(l->v, &l->cap, l->n, sizeof(*v))) == NULL) {
+	if ((v = array_grow(l->v, &l->cap, l->n, sizeof *v)) == NULL) {
 		p->nomem = 1;
 		return -1;
 	}
@@ -920,10 +920,10 @@ claim_name(struct parse *p, struct seen_list *l, const char *name,
 static void
 check_log(struct parse *p, const struct conf_node *log, struct conf *conf)
 {
-	const struct conf_node	*node;
-	const char		*s;
-	char			 b[SHOWN_BUF];
-	int			 i;
+	const struct conf_node *node;
+	const char *s;
+	char b[SHOWN_BUF];
+	int i;
 
 	if (want_map(p, log, "", "log") == -1)
 		return;
@@ -947,10 +947,10 @@ static void
 check_shutdown(struct parse *p, const struct conf_node *sd,
     struct conf *conf)
 {
-	const struct conf_node	*node;
-	const char		*s, *err;
-	uint64_t		 ms;
-	char			 b[SHOWN_BUF], lim[32];
+	const struct conf_node *node;
+	const char *s, *err;
+	uint64_t ms;
+	char b[SHOWN_BUF], lim[32];
 
 	if (want_map(p, sd, "", "shutdown") == -1)
 		return;
@@ -966,7 +966,7 @@ check_shutdown(struct parse *p, const struct conf_node *sd,
 	else if (ms > CONF_MAX_GRACE_MS)
 		perr(p, node->mark, "shutdown.grace: '%s' is too long: the "
 		    "limit is %s", shown(s, b), duration_text(CONF_MAX_GRACE_MS,
-		    lim, sizeof(lim)));
+		    lim, sizeof lim));
 	else
 		conf->grace_ms = ms;
 }
@@ -975,8 +975,8 @@ check_shutdown(struct parse *p, const struct conf_node *sd,
 static char *
 relative_to(const char *file, const char *dir)
 {
-	const char	*slash;
-	char		*s;
+	const char *slash;
+	char *s;
 
 	slash = strrchr(file, '/');
 	if (dir[0] == '/' || slash == NULL)
@@ -990,8 +990,8 @@ static void
 check_plugin_dir(struct parse *p, const struct conf_node *top,
     const char *override, const char *def, struct conf *conf)
 {
-	const struct conf_node	*node;
-	const char		*given = NULL;
+	const struct conf_node *node;
+	const char *given = NULL;
 
 	if ((node = map_get(top, "plugin_dir")) != NULL &&
 	    (given = want_scalar(p, node, "", "plugin_dir",
@@ -1013,8 +1013,8 @@ static void
 task_plugin(struct parse *p, const struct conf_node *node,
     const struct scope *sc, const struct conf *conf, struct task_conf *tc)
 {
-	const char	*dir = conf->plugin_dir;
-	size_t		 len;
+	const char *dir = conf->plugin_dir;
+	size_t len;
 
 	if ((tc->plugin = take_name(p, node, sc->pfx, "plugin", "plugin",
 	    "_-")) == NULL || dir == NULL)
@@ -1031,9 +1031,9 @@ static void
 check_task(struct parse *p, struct conf_node *node, size_t i,
     const struct scope *lsc, const struct conf *conf, struct task_conf *tc)
 {
-	struct conf_node	*v;
-	struct scope		 sc;
-	ssize_t			 ci;
+	struct conf_node *v;
+	struct scope sc;
+	ssize_t ci;
 
 	tc->mark = node->mark;
 	scope_set(&sc, "task #%zu of %s", i + 1, lsc->name);
@@ -1063,7 +1063,7 @@ static void
 check_tasks(struct parse *p, struct conf_node *node, const struct scope *sc,
     const struct conf *conf, struct loop_conf *lc)
 {
-	size_t	 i;
+	size_t i;
 
 	if (want_kind(p, node, CONF_SEQ, sc->pfx, "tasks",
 	    "a sequence of tasks") == -1)
@@ -1073,7 +1073,7 @@ check_tasks(struct parse *p, struct conf_node *node, const struct scope *sc,
 		    "needs at least one task", sc->pfx);
 		return;
 	}
-	if ((lc->tasks = calloc(node->n, sizeof(*lc->tasks))) == NULL) {
+	if ((lc->tasks = calloc(node->n, sizeof *lc->tasks)) == NULL) {
 		p->nomem = 1;
 		return;
 	}
@@ -1086,9 +1086,9 @@ static void
 check_loop(struct parse *p, struct conf_node *node, size_t i,
     const struct conf *conf, struct loop_conf *lc)
 {
-	struct conf_node	*v;
-	struct scope		 sc;
-	int			 b;
+	struct conf_node *v;
+	struct scope sc;
+	int b;
 
 	lc->mark = node->mark;
 	scope_set(&sc, "loop #%zu", i + 1);
@@ -1116,7 +1116,7 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 static void
 check_loops(struct parse *p, struct conf_node *node, struct conf *conf)
 {
-	size_t	 i;
+	size_t i;
 
 	if (want_kind(p, node, CONF_SEQ, "", "loops",
 	    "a sequence of loops") == -1)
@@ -1126,7 +1126,7 @@ check_loops(struct parse *p, struct conf_node *node, struct conf *conf)
 		    "one loop is needed");
 		return;
 	}
-	if ((conf->loops = calloc(node->n, sizeof(*conf->loops))) == NULL) {
+	if ((conf->loops = calloc(node->n, sizeof *conf->loops)) == NULL) {
 		p->nomem = 1;
 		return;
 	}
@@ -1139,7 +1139,7 @@ static void
 check_top(struct parse *p, struct conf_node *top, const char *override,
     const char *def, struct conf *conf)
 {
-	struct conf_node	*node;
+	struct conf_node *node;
 
 	check_keys(p, top, top_keys, NELEM(top_keys), "at the top level");
 	check_plugin_dir(p, top, override, def, conf);
@@ -1159,7 +1159,7 @@ static struct conf *
 check(struct parse *p, struct conf_node *top, const char *override,
     const char *def)
 {
-	struct conf	*conf;
+	struct conf *conf;
 
 	if (top->kind == CONF_SCALAR && top->is_null) {
 		perr(p, top->mark, "the document is empty: it needs at least "
@@ -1171,7 +1171,7 @@ check(struct parse *p, struct conf_node *top, const char *override,
 		    "least a `loops:` key, found %s", found(top));
 		return NULL;
 	}
-	if ((conf = calloc(1, sizeof(*conf))) == NULL) {
+	if ((conf = calloc(1, sizeof *conf)) == NULL) {
 		p->nomem = 1;
 		return NULL;
 	}
@@ -1189,14 +1189,14 @@ config_parse_string(const char *text, size_t len, const char *name,
     const char *plugin_dir_override, const char *default_plugin_dir,
     struct conf_errors *errs)
 {
-	struct conf_node	*top;
-	struct conf		*conf = NULL;
-	struct parse		 p;
-	char			*file;
+	struct conf_node *top;
+	struct conf *conf = NULL;
+	struct parse p;
+	char *file;
 
 	if ((file = strdup(name != NULL ? name : "<string>")) == NULL)
 		return NULL;
-	memset(&p, 0, sizeof(p));
+	memset(&p, 0, sizeof p);
 	p.file = file;
 	p.text = text != NULL ? text : "";
 	p.len = text != NULL ? len : 0;
@@ -1221,10 +1221,10 @@ config_parse_string(const char *text, size_t len, const char *name,
 static char *
 read_all(const char *path, size_t *lenp)
 {
-	char	*buf = NULL, *nbuf;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 r;
-	int	 fd, saved;
+	char *buf = NULL, *nbuf;
+	size_t len = 0, cap = 0;
+	ssize_t r;
+	int fd, saved;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
@@ -1261,9 +1261,9 @@ struct conf *
 config_parse_file(const char *path, const char *plugin_dir_override,
     const char *default_plugin_dir, struct conf_errors *errs)
 {
-	struct conf	*conf;
-	char		*text, *msg;
-	size_t		 len;
+	struct conf *conf;
+	char *text, *msg;
+	size_t len;
 
 	if ((text = read_all(path, &len)) != NULL) {
 		conf = config_parse_string(text, len, path,
@@ -1274,7 +1274,7 @@ config_parse_file(const char *path, const char *plugin_dir_override,
 	if (asprintf(&msg, "cannot read: %s", strerror(errno)) == -1)
 		return NULL;
 	if ((errs->file = strdup(path)) == NULL ||
-	    (errs->v = calloc(1, sizeof(*errs->v))) == NULL) {
+	    (errs->v = calloc(1, sizeof *errs->v)) == NULL) {
 		free(msg);
 		return NULL;
 	}
@@ -1287,8 +1287,8 @@ config_parse_file(const char *path, const char *plugin_dir_override,
 void
 config_free(struct conf *conf)
 {
-	struct task_conf	*t;
-	size_t			 i, j;
+	struct task_conf *t;
+	size_t i, j;
 
 	if (conf == NULL)
 		return;
@@ -1312,7 +1312,7 @@ config_free(struct conf *conf)
 void
 conf_errors_free(struct conf_errors *errs)
 {
-	size_t	 i;
+	size_t i;
 
 	if (errs == NULL)
 		return;
@@ -1320,13 +1320,13 @@ conf_errors_free(struct conf_errors *errs)
 		free(errs->v[i].msg);
 	free(errs->v);
 	free(errs->file);
-	memset(errs, 0, sizeof(*errs));
+	memset(errs, 0, sizeof *errs);
 }
 
 int
 conf_error_format(const struct conf_error *e, char *buf, size_t len)
 {
-	const char	*file;
+	const char *file;
 
 	file = e->mark.file != NULL ? e->mark.file : "<string>";
 	if (e->mark.line == 0)
@@ -1344,7 +1344,7 @@ duration_unit(const char *s, uint64_t *mult)
 	} units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < NELEM(units); i++) {
 		if (strcmp(s, units[i].name) == 0) {
@@ -1358,8 +1358,8 @@ duration_unit(const char *s, uint64_t *mult)
 int
 config_parse_duration(const char *text, uint64_t *ms, const char **err)
 {
-	const char	*s = text;
-	uint64_t	 n = 0, mult;
+	const char *s = text;
+	uint64_t n = 0, mult;
 
 	if (*s == '-') {
 		*err = "a duration cannot be negative";

@@ -265,7 +265,7 @@ static const struct bad bad[] = {
 static struct conf *
 parse(const char *yaml, struct conf_errors *errs)
 {
-	memset(errs, 0, sizeof(*errs));
+	memset(errs, 0, sizeof *errs);
 	return config_parse_string(yaml, strlen(yaml), "test.yaml", NULL,
 	    "/usr/lib/loopd/plugins", errs);
 }
@@ -273,21 +273,21 @@ parse(const char *yaml, struct conf_errors *errs)
 static void
 dump_errors(const char *what, const struct conf_errors *errs)
 {
-	char	 buf[1024];
-	size_t	 i;
+	char buf[1024];
+	size_t i;
 
 	for (i = 0; i < errs->n; i++) {
-		conf_error_format(&errs->v[i], buf, sizeof(buf));
+		conf_error_format(&errs->v[i], buf, sizeof buf);
 		fprintf(stderr, "%s: [%zu] %s\n", what, i, buf);
 	}
 }
 
 START_TEST(test_bad)
 {
-	const struct bad	*b = &bad[_i];
-	const struct conf_error	*e;
-	struct conf_errors	 errs;
-	struct conf		*conf;
+	const struct bad *b = &bad[_i];
+	const struct conf_error *e;
+	struct conf_errors errs;
+	struct conf *conf;
 
 	conf = parse(b->yaml, &errs);
 	if (errs.n != b->nerr || errs.n <= b->which)
@@ -345,8 +345,8 @@ START_TEST(test_many_errors)
 		{ 16, 19, "shutdown.grace: '10' is not a valid duration: "
 		    "missing unit" },
 	};
-	struct conf_errors	 errs;
-	size_t			 i;
+	struct conf_errors errs;
+	size_t i;
 
 	ck_assert_ptr_null(parse(yaml, &errs));
 	if (errs.n != NELEM(want))
@@ -390,9 +390,9 @@ START_TEST(test_full)
 	    "  - name: slow\n"				/* 20 */
 	    "    backend: select\n"			/* 21 */
 	    "    tasks: [{name: t3, plugin: my_plugin-2}]\n";	/* 22 */
-	const struct conf_node	*cfg;
-	struct conf_errors	 errs;
-	struct conf		*conf;
+	const struct conf_node *cfg;
+	struct conf_errors errs;
+	struct conf *conf;
 
 	conf = parse(yaml, &errs);
 	dump_errors("full", &errs);
@@ -458,8 +458,8 @@ START_TEST(test_defaults)
 	    "shutdown: {}\n"
 	    LOOPS
 	    "        config:\n";
-	struct conf_errors	 errs;
-	struct conf		*conf;
+	struct conf_errors errs;
+	struct conf *conf;
 
 	conf = parse(yaml, &errs);
 	dump_errors("defaults", &errs);
@@ -475,7 +475,7 @@ START_TEST(test_defaults)
 	config_free(conf);
 
 	/* No default at all: the current directory. */
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	conf = config_parse_string(LOOPS, strlen(LOOPS), NULL, NULL, NULL,
 	    &errs);
 	ck_assert_ptr_nonnull(conf);
@@ -497,11 +497,11 @@ START_TEST(test_names)
 	    "  - name: " A65 "\n"
 	    "    tasks:\n"
 	    "      - {name: A.b-c_9, plugin: _-x}\n";
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	char			 text[256], *cut;
+	struct conf_errors errs;
+	struct conf *conf;
+	char text[256], *cut;
 
-	snprintf(text, sizeof(text), "%s", yaml);
+	snprintf(text, sizeof text, "%s", yaml);
 	cut = strstr(text, "a\n");		/* 65 a's become 64 */
 	ck_assert_ptr_nonnull(cut);
 	memmove(cut, cut + 1, strlen(cut + 1) + 1);
@@ -534,15 +534,15 @@ static const struct {
 
 START_TEST(test_plugin_dir)
 {
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	char			 yaml[256];
+	struct conf_errors errs;
+	struct conf *conf;
+	char yaml[256];
 
-	snprintf(yaml, sizeof(yaml), "%s%s%s" LOOPS,
+	snprintf(yaml, sizeof yaml, "%s%s%s" LOOPS,
 	    dirs[_i].dir != NULL ? "plugin_dir: " : "",
 	    dirs[_i].dir != NULL ? dirs[_i].dir : "",
 	    dirs[_i].dir != NULL ? "\n" : "");
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	conf = config_parse_string(yaml, strlen(yaml), dirs[_i].name,
 	    dirs[_i].override, "/default", &errs);
 	ck_assert_ptr_nonnull(conf);
@@ -564,8 +564,8 @@ static const struct {
 
 START_TEST(test_duration_good)
 {
-	const char	*err = NULL;
-	uint64_t	 ms = 1234567;
+	const char *err = NULL;
+	uint64_t ms = 1234567;
 
 	ck_assert_int_eq(config_parse_duration(good_durations[_i].text, &ms,
 	    &err), 0);
@@ -597,8 +597,8 @@ static const struct {
 
 START_TEST(test_duration_bad)
 {
-	const char	*err = NULL;
-	uint64_t	 ms = 42;
+	const char *err = NULL;
+	uint64_t ms = 42;
 
 	ck_assert_int_eq(config_parse_duration(bad_durations[_i].text, &ms,
 	    &err), -1);
@@ -619,13 +619,13 @@ START_TEST(test_grace_bounds)
 		{ "0ms", 0 }, { "1h", 3600000 }, { "60m", 3600000 },
 		{ "3600000ms", 3600000 }, { "'90s'", 90000 },
 	};
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	char			 yaml[256];
-	size_t			 i;
+	struct conf_errors errs;
+	struct conf *conf;
+	char yaml[256];
+	size_t i;
 
 	for (i = 0; i < NELEM(ok); i++) {
-		snprintf(yaml, sizeof(yaml), "shutdown: {grace: %s}\n" LOOPS,
+		snprintf(yaml, sizeof yaml, "shutdown: {grace: %s}\n" LOOPS,
 		    ok[i].grace);
 		conf = parse(yaml, &errs);
 		ck_assert_msg(conf != NULL, "%s refused", ok[i].grace);
@@ -646,9 +646,9 @@ START_TEST(test_scalars)
 	    "          e: \"x\"\n"
 	    "          f: |\n"
 	    "            text\n";
-	const struct conf_node	*cfg;
-	struct conf_errors	 errs;
-	struct conf		*conf;
+	const struct conf_node *cfg;
+	struct conf_errors errs;
+	struct conf *conf;
 
 	conf = parse(yaml, &errs);
 	dump_errors("scalars", &errs);
@@ -674,25 +674,25 @@ END_TEST
 
 START_TEST(test_file)
 {
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	char			 dir[] = "/tmp/test_config.XXXXXX", path[128];
-	char			 buf[256], want[256];
-	FILE			*f;
+	struct conf_errors errs;
+	struct conf *conf;
+	char dir[] = "/tmp/test_config.XXXXXX", path[128];
+	char buf[256], want[256];
+	FILE *f;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/loopd.yaml", dir);
+	snprintf(path, sizeof path, "%s/loopd.yaml", dir);
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
 	fputs("plugin_dir: plugins\n" LOOPS, f);
 	fclose(f);
 
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	conf = config_parse_file(path, NULL, "/default", &errs);
 	ck_assert_ptr_nonnull(conf);
 	ck_assert_str_eq(conf->path, path);
-	snprintf(want, sizeof(want), "%s/plugins", dir);
+	snprintf(want, sizeof want, "%s/plugins", dir);
 	ck_assert_str_eq(conf->plugin_dir, want);
-	snprintf(want, sizeof(want), "%s/plugins/echo.so", dir);
+	snprintf(want, sizeof want, "%s/plugins/echo.so", dir);
 	ck_assert_str_eq(conf->loops[0].tasks[0].plugin_path, want);
 	config_free(conf);
 
@@ -703,8 +703,8 @@ START_TEST(test_file)
 	conf = config_parse_file(path, NULL, "/default", &errs);
 	ck_assert_ptr_null(conf);
 	ck_assert_uint_eq(errs.n, 1);
-	conf_error_format(&errs.v[0], buf, sizeof(buf));
-	snprintf(want, sizeof(want), "%s:1:8: loops: expected a sequence of "
+	conf_error_format(&errs.v[0], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:1:8: loops: expected a sequence of "
 	    "loops, found a scalar", path);
 	ck_assert_str_eq(buf, want);
 	conf_errors_free(&errs);
@@ -716,10 +716,10 @@ END_TEST
 
 START_TEST(test_file_missing)
 {
-	struct conf_errors	 errs;
-	char			 buf[256];
+	struct conf_errors errs;
+	char buf[256];
 
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	ck_assert_ptr_null(config_parse_file("/nonexistent/loopd.yaml", NULL,
 	    NULL, &errs));
 	ck_assert_uint_eq(errs.n, 1);
@@ -729,7 +729,7 @@ START_TEST(test_file_missing)
 	ck_assert_int_eq(errs.v[0].mark.col, 0);
 	ck_assert_str_eq(errs.v[0].msg,
 	    "cannot read: No such file or directory");
-	conf_error_format(&errs.v[0], buf, sizeof(buf));
+	conf_error_format(&errs.v[0], buf, sizeof buf);
 	ck_assert_str_eq(buf, "/nonexistent/loopd.yaml: cannot read: "
 	    "No such file or directory");
 	conf_errors_free(&errs);
@@ -769,9 +769,9 @@ START_TEST(test_odd_inputs)
 		"loops:\n  - name: a\n    tasks:\n      - name: b\n"
 		    "        plugin: c\n        config: {a: 1, a: 2, a: 3}\n",
 	};
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	size_t			 i;
+	struct conf_errors errs;
+	struct conf *conf;
+	size_t i;
 
 	for (i = 0; i < NELEM(odd); i++) {
 		conf = parse(odd[i], &errs);
@@ -785,8 +785,8 @@ END_TEST
 static Suite *
 config_suite(void)
 {
-	Suite	*s;
-	TCase	*tc;
+	Suite *s;
+	TCase *tc;
 
 	s = suite_create("config");
 	tc = tcase_create("errors");
