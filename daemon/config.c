@@ -1,18 +1,16 @@
 /*
  * config.c: the YAML configuration file, parsed into a struct conf.
  *
- * Two passes.  The first reads libyaml's events into a conf_node tree and
- * refuses what the tree cannot hold: aliases, keys that are not scalars,
- * duplicate keys, a second document.  The second walks the tree and fills a
- * struct conf, checking every key and value.  Both passes collect every
- * problem rather than stop at the first, so that one `loopd --check-config`
- * lists them all; they are sorted into file order at the end.  Nothing is
- * kept between calls, and nothing else in loopd includes <yaml.h>.
+ * Two passes.  The first, tree_load() in tree.c, reads the text into a
+ * conf_node tree and refuses what the tree cannot hold.  The second, here,
+ * walks the tree and fills a struct conf, checking every key and value.
+ * Both collect every problem rather than stop at the first, in one struct
+ * errlist, so that one `loopd --check-config` lists them all in file
+ * order.  Nothing is kept between calls.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,25 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <yaml.h>
-
 #include "loopd/plugin.h"
 #include "config.h"
+#include "errlist.h"
+#include "tree.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* Deeper nesting is refused, which bounds the recursion below. */
-#define MAX_DEPTH	64
-/* User text quoted in messages is cut to this many bytes. */
-#define SHOWN_MAX	40
-#define SHOWN_BUF	(SHOWN_MAX + 4)
 /* Known keys and values are short; longer words are never "close". */
 #define WORD_MAX	32
-
-struct parse_error {
-	struct conf_error	 e;
-	size_t			 seq;		/* ties keep report order */
-};
 
 /* A name already taken, and where. */
 struct seen {
@@ -53,15 +41,7 @@ struct seen_list {
 
 struct parse {
 	const char		*file;		/* in every mark */
-	const char		*text;
-	size_t			 len;
-	struct parse_error	*errs;
-	size_t			 nerrs, errcap;
-	int			 nomem;
-	/* Where aliases were refused: what the placeholders make the second
-	 * pass find there would only repeat the error. */
-	struct conf_mark	*aliases;
-	size_t			 naliases, aliascap;
+	struct errlist		 errs;
 	struct seen_list	 loops, tasks;
 };
 
@@ -93,8 +73,6 @@ static const int level_values[] = {
 };
 static const char *const format_names[] = { "json", "text" };
 
-static int	build(struct parse *, yaml_parser_t *, yaml_event_t *, int,
-		    struct conf_node **);
 static void	perr(struct parse *, struct conf_mark, const char *, ...)
 		    LOOPD_PRINTF(3, 4);
 
@@ -109,29 +87,9 @@ array_grow(void *v, size_t *cap, size_t n, size_t size)
 	if (n < *cap)
 		return v;
 	ncap = *cap != 0 ? *cap * 2 : 8;
-	if (ncap > SIZE_MAX / size)
-		return NULL;
-	if ((v = realloc(v, ncap * size)) != NULL)
+	if ((v = reallocarray(v, ncap, size)) != NULL)
 		*cap = ncap;
 	return v;
-}
-
-/* User text fit for a one-line message: cut short, controls replaced. */
-static const char *
-shown(const char *s, char *buf)
-{
-	size_t i, n;
-
-	n = strlen(s);
-	if (n > SHOWN_MAX) {
-		n = SHOWN_MAX;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;	/* do not cut a UTF-8 sequence */
-	}
-	for (i = 0; i < n; i++)
-		buf[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
-	strcpy(buf + n, s[n] != '\0' ? "..." : "");
-	return buf;
 }
 
 static int
@@ -216,49 +174,6 @@ word_index(const char *s, const char *const words[], size_t n)
 	return -1;
 }
 
-static int
-clamp_int(size_t v)
-{
-	return v >= INT_MAX ? INT_MAX : (int)v;
-}
-
-static struct conf_mark
-mark_of(const struct parse *p, yaml_mark_t m)
-{
-	struct conf_mark cm;
-
-	cm.file = p->file;
-	cm.line = clamp_int(m.line + 1);
-	cm.col = clamp_int(m.column + 1);
-	return cm;
-}
-
-/* The mark of a byte offset, for libyaml's reader errors which have none. */
-static struct conf_mark
-offset_mark(const struct parse *p, size_t off)
-{
-	struct conf_mark cm;
-	size_t i, line = 1, col = 1;
-
-	for (i = 0; i < off && i < p->len; i++) {
-		if (p->text[i] == '\n') {
-			line++;
-			col = 1;
-		} else if (((unsigned char)p->text[i] & 0xc0) != 0x80)
-			col++;
-	}
-	cm.file = p->file;
-	cm.line = clamp_int(line);
-	cm.col = clamp_int(col);
-	return cm;
-}
-
-static int
-same_mark(struct conf_mark a, struct conf_mark b)
-{
-	return a.line == b.line && a.col == b.col;
-}
-
 /* "1h", "90s", "250ms": the shortest exact form. */
 static const char *
 duration_text(uint64_t ms, char *buf, size_t len)
@@ -274,468 +189,14 @@ duration_text(uint64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- errors ------------------------------------------------------------- */
-
 static void
 perr(struct parse *p, struct conf_mark m, const char *fmt, ...)
 {
-	struct parse_error *v;
 	va_list ap;
-	size_t i;
-	char *msg;
-	int rc;
 
-	for (i = 0; i < p->naliases; i++)
-		if (same_mark(p->aliases[i], m))
-			return;
 	va_start(ap, fmt);
-	rc = vasprintf(&msg, fmt, ap);
+	errlist_vadd(&p->errs, m, fmt, ap);
 	va_end(ap);
-	if (rc == -1) {
-		p->nomem = 1;
-		return;
-	}
-	v = array_grow(p->errs, &p->errcap, p->nerrs, sizeof *v);
-	if (v == NULL) {
-		free(msg);
-		p->nomem = 1;
-		return;
-	}
-	p->errs = v;
-	v[p->nerrs].e.mark = m;
-	v[p->nerrs].e.msg = msg;
-	v[p->nerrs].seq = p->nerrs;
-	p->nerrs++;
-}
-
-static int
-error_cmp(const void *a, const void *b)
-{
-	const struct parse_error *x = a, *y = b;
-
-	if (x->e.mark.line != y->e.mark.line)
-		return x->e.mark.line < y->e.mark.line ? -1 : 1;
-	if (x->e.mark.col != y->e.mark.col)
-		return x->e.mark.col < y->e.mark.col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Hand the errors, in file order, and the file name over to errs. */
-static void
-errors_move(struct parse *p, struct conf_errors *errs, char *file)
-{
-	struct conf_mark none = { file, 0, 0 };
-	size_t i;
-
-	if (p->nomem)
-		perr(p, none, "out of memory");
-	errs->file = file;
-	if (p->nerrs == 0)
-		return;
-	qsort(p->errs, p->nerrs, sizeof *p->errs, error_cmp);
-	errs->v = calloc(p->nerrs, sizeof *errs->v);
-	for (i = 0; i < p->nerrs; i++) {
-		if (errs->v != NULL)
-			errs->v[i] = p->errs[i].e;
-		else
-			free(p->errs[i].e.msg);
-	}
-	errs->n = errs->v != NULL ? p->nerrs : 0;
-	p->nerrs = 0;
-}
-
-static void
-syntax_error(struct parse *p, const yaml_parser_t *yp)
-{
-	const char *problem;
-
-	problem = yp->problem != NULL ? yp->problem : "unknown problem";
-	if (yp->error == YAML_MEMORY_ERROR)
-		p->nomem = 1;
-	else if (yp->error == YAML_READER_ERROR && yp->problem_value != -1)
-		perr(p, offset_mark(p, yp->problem_offset),
-		    "invalid text: %s (byte 0x%02x)", problem,
-		    (unsigned)yp->problem_value & 0xffu);
-	else if (yp->error == YAML_READER_ERROR)
-		perr(p, offset_mark(p, yp->problem_offset),
-		    "invalid text: %s", problem);
-	else if (yp->context != NULL)
-		perr(p, mark_of(p, yp->problem_mark),
-		    "YAML syntax error: %s (%s started at line %zu, "
-		    "column %zu)", problem, yp->context,
-		    yp->context_mark.line + 1, yp->context_mark.column + 1);
-	else
-		perr(p, mark_of(p, yp->problem_mark), "YAML syntax error: %s",
-		    problem);
-}
-
-/* ---- the tree ----------------------------------------------------------- */
-
-static void
-node_free(struct conf_node *node)
-{
-	size_t i;
-
-	if (node == NULL)
-		return;
-	for (i = 0; i < node->n; i++) {
-		node_free(node->items[i]);
-		if (node->keys != NULL)
-			free(node->keys[i]);
-	}
-	free(node->items);
-	free(node->keys);
-	free(node->key_marks);
-	free(node->value);
-	free(node);
-}
-
-static struct conf_node *
-node_new(struct parse *p, enum conf_kind kind, yaml_mark_t m)
-{
-	struct conf_node *node;
-
-	if ((node = calloc(1, sizeof *node)) == NULL) {
-		p->nomem = 1;
-		return NULL;
-	}
-	node->kind = kind;
-	node->mark = mark_of(p, m);
-	return node;
-}
-
-/* Room for one more item (and key) in node. */
-static int
-node_reserve(struct parse *p, struct conf_node *node, size_t *cap)
-{
-	struct conf_node **items;
-	struct conf_mark *marks;
-	char **keys;
-	size_t ncap = *cap;
-
-	if ((items = array_grow(node->items, &ncap, node->n,
-	    sizeof *items)) == NULL)
-		goto nomem;
-	node->items = items;
-	if (node->kind != CONF_MAP) {
-		*cap = ncap;
-		return 0;
-	}
-	if ((keys = realloc(node->keys, ncap * sizeof *keys)) == NULL)
-		goto nomem;
-	node->keys = keys;
-	if ((marks = realloc(node->key_marks, ncap * sizeof *marks)) == NULL)
-		goto nomem;
-	node->key_marks = marks;
-	*cap = ncap;
-	return 0;
-nomem:
-	p->nomem = 1;
-	return -1;
-}
-
-static int
-next_event(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev)
-{
-	if (yaml_parser_parse(yp, ev))
-		return 0;
-	syntax_error(p, yp);
-	return -1;
-}
-
-static int
-is_null_text(const char *s)
-{
-	return *s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
-static int
-build_scalar(struct parse *p, const yaml_event_t *ev, struct conf_node **out)
-{
-	struct conf_node *node;
-	const char *v = (const char *)ev->data.scalar.value;
-	size_t len = ev->data.scalar.length;
-
-	if ((*out = node = node_new(p, CONF_SCALAR, ev->start_mark)) == NULL)
-		return -1;
-	if (memchr(v, '\0', len) != NULL) {
-		perr(p, node->mark, "a value cannot hold a NUL character");
-		len = strlen(v);
-	}
-	node->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-	node->is_null = !node->quoted && is_null_text(v);
-	if (node->is_null)
-		len = 0;
-	if ((node->value = strndup(v, len)) == NULL) {
-		p->nomem = 1;
-		return -1;
-	}
-	return 0;
-}
-
-/* Refused, with a null placeholder so the tree keeps its shape. */
-static int
-build_alias(struct parse *p, const yaml_event_t *ev, struct conf_node **out)
-{
-	struct conf_mark *v;
-	struct conf_node *node;
-	char b[SHOWN_BUF];
-
-	if ((*out = node = node_new(p, CONF_SCALAR, ev->start_mark)) == NULL)
-		return -1;
-	node->is_null = 1;
-	if ((node->value = strdup("")) == NULL)
-		goto nomem;
-	perr(p, node->mark, "aliases such as '*%s' are not supported; "
-	    "write the value out in full",
-	    shown((const char *)ev->data.alias.anchor, b));
-	v = array_grow(p->aliases, &p->aliascap, p->naliases, sizeof *v);
-	if (v == NULL)
-		goto nomem;
-	p->aliases = v;
-	v[p->naliases++] = node->mark;
-	return 0;
-nomem:
-	p->nomem = 1;
-	return -1;
-}
-
-static int
-build_seq(struct parse *p, yaml_parser_t *yp, int depth,
-    struct conf_node *seq)
-{
-	struct conf_node *item;
-	yaml_event_t ev;
-	size_t cap = 0;
-
-	for (;;) {
-		if (next_event(p, yp, &ev) == -1)
-			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		if (build(p, yp, &ev, depth + 1, &item) == -1)
-			return -1;
-		if (node_reserve(p, seq, &cap) == -1) {
-			node_free(item);
-			return -1;
-		}
-		seq->items[seq->n++] = item;
-	}
-}
-
-static ssize_t
-map_find(const struct conf_node *map, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < map->n; i++)
-		if (strcmp(map->keys[i], key) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
-/* The key of a mapping entry, or NULL with *fatal clear when refused. */
-static char *
-build_key(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev, int depth,
-    int *fatal)
-{
-	struct conf_node *junk;
-	char *key;
-
-	*fatal = 0;
-	if (ev->type == YAML_SCALAR_EVENT) {
-		key = strndup((const char *)ev->data.scalar.value,
-		    ev->data.scalar.length);
-		yaml_event_delete(ev);
-		if (key == NULL)
-			*fatal = p->nomem = 1;
-		return key;
-	}
-	if (ev->type != YAML_ALIAS_EVENT)
-		perr(p, mark_of(p, ev->start_mark), "a key must be a scalar, "
-		    "found a %s", ev->type == YAML_MAPPING_START_EVENT ?
-		    "mapping" : "sequence");
-	if (build(p, yp, ev, depth + 1, &junk) == -1)
-		*fatal = 1;
-	node_free(junk);
-	return NULL;
-}
-
-/* One key and its value; kev is the key's first event. */
-static int
-build_entry(struct parse *p, yaml_parser_t *yp, yaml_event_t *kev,
-    int depth, struct conf_node *map, size_t *cap)
-{
-	struct conf_node *val;
-	struct conf_mark km;
-	yaml_event_t vev;
-	ssize_t i;
-	char *key, b[SHOWN_BUF];
-	int fatal;
-
-	km = mark_of(p, kev->start_mark);
-	key = build_key(p, yp, kev, depth, &fatal);
-	if (fatal || next_event(p, yp, &vev) == -1 ||
-	    build(p, yp, &vev, depth + 1, &val) == -1) {
-		free(key);
-		return -1;
-	}
-	if (key != NULL && (i = map_find(map, key)) != -1) {
-		perr(p, km, "duplicate key '%s'; it is first at %s:%d:%d",
-		    shown(key, b), p->file, map->key_marks[i].line,
-		    map->key_marks[i].col);
-		free(key);
-		key = NULL;
-	}
-	if (key == NULL || node_reserve(p, map, cap) == -1) {
-		node_free(val);
-		free(key);
-		return p->nomem ? -1 : 0;
-	}
-	map->keys[map->n] = key;
-	map->key_marks[map->n] = km;
-	map->items[map->n++] = val;
-	return 0;
-}
-
-static int
-build_map(struct parse *p, yaml_parser_t *yp, int depth,
-    struct conf_node *map)
-{
-	yaml_event_t ev;
-	size_t cap = 0;
-
-	for (;;) {
-		if (next_event(p, yp, &ev) == -1)
-			return -1;
-		if (ev.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		if (build_entry(p, yp, &ev, depth, map, &cap) == -1)
-			return -1;
-	}
-}
-
-static int
-build_collection(struct parse *p, yaml_parser_t *yp, const yaml_event_t *ev,
-    int depth, struct conf_node **out)
-{
-	enum conf_kind kind;
-
-	if (depth >= MAX_DEPTH) {
-		perr(p, mark_of(p, ev->start_mark), "the file nests deeper "
-		    "than %d levels", MAX_DEPTH);
-		return -1;
-	}
-	kind = ev->type == YAML_MAPPING_START_EVENT ? CONF_MAP : CONF_SEQ;
-	if ((*out = node_new(p, kind, ev->start_mark)) == NULL)
-		return -1;
-	if (kind == CONF_MAP)
-		return build_map(p, yp, depth, *out);
-	return build_seq(p, yp, depth, *out);
-}
-
-/*
- * The node that starts with event ev, which this deletes.  Returns 0 with
- * *out set, or -1 when parsing cannot go on (the reason is reported).
- */
-static int
-build(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev, int depth,
-    struct conf_node **out)
-{
-	int rc = -1;
-
-	*out = NULL;
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		rc = build_scalar(p, ev, out);
-		break;
-	case YAML_ALIAS_EVENT:
-		rc = build_alias(p, ev, out);
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		rc = build_collection(p, yp, ev, depth, out);
-		break;
-	default:
-		perr(p, mark_of(p, ev->start_mark), "unexpected YAML event");
-		break;
-	}
-	yaml_event_delete(ev);
-	if (rc == -1) {
-		node_free(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-/* Skip one event, which is expected to be of the given type. */
-static int
-skip_event(struct parse *p, yaml_parser_t *yp, yaml_event_type_t type)
-{
-	yaml_event_t ev;
-	int rc;
-
-	if (next_event(p, yp, &ev) == -1)
-		return -1;
-	rc = ev.type == type ? 0 : -1;
-	if (rc == -1)
-		perr(p, mark_of(p, ev.start_mark), "unexpected YAML event");
-	yaml_event_delete(&ev);
-	return rc;
-}
-
-static int
-load_document(struct parse *p, yaml_parser_t *yp, struct conf_node **top)
-{
-	struct conf_mark start = { p->file, 1, 1 };
-	yaml_event_t ev;
-
-	if (skip_event(p, yp, YAML_STREAM_START_EVENT) == -1 ||
-	    next_event(p, yp, &ev) == -1)
-		return -1;
-	if (ev.type == YAML_STREAM_END_EVENT) {
-		yaml_event_delete(&ev);
-		perr(p, start, "the file is empty: it needs at least a "
-		    "`loops:` sequence");
-		return -1;
-	}
-	yaml_event_delete(&ev);
-	if (next_event(p, yp, &ev) == -1 ||
-	    build(p, yp, &ev, 0, top) == -1 ||
-	    skip_event(p, yp, YAML_DOCUMENT_END_EVENT) == -1 ||
-	    next_event(p, yp, &ev) == -1)
-		return -1;
-	if (ev.type == YAML_DOCUMENT_START_EVENT)
-		perr(p, mark_of(p, ev.start_mark), "a second YAML document "
-		    "starts here; the file must hold only one");
-	yaml_event_delete(&ev);
-	return 0;
-}
-
-/* The whole document as a tree, or NULL when it cannot be read. */
-static struct conf_node *
-load(struct parse *p)
-{
-	struct conf_node *top = NULL;
-	yaml_parser_t yp;
-
-	if (!yaml_parser_initialize(&yp)) {
-		p->nomem = 1;
-		return NULL;
-	}
-	yaml_parser_set_input_string(&yp, (const unsigned char *)p->text,
-	    p->len);
-	if (load_document(p, &yp, &top) == -1) {
-		node_free(top);
-		top = NULL;
-	}
-	yaml_parser_delete(&yp);
-	return top;
 }
 
 /* ---- checking the tree -------------------------------------------------- */
@@ -762,16 +223,6 @@ found(const struct conf_node *node)
 	if (node->kind == CONF_SEQ)
 		return "a sequence";
 	return node->is_null ? "an empty value" : "a scalar";
-}
-
-static struct conf_node *
-map_get(const struct conf_node *map, const char *key)
-{
-	ssize_t i;
-
-	if ((i = map_find(map, key)) == -1)
-		return NULL;
-	return map->items[i];
 }
 
 static int
@@ -811,17 +262,18 @@ check_keys(struct parse *p, const struct conf_node *map,
 {
 	const char *best;
 	size_t i;
-	char b[SHOWN_BUF], list[128];
+	char b[ERRLIST_SHOWN_BUF], list[128];
 
 	for (i = 0; i < map->n; i++) {
 		if (word_index(map->keys[i], known, n) != -1)
 			continue;
 		if ((best = suggest(map->keys[i], known, n)) != NULL)
 			perr(p, map->key_marks[i], "unknown key '%s' %s; did "
-			    "you mean '%s'?", shown(map->keys[i], b), in, best);
+			    "you mean '%s'?", errlist_shown(map->keys[i], b),
+			    in, best);
 		else
 			perr(p, map->key_marks[i], "unknown key '%s' %s; the "
-			    "keys are: %s", shown(map->keys[i], b), in,
+			    "keys are: %s", errlist_shown(map->keys[i], b), in,
 			    word_list(known, n, list, sizeof list));
 	}
 }
@@ -832,7 +284,7 @@ choose(struct parse *p, const struct conf_node *node, const char *pfx,
     const char *key, const char *const names[], size_t n)
 {
 	const char *s, *best;
-	char b[SHOWN_BUF], list[128], what[160];
+	char b[ERRLIST_SHOWN_BUF], list[128], what[160];
 	int i;
 
 	word_list(names, n, list, sizeof list);
@@ -843,10 +295,10 @@ choose(struct parse *p, const struct conf_node *node, const char *pfx,
 		return i;
 	if ((best = suggest(s, names, n)) != NULL)
 		perr(p, node->mark, "%s%s: unknown value '%s'; did you mean "
-		    "'%s'?", pfx, key, shown(s, b), best);
+		    "'%s'?", pfx, key, errlist_shown(s, b), best);
 	else
 		perr(p, node->mark, "%s%s: unknown value '%s'; expected one "
-		    "of %s", pfx, key, shown(s, b), list);
+		    "of %s", pfx, key, errlist_shown(s, b), list);
 	return -1;
 }
 
@@ -865,7 +317,7 @@ take_name(struct parse *p, const struct conf_node *node, const char *pfx,
     const char *key, const char *what, const char *extra)
 {
 	const char *s;
-	char *copy, b[SHOWN_BUF];
+	char *copy, b[ERRLIST_SHOWN_BUF];
 
 	if ((s = want_scalar(p, node, pfx, key, "a name")) == NULL)
 		return NULL;
@@ -876,18 +328,19 @@ take_name(struct parse *p, const struct conf_node *node, const char *pfx,
 	}
 	if (strlen(s) > CONF_NAME_MAX) {
 		perr(p, node->mark, "%s%s: '%s' is too long: a %s name has at "
-		    "most %d characters", pfx, key, shown(s, b), what,
+		    "most %d characters", pfx, key, errlist_shown(s, b), what,
 		    CONF_NAME_MAX);
 		return NULL;
 	}
 	if (!name_chars_ok(s, extra)) {
 		perr(p, node->mark, "%s%s: '%s' is not a valid %s name: use "
-		    "only letters, digits and %s", pfx, key, shown(s, b), what,
-		    strchr(extra, '.') != NULL ? "'_', '.', '-'" : "'_', '-'");
+		    "only letters, digits and %s", pfx, key,
+		    errlist_shown(s, b), what, strchr(extra, '.') != NULL ?
+		    "'_', '.', '-'" : "'_', '-'");
 		return NULL;
 	}
 	if ((copy = strdup(s)) == NULL)
-		p->nomem = 1;
+		p->errs.nomem = 1;
 	return copy;
 }
 
@@ -908,7 +361,7 @@ claim_name(struct parse *p, struct seen_list *l, const char *name,
 		return -1;
 	}
 	if ((v = array_grow(l->v, &l->cap, l->n, sizeof *v)) == NULL) {
-		p->nomem = 1;
+		p->errs.nomem = 1;
 		return -1;
 	}
 	l->v = v;
@@ -922,25 +375,25 @@ check_log(struct parse *p, const struct conf_node *log, struct conf *conf)
 {
 	const struct conf_node *node;
 	const char *s;
-	char b[SHOWN_BUF];
+	char b[ERRLIST_SHOWN_BUF];
 	int i;
 
 	if (want_map(p, log, "", "log") == -1)
 		return;
 	check_keys(p, log, log_keys, NELEM(log_keys), "in log");
-	if ((node = map_get(log, "level")) != NULL &&
+	if ((node = tree_map_get(log, "level")) != NULL &&
 	    (i = choose(p, node, "log.", "level", level_names,
 	    NELEM(level_names))) != -1)
 		conf->log_level = level_values[i];
-	if ((node = map_get(log, "format")) != NULL &&
+	if ((node = tree_map_get(log, "format")) != NULL &&
 	    (i = choose(p, node, "log.", "format", format_names,
 	    NELEM(format_names))) != -1)
 		conf->log_format = i == 0 ? CONF_LOG_JSON : CONF_LOG_TEXT;
-	if ((node = map_get(log, "target")) != NULL &&
+	if ((node = tree_map_get(log, "target")) != NULL &&
 	    (s = want_scalar(p, node, "log.", "target", "stderr")) != NULL &&
 	    strcmp(s, "stderr") != 0)
 		perr(p, node->mark, "log.target: '%s' is not supported; only "
-		    "stderr is, for now", shown(s, b));
+		    "stderr is, for now", errlist_shown(s, b));
 }
 
 static void
@@ -950,23 +403,23 @@ check_shutdown(struct parse *p, const struct conf_node *sd,
 	const struct conf_node *node;
 	const char *s, *err;
 	uint64_t ms;
-	char b[SHOWN_BUF], lim[32];
+	char b[ERRLIST_SHOWN_BUF], lim[32];
 
 	if (want_map(p, sd, "", "shutdown") == -1)
 		return;
 	check_keys(p, sd, shutdown_keys, NELEM(shutdown_keys),
 	    "in shutdown");
-	if ((node = map_get(sd, "grace")) == NULL ||
+	if ((node = tree_map_get(sd, "grace")) == NULL ||
 	    (s = want_scalar(p, node, "shutdown.", "grace",
 	    "a duration such as 10s")) == NULL)
 		return;
 	if (config_parse_duration(s, &ms, &err) == -1)
 		perr(p, node->mark, "shutdown.grace: '%s' is not a valid "
-		    "duration: %s", shown(s, b), err);
+		    "duration: %s", errlist_shown(s, b), err);
 	else if (ms > CONF_MAX_GRACE_MS)
 		perr(p, node->mark, "shutdown.grace: '%s' is too long: the "
-		    "limit is %s", shown(s, b), duration_text(CONF_MAX_GRACE_MS,
-		    lim, sizeof lim));
+		    "limit is %s", errlist_shown(s, b),
+		    duration_text(CONF_MAX_GRACE_MS, lim, sizeof lim));
 	else
 		conf->grace_ms = ms;
 }
@@ -993,7 +446,7 @@ check_plugin_dir(struct parse *p, const struct conf_node *top,
 	const struct conf_node *node;
 	const char *given = NULL;
 
-	if ((node = map_get(top, "plugin_dir")) != NULL &&
+	if ((node = tree_map_get(top, "plugin_dir")) != NULL &&
 	    (given = want_scalar(p, node, "", "plugin_dir",
 	    "a directory")) != NULL && *given == '\0') {
 		perr(p, node->mark, "plugin_dir: the directory name is empty");
@@ -1006,7 +459,7 @@ check_plugin_dir(struct parse *p, const struct conf_node *top,
 	else
 		conf->plugin_dir = strdup(def != NULL ? def : ".");
 	if (conf->plugin_dir == NULL)
-		p->nomem = 1;
+		p->errs.nomem = 1;
 }
 
 static void
@@ -1023,8 +476,20 @@ task_plugin(struct parse *p, const struct conf_node *node,
 	if (asprintf(&tc->plugin_path, "%s%s%s.so", dir,
 	    len > 0 && dir[len - 1] == '/' ? "" : "/", tc->plugin) == -1) {
 		tc->plugin_path = NULL;
-		p->nomem = 1;
+		p->errs.nomem = 1;
 	}
+}
+
+/* item, taken out of map: the caller now owns it. */
+static struct conf_node *
+steal_item(struct conf_node *map, struct conf_node *item)
+{
+	size_t i;
+
+	for (i = 0; i < map->n; i++)
+		if (map->items[i] == item)
+			map->items[i] = NULL;
+	return item;
 }
 
 static void
@@ -1033,14 +498,13 @@ check_task(struct parse *p, struct conf_node *node, size_t i,
 {
 	struct conf_node *v;
 	struct scope sc;
-	ssize_t ci;
 
 	tc->mark = node->mark;
 	scope_set(&sc, "task #%zu of %s", i + 1, lsc->name);
 	if (want_kind(p, node, CONF_MAP, "", sc.name,
 	    "a mapping with name and plugin") == -1)
 		return;
-	if ((v = map_get(node, "name")) == NULL)
+	if ((v = tree_map_get(node, "name")) == NULL)
 		perr(p, node->mark, "%s has no name: add `name:`", sc.name);
 	else if ((tc->name = take_name(p, v, sc.pfx, "name", "task",
 	    "_.-")) != NULL &&
@@ -1048,15 +512,13 @@ check_task(struct parse *p, struct conf_node *node, size_t i,
 	    " across loops") == 0)
 		scope_set(&sc, "task '%s'", tc->name);
 	check_keys(p, node, task_keys, NELEM(task_keys), sc.in);
-	if ((v = map_get(node, "plugin")) == NULL)
+	if ((v = tree_map_get(node, "plugin")) == NULL)
 		perr(p, node->mark, "%s has no plugin: add `plugin:`", sc.name);
 	else
 		task_plugin(p, v, &sc, conf, tc);
-	if ((ci = map_find(node, "config")) != -1 &&
-	    want_map(p, node->items[ci], sc.pfx, "config") == 0) {
-		tc->config = node->items[ci];
-		node->items[ci] = NULL;		/* now the conf's */
-	}
+	if ((v = tree_map_get(node, "config")) != NULL &&
+	    want_map(p, v, sc.pfx, "config") == 0)
+		tc->config = steal_item(node, v);
 }
 
 static void
@@ -1074,7 +536,7 @@ check_tasks(struct parse *p, struct conf_node *node, const struct scope *sc,
 		return;
 	}
 	if ((lc->tasks = calloc(node->n, sizeof *lc->tasks)) == NULL) {
-		p->nomem = 1;
+		p->errs.nomem = 1;
 		return;
 	}
 	lc->ntasks = node->n;
@@ -1095,18 +557,18 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 	if (want_kind(p, node, CONF_MAP, "", sc.name,
 	    "a mapping with name and tasks") == -1)
 		return;
-	if ((v = map_get(node, "name")) == NULL)
+	if ((v = tree_map_get(node, "name")) == NULL)
 		perr(p, node->mark, "%s has no name: add `name:`", sc.name);
 	else if ((lc->name = take_name(p, v, sc.pfx, "name", "loop",
 	    "_.-")) != NULL &&
 	    claim_name(p, &p->loops, lc->name, v->mark, "loop", "") == 0)
 		scope_set(&sc, "loop '%s'", lc->name);
 	check_keys(p, node, loop_keys, NELEM(loop_keys), sc.in);
-	if ((v = map_get(node, "backend")) != NULL &&
+	if ((v = tree_map_get(node, "backend")) != NULL &&
 	    (b = choose(p, v, sc.pfx, "backend", backend_names,
 	    NELEM(backend_names))) != -1)
 		lc->backend = (enum conf_backend)b;
-	if ((v = map_get(node, "tasks")) == NULL)
+	if ((v = tree_map_get(node, "tasks")) == NULL)
 		perr(p, node->mark, "%s has no tasks: add a `tasks:` sequence",
 		    sc.name);
 	else
@@ -1127,7 +589,7 @@ check_loops(struct parse *p, struct conf_node *node, struct conf *conf)
 		return;
 	}
 	if ((conf->loops = calloc(node->n, sizeof *conf->loops)) == NULL) {
-		p->nomem = 1;
+		p->errs.nomem = 1;
 		return;
 	}
 	conf->nloops = node->n;
@@ -1143,11 +605,11 @@ check_top(struct parse *p, struct conf_node *top, const char *override,
 
 	check_keys(p, top, top_keys, NELEM(top_keys), "at the top level");
 	check_plugin_dir(p, top, override, def, conf);
-	if ((node = map_get(top, "log")) != NULL)
+	if ((node = tree_map_get(top, "log")) != NULL)
 		check_log(p, node, conf);
-	if ((node = map_get(top, "shutdown")) != NULL)
+	if ((node = tree_map_get(top, "shutdown")) != NULL)
 		check_shutdown(p, node, conf);
-	if ((node = map_get(top, "loops")) == NULL)
+	if ((node = tree_map_get(top, "loops")) == NULL)
 		perr(p, top->mark, "the file has no `loops:` sequence; at "
 		    "least one loop is needed");
 	else
@@ -1172,7 +634,7 @@ check(struct parse *p, struct conf_node *top, const char *override,
 		return NULL;
 	}
 	if ((conf = calloc(1, sizeof *conf)) == NULL) {
-		p->nomem = 1;
+		p->errs.nomem = 1;
 		return NULL;
 	}
 	conf->log_level = LOOPD_LOG_INFO;
@@ -1198,20 +660,18 @@ config_parse_string(const char *text, size_t len, const char *name,
 		return NULL;
 	memset(&p, 0, sizeof p);
 	p.file = file;
-	p.text = text != NULL ? text : "";
-	p.len = text != NULL ? len : 0;
-	if ((top = load(&p)) != NULL)
+	errlist_init(&p.errs, file);
+	if ((top = tree_load(text, len, &p.errs)) != NULL)
 		conf = check(&p, top, plugin_dir_override, default_plugin_dir);
-	node_free(top);
-	if (conf != NULL && p.nerrs == 0 && !p.nomem)
+	tree_free(top);
+	if (conf != NULL && !errlist_failed(&p.errs))
 		conf->path = file;
 	else {
 		config_free(conf);
 		conf = NULL;
-		errors_move(&p, errs, file);
+		errlist_move(&p.errs, errs, file);
 	}
-	free(p.errs);
-	free(p.aliases);
+	errlist_free(&p.errs);
 	free(p.loops.v);
 	free(p.tasks.v);
 	return conf;
@@ -1261,8 +721,10 @@ struct conf *
 config_parse_file(const char *path, const char *plugin_dir_override,
     const char *default_plugin_dir, struct conf_errors *errs)
 {
+	struct conf_mark none = { path, 0, 0 };
+	struct errlist el;
 	struct conf *conf;
-	char *text, *msg;
+	char *text, *file;
 	size_t len;
 
 	if ((text = read_all(path, &len)) != NULL) {
@@ -1271,16 +733,11 @@ config_parse_file(const char *path, const char *plugin_dir_override,
 		free(text);
 		return conf;
 	}
-	if (asprintf(&msg, "cannot read: %s", strerror(errno)) == -1)
-		return NULL;
-	if ((errs->file = strdup(path)) == NULL ||
-	    (errs->v = calloc(1, sizeof *errs->v)) == NULL) {
-		free(msg);
-		return NULL;
-	}
-	errs->v[0].mark.file = errs->file;
-	errs->v[0].msg = msg;
-	errs->n = 1;
+	errlist_init(&el, path);
+	errlist_add(&el, none, "cannot read: %s", strerror(errno));
+	if ((file = strdup(path)) != NULL)
+		errlist_move(&el, errs, file);
+	errlist_free(&el);
 	return NULL;
 }
 
@@ -1298,7 +755,7 @@ config_free(struct conf *conf)
 			free(t->name);
 			free(t->plugin);
 			free(t->plugin_path);
-			node_free(t->config);
+			tree_free(t->config);
 		}
 		free(conf->loops[i].tasks);
 		free(conf->loops[i].name);

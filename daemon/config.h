@@ -1,9 +1,9 @@
 /*
  * config.h: the configuration file, parsed into plain immutable structs.
  *
- * config_parse_*() read YAML (through libyaml, which nothing else includes)
- * and either return a whole struct conf or collect every problem they find
- * in a struct conf_errors, each with file, line and column.  They touch
+ * config_parse_*() read YAML into a tree (tree.h) and check it, and either
+ * return a whole struct conf or collect every problem they find in a
+ * struct conf_errors, each with file, line and column.  They touch
  * nothing outside what they return.  A struct conf is not changed after it
  * is returned; runtime objects point into it.
  */
@@ -13,39 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A place in a file; line and col count from 1.  file is borrowed from the
- * struct conf (or struct conf_errors) it came with. */
-struct conf_mark {
-	const char	*file;
-	int		 line;
-	int		 col;
-};
-
-enum conf_kind {
-	CONF_SCALAR,
-	CONF_MAP,
-	CONF_SEQ,
-};
-
-/*
- * A YAML value, kept as written: the task's `config:` mapping is handed to
- * the plugin in this form.  Scalars keep their text (`value`) and whether
- * they were quoted; a plain `~`, `null` or empty scalar has value "" and
- * is_null set.  A map has n keys/items in file order; a seq has n items and
- * keys == NULL.
- */
-struct conf_node {
-	enum conf_kind		 kind;
-	struct conf_mark	 mark;
-	char			*value;		/* CONF_SCALAR */
-	int			 quoted;	/* CONF_SCALAR: '...', "...",
-						 * | or > */
-	int			 is_null;	/* CONF_SCALAR */
-	size_t			 n;		/* CONF_MAP, CONF_SEQ */
-	char			**keys;		/* CONF_MAP */
-	struct conf_mark	*key_marks;	/* CONF_MAP */
-	struct conf_node	**items;	/* CONF_MAP, CONF_SEQ */
-};
+#include "tree.h"
 
 enum conf_backend {
 	CONF_BACKEND_AUTO,
