@@ -21,6 +21,7 @@
 #include "loopd/plugin.h"
 #include "config.h"
 #include "errlist.h"
+#include "strset.h"
 #include "tree.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -28,21 +29,10 @@
 /* Known keys and values are short; longer words are never "close". */
 #define WORD_MAX	32
 
-/* A name already taken, and where. */
-struct seen {
-	const char		*name;
-	struct conf_mark	 mark;
-};
-
-struct seen_list {
-	struct seen		*v;
-	size_t			 n, cap;
-};
-
 struct parse {
 	const char		*file;		/* in every mark */
 	struct errlist		 errs;
-	struct seen_list	 loops, tasks;
+	struct strset		 loops, tasks;	/* names taken, and where */
 };
 
 /* How messages name a loop or task: "loop 'net'", "in loop 'net'", and
@@ -77,20 +67,6 @@ static void	perr(struct parse *, struct conf_mark, const char *, ...)
 		    LOOPD_PRINTF(3, 4);
 
 /* ---- small helpers ------------------------------------------------------ */
-
-/* v, grown if needed to hold n + 1 elements, or NULL (v is left alone). */
-static void *
-array_grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap;
-
-	if (n < *cap)
-		return v;
-	ncap = *cap != 0 ? *cap * 2 : 8;
-	if ((v = reallocarray(v, ncap, size)) != NULL)
-		*cap = ncap;
-	return v;
-}
 
 static int
 fold(char c)
@@ -344,30 +320,23 @@ take_name(struct parse *p, const struct conf_node *node, const char *pfx,
 	return copy;
 }
 
-/* Remember name; 0 when it is new, -1 once reported. */
+/* Remember name (borrowed); 0 when it is new, -1 once reported. */
 static int
-claim_name(struct parse *p, struct seen_list *l, const char *name,
+claim_name(struct parse *p, struct strset *taken, const char *name,
     struct conf_mark m, const char *what, const char *across)
 {
-	struct seen *v;
-	size_t i;
+	struct conf_mark first;
+	int rc;
 
-	for (i = 0; i < l->n; i++) {
-		if (strcmp(l->v[i].name, name) != 0)
-			continue;
-		perr(p, m, "%s name '%s' is already used at %s:%d:%d; %s "
-		    "names must be unique%s", what, name, p->file,
-		    l->v[i].mark.line, l->v[i].mark.col, what, across);
-		return -1;
-	}
-	if ((v = array_grow(l->v, &l->cap, l->n, sizeof *v)) == NULL) {
+	if ((rc = strset_add(taken, name, m, &first)) == 1)
+		return 0;
+	if (rc == -1)
 		p->errs.nomem = 1;
-		return -1;
-	}
-	l->v = v;
-	v[l->n].name = name;
-	v[l->n++].mark = m;
-	return 0;
+	else
+		perr(p, m, "%s name '%s' is already used at %s:%d:%d; %s "
+		    "names must be unique%s", what, name, p->file, first.line,
+		    first.col, what, across);
+	return -1;
 }
 
 static void
@@ -672,8 +641,8 @@ config_parse_string(const char *text, size_t len, const char *name,
 		errlist_move(&p.errs, errs, file);
 	}
 	errlist_free(&p.errs);
-	free(p.loops.v);
-	free(p.tasks.v);
+	strset_free(&p.loops);
+	strset_free(&p.tasks);
 	return conf;
 }
 

@@ -3,8 +3,10 @@
  *
  * libyaml's events are read one by one into nodes.  What the tree cannot
  * hold is reported and left out, so that one pass finds every such
- * problem; a syntax error ends the pass, as libyaml cannot go on.
- * Nothing is kept between calls.
+ * problem; a syntax error ends the pass, as libyaml cannot go on.  A
+ * mapping's keys are checked for repeats in constant time on average: a
+ * small mapping by a scan, a larger one through a hash set built as it is
+ * read.  Nothing is kept between calls.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -15,7 +17,11 @@
 #include <yaml.h>
 
 #include "errlist.h"
+#include "strset.h"
 #include "tree.h"
+
+/* Mappings with more keys than this find repeats through a hash set. */
+#define SMALL_MAP	8
 
 /* One tree_load() call. */
 struct load {
@@ -265,25 +271,41 @@ build_key(struct load *l, yaml_parser_t *yp, yaml_event_t *ev, int depth,
 	return NULL;
 }
 
-/* Whether key is new in map: 1, or 0 with *first set to where it is. */
+/*
+ * Whether key, about to become map's key number map->n, is new: 1, or 0
+ * with *first set to where the same key is, or -1 when memory ran out.
+ * seen holds the keys once the map is no longer small.
+ */
 static int
-key_is_new(const struct conf_node *map, const char *key,
-    struct conf_mark *first)
+key_is_new(struct load *l, const struct conf_node *map, struct strset *seen,
+    const char *key, struct conf_mark km, struct conf_mark *first)
 {
 	size_t i;
+	int rc;
 
-	for (i = 0; i < map->n; i++)
-		if (strcmp(map->keys[i], key) == 0) {
-			*first = map->key_marks[i];
-			return 0;
-		}
-	return 1;
+	if (map->n < SMALL_MAP) {
+		for (i = 0; i < map->n; i++)
+			if (strcmp(map->keys[i], key) == 0) {
+				*first = map->key_marks[i];
+				return 0;
+			}
+		return 1;
+	}
+	for (i = seen->n; i < map->n; i++)	/* the map grows out of small */
+		if (strset_add(seen, map->keys[i], map->key_marks[i],
+		    NULL) == -1)
+			goto nomem;
+	if ((rc = strset_add(seen, key, km, first)) != -1)
+		return rc;
+nomem:
+	l->errs->nomem = 1;
+	return -1;
 }
 
 /* One key and its value; kev is the key's first event. */
 static int
 build_entry(struct load *l, yaml_parser_t *yp, yaml_event_t *kev,
-    int depth, struct conf_node *map, size_t *cap)
+    int depth, struct conf_node *map, size_t *cap, struct strset *seen)
 {
 	struct conf_node *val;
 	struct conf_mark km, first;
@@ -298,7 +320,8 @@ build_entry(struct load *l, yaml_parser_t *yp, yaml_event_t *kev,
 		free(key);
 		return -1;
 	}
-	if (key != NULL && (rc = key_is_new(map, key, &first)) == 0)
+	if (key != NULL &&
+	    (rc = key_is_new(l, map, seen, key, km, &first)) == 0)
 		lerr(l, km, "duplicate key '%s'; it is first at %s:%d:%d",
 		    errlist_shown(key, b), l->errs->file, first.line,
 		    first.col);
@@ -317,19 +340,24 @@ static int
 build_map(struct load *l, yaml_parser_t *yp, int depth,
     struct conf_node *map)
 {
+	struct strset seen = { 0 };
 	yaml_event_t ev;
 	size_t cap = 0;
+	int rc;
 
 	for (;;) {
-		if (next_event(l, yp, &ev) == -1)
-			return -1;
+		if ((rc = next_event(l, yp, &ev)) == -1)
+			break;
 		if (ev.type == YAML_MAPPING_END_EVENT) {
 			yaml_event_delete(&ev);
-			return 0;
+			break;
 		}
-		if (build_entry(l, yp, &ev, depth, map, &cap) == -1)
-			return -1;
+		if ((rc = build_entry(l, yp, &ev, depth, map, &cap,
+		    &seen)) == -1)
+			break;
 	}
+	strset_free(&seen);
+	return rc;
 }
 
 static int

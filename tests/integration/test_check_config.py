@@ -125,6 +125,35 @@ class CheckConfigTest(LoopdTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, "")
 
+    # Checking a large file takes linear time: a mapping of 100,000 keys,
+    # or 100,000 tasks, is checked in well under a second.  The deadline
+    # leaves room for slow (sanitized) builds; a check that compares each
+    # key or name with all the earlier ones takes 15 s and more.
+    LARGE_DEADLINE = 5.0
+
+    def test_large_config_mapping(self):
+        lines = ["loops:", "  - name: net", "    tasks:",
+                 "      - name: echo", "        plugin: echo",
+                 "        config:"]
+        lines += ["          key%d: %d" % (i, i) for i in range(100000)]
+        path = self.write_file("keys.yaml", "\n".join(lines) + "\n")
+        p = self.run_loopd(["--check-config", path, "-P",
+                            self.plugin_dir()], timeout=self.LARGE_DEADLINE)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(p.stderr, "")
+
+    def test_many_tasks(self):
+        lines = ["loops:"]
+        for i in range(5000):
+            lines += ["  - name: loop%d" % i, "    tasks:"]
+            lines += ["      - {name: t%d_%d, plugin: echo}" % (i, j)
+                      for j in range(20)]
+        path = self.write_file("tasks.yaml", "\n".join(lines) + "\n")
+        p = self.run_loopd(["--check-config", path, "-P",
+                            self.plugin_dir()], timeout=self.LARGE_DEADLINE)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(p.stderr, "")
+
 
 if __name__ == "__main__":
     unittest.main()

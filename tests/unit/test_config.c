@@ -751,6 +751,110 @@ START_TEST(test_backend_name)
 }
 END_TEST
 
+/* The one error of errs: at line:col, its message holding msg. */
+static void
+expect_one(const struct conf_errors *errs, size_t i, int line, int col,
+    const char *msg)
+{
+	ck_assert_uint_gt(errs->n, i);
+	ck_assert_msg(errs->v[i].mark.line == line &&
+	    errs->v[i].mark.col == col, "[%zu] at %d:%d, expected %d:%d (%s)",
+	    i, errs->v[i].mark.line, errs->v[i].mark.col, line, col,
+	    errs->v[i].msg);
+	ck_assert_msg(strstr(errs->v[i].msg, msg) != NULL,
+	    "[%zu] \"%s\" lacks \"%s\"", i, errs->v[i].msg, msg);
+}
+
+/*
+ * A config: mapping of n keys k0..k(n-1), one a line from line 7, with a
+ * repeat of k<dup> after key <at>, and a repeat of the last key at the
+ * end.  Small maps are scanned and larger ones hashed: both must find each
+ * repeat and name the place of the first.
+ */
+static const struct {
+	size_t	 n, dup, at;
+} repeats[] = {
+	{ 3, 0, 1 }, { 7, 0, 6 }, { 8, 0, 7 }, { 8, 7, 7 }, { 9, 0, 8 },
+	{ 9, 3, 3 }, { 10, 8, 9 }, { 200, 0, 150 }, { 200, 7, 7 },
+	{ 200, 8, 8 }, { 200, 100, 199 }, { 5000, 4321, 4999 },
+};
+
+START_TEST(test_repeated_keys)
+{
+	struct conf_errors errs;
+	char *text, want[128];
+	size_t i, size, n = repeats[_i].n, dup = repeats[_i].dup;
+	FILE *f;
+	int line = 7, dupline = 0, lastline = 0;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
+	fputs(TASK_HEAD "        plugin: echo\n        config:\n", f);
+	for (i = 0; i < n; i++) {
+		fprintf(f, "          k%zu: %zu\n", i, i);
+		lastline = line++;
+		if (i == repeats[_i].at) {
+			fprintf(f, "          k%zu: again\n", dup);
+			dupline = line++;
+		}
+	}
+	fprintf(f, "          k%zu: again\n", n - 1);
+	fclose(f);
+
+	ck_assert_ptr_null(parse(text, &errs));
+	if (errs.n != 2)
+		dump_errors("repeats", &errs);
+	ck_assert_uint_eq(errs.n, 2);
+	snprintf(want, sizeof want, "duplicate key 'k%zu'; it is first at "
+	    "test.yaml:%zu:11", dup, 7 + dup);
+	expect_one(&errs, 0, dupline, 11, want);
+	snprintf(want, sizeof want, "duplicate key 'k%zu'; it is first at "
+	    "test.yaml:%d:11", n - 1, lastline);
+	expect_one(&errs, 1, line, 11, want);
+	conf_errors_free(&errs);
+	free(text);
+}
+END_TEST
+
+/* Among many loops and tasks, a name used twice is named with both
+ * places, whichever loop each is in. */
+START_TEST(test_repeated_names)
+{
+	struct conf_errors errs;
+	char *text;
+	size_t i, j, size;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
+	fputs("loops:\n", f);				/* line 1 */
+	for (i = 0; i < 50; i++) {			/* 22 lines a loop */
+		fprintf(f, "  - name: l%zu\n    tasks:\n", i);
+		for (j = 0; j < 20; j++)
+			fprintf(f, "      - {name: t%zu_%zu, plugin: echo}\n",
+			    i, j);
+	}
+	fputs("  - name: l7\n"				/* line 1102 */
+	    "    tasks:\n"
+	    "      - {name: t3_5, plugin: echo}\n"	/* line 1104 */
+	    "      - {name: new, plugin: echo}\n"
+	    "      - {name: t49_19, plugin: echo}\n", f);	/* line 1106 */
+	fclose(f);
+
+	ck_assert_ptr_null(parse(text, &errs));
+	if (errs.n != 3)
+		dump_errors("names", &errs);
+	ck_assert_uint_eq(errs.n, 3);
+	/* l7 at line 2 + 7 * 22, t3_5 at 2 + 3 * 22 + 2 + 5. */
+	expect_one(&errs, 0, 1102, 11, "loop name 'l7' is already used at "
+	    "test.yaml:156:11; loop names must be unique");
+	expect_one(&errs, 1, 1104, 16, "task name 't3_5' is already used at "
+	    "test.yaml:75:16; task names must be unique across loops");
+	expect_one(&errs, 2, 1106, 16, "task name 't49_19' is already used "
+	    "at test.yaml:1101:16; task names must be unique across loops");
+	conf_errors_free(&errs);
+	free(text);
+}
+END_TEST
+
 /* Inputs that once were easy to get wrong must not crash or leak. */
 START_TEST(test_odd_inputs)
 {
@@ -793,6 +897,8 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_bad, 0, NELEM(bad));
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_odd_inputs);
+	tcase_add_loop_test(tc, test_repeated_keys, 0, NELEM(repeats));
+	tcase_add_test(tc, test_repeated_names);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("valid");
