@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loopd/plugin.h"
@@ -646,43 +647,96 @@ config_parse_string(const char *text, size_t len, const char *name,
 	return conf;
 }
 
-/* The whole file in a new buffer, or NULL with errno set. */
-static char *
-read_all(const char *path, size_t *lenp)
+/* What a file that is not a regular one is, for a message. */
+static const char *
+file_type(mode_t mode)
 {
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "of an unknown type";
+}
+
+/* fd's content, up to CONF_FILE_MAX bytes, or NULL with the reason in el. */
+static char *
+read_fd(int fd, size_t hint, size_t *lenp, struct errlist *el)
+{
+	struct conf_mark none = { el->file, 0, 0 };
 	char *buf = NULL, *nbuf;
 	size_t len = 0, cap = 0;
 	ssize_t r;
-	int fd, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
 	for (;;) {
+		if (len == cap && cap > CONF_FILE_MAX)
+			break;
 		if (len == cap) {
-			if (cap > SIZE_MAX / 2 - 4096 ||
-			    (nbuf = realloc(buf, cap * 2 + 4096)) == NULL) {
-				errno = ENOMEM;
-				r = -1;
-				break;
+			cap = cap == 0 ? hint + 4096 : cap * 2;
+			if (cap > CONF_FILE_MAX + 1)
+				cap = CONF_FILE_MAX + 1;
+			if ((nbuf = realloc(buf, cap)) == NULL) {
+				el->nomem = 1;
+				free(buf);
+				return NULL;
 			}
 			buf = nbuf;
-			cap = cap * 2 + 4096;
 		}
-		r = read(fd, buf + len, cap - len);
+		if ((r = read(fd, buf + len, cap - len)) == 0)
+			break;
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			break;
+		if (r == -1) {
+			errlist_add(el, none, "cannot read: %s", strerror(errno));
+			free(buf);
+			return NULL;
+		}
 		len += (size_t)r;
 	}
-	saved = errno;
-	close(fd);
-	if (r != 0) {
+	if (len > CONF_FILE_MAX) {
+		errlist_add(el, none, "cannot read: the file is larger than "
+		    "%d MiB, the limit for a configuration", CONF_FILE_MAX >> 20);
 		free(buf);
-		errno = saved;
 		return NULL;
 	}
 	*lenp = len;
+	return buf;
+}
+
+/*
+ * The whole file at el->file in a new buffer, or NULL with the reason in
+ * el.  Only a regular file is read: a FIFO would block until someone
+ * writes to it, and a device may never end.
+ */
+static char *
+read_file(struct errlist *el, size_t *lenp)
+{
+	struct conf_mark none = { el->file, 0, 0 };
+	struct stat st;
+	char *buf = NULL;
+	int fd;
+
+	/* O_NONBLOCK: opening a FIFO would wait for a writer. */
+	if ((fd = open(el->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
+	    fstat(fd, &st) == -1)
+		errlist_add(el, none, "cannot read: %s", strerror(errno));
+	else if (S_ISDIR(st.st_mode))
+		errlist_add(el, none, "cannot read: %s", strerror(EISDIR));
+	else if (!S_ISREG(st.st_mode))
+		errlist_add(el, none, "cannot read: not a regular file but %s; "
+		    "the configuration must be a regular file",
+		    file_type(st.st_mode));
+	else if (st.st_size > CONF_FILE_MAX)
+		errlist_add(el, none, "cannot read: the file is %jd bytes, "
+		    "more than %d MiB, the limit for a configuration",
+		    (intmax_t)st.st_size, CONF_FILE_MAX >> 20);
+	else
+		buf = read_fd(fd, (size_t)st.st_size, lenp, el);
+	if (fd != -1)
+		close(fd);
 	return buf;
 }
 
@@ -690,24 +744,20 @@ struct conf *
 config_parse_file(const char *path, const char *plugin_dir_override,
     const char *default_plugin_dir, struct conf_errors *errs)
 {
-	struct conf_mark none = { path, 0, 0 };
 	struct errlist el;
-	struct conf *conf;
+	struct conf *conf = NULL;
 	char *text, *file;
 	size_t len;
 
-	if ((text = read_all(path, &len)) != NULL) {
+	errlist_init(&el, path);
+	if ((text = read_file(&el, &len)) != NULL)
 		conf = config_parse_string(text, len, path,
 		    plugin_dir_override, default_plugin_dir, errs);
-		free(text);
-		return conf;
-	}
-	errlist_init(&el, path);
-	errlist_add(&el, none, "cannot read: %s", strerror(errno));
-	if ((file = strdup(path)) != NULL)
+	else if ((file = strdup(path)) != NULL)
 		errlist_move(&el, errs, file);
+	free(text);
 	errlist_free(&el);
-	return NULL;
+	return conf;
 }
 
 void

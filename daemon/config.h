@@ -69,6 +69,8 @@ struct conf_errors {
 #define CONF_DEFAULT_GRACE_MS	10000
 #define CONF_MAX_GRACE_MS	(60 * 60 * 1000)
 #define CONF_NAME_MAX		64
+/* A larger file is refused rather than read. */
+#define CONF_FILE_MAX		(16 * 1024 * 1024)
 /* Longer durations are taken for mistakes. */
 #define CONF_MAX_DURATION_MS	(7ULL * 24 * 60 * 60 * 1000)
 
@@ -79,7 +81,9 @@ struct conf_errors {
  * used when neither says.  Returns a new struct conf (free with
  * config_free()), or NULL with errs filled (free with conf_errors_free()).
  * errs must be zeroed by the caller.  NULL with errs->n == 0 means that
- * memory ran out.  A file that cannot be read gives one error with line 0.
+ * memory ran out.  A file that cannot be read gives one error with line 0,
+ * and so does one that is not a regular file (a FIFO, a device) or is
+ * larger than CONF_FILE_MAX bytes.
  * default_plugin_dir may be NULL, which stands for ".".
  */
 struct conf	*config_parse_file(const char *path,

@@ -125,6 +125,25 @@ class CheckConfigTest(LoopdTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stderr, "")
 
+
+    def test_fifo_is_refused(self):
+        """A FIFO is not read (which would wait for a writer forever)."""
+        path = os.path.join(self.tmp, "fifo.yaml")
+        os.mkfifo(path)
+        p = self.run_loopd(["--check-config", path], timeout=5.0)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn("%s: cannot read: not a regular file but a FIFO" % path,
+                      p.stderr)
+
+    def test_too_large_file_is_refused(self):
+        path = os.path.join(self.tmp, "big.yaml")
+        with open(path, "w") as f:
+            f.truncate(16 * 1024 * 1024 + 1)
+        p = self.run_loopd(["--check-config", path], timeout=5.0)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn("%s: cannot read: the file is 16777217 bytes, more "
+                      "than 16 MiB" % path, p.stderr)
+
     # Checking a large file takes linear time: a mapping of 100,000 keys,
     # or 100,000 tasks, is checked in well under a second.  The deadline
     # leaves room for slow (sanitized) builds; a check that compares each

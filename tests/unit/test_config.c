@@ -6,10 +6,12 @@
  * by field, and the duration syntax with its boundaries.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loopd/plugin.h"
@@ -742,6 +744,67 @@ START_TEST(test_file_missing)
 }
 END_TEST
 
+/* Only a regular file is read: a FIFO would block, a device not end. */
+START_TEST(test_file_not_regular)
+{
+	struct conf_errors errs;
+	char dir[] = "/tmp/test_config.XXXXXX", path[128], buf[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/fifo.yaml", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	memset(&errs, 0, sizeof errs);
+	ck_assert_ptr_null(config_parse_file(path, NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].mark.line, 0);
+	conf_error_format(&errs.v[0], buf, sizeof buf);
+	ck_assert_msg(strncmp(buf, path, strlen(path)) == 0 &&
+	    strstr(buf, ": cannot read: not a regular file but a FIFO; the "
+	    "configuration must be a regular file") != NULL, "%s", buf);
+	conf_errors_free(&errs);
+	unlink(path);
+	rmdir(dir);
+
+	ck_assert_ptr_null(config_parse_file("/dev/null", NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.v[0].msg, "cannot read: not a regular file but "
+	    "a character device; the configuration must be a regular file");
+	conf_errors_free(&errs);
+}
+END_TEST
+
+/* A file of CONF_FILE_MAX bytes is read; one byte more is refused. */
+START_TEST(test_file_too_large)
+{
+	struct conf_errors errs;
+	char dir[] = "/tmp/test_config.XXXXXX", path[128];
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/big.yaml", dir);
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT, 0600), -1);
+	ck_assert_int_eq(ftruncate(fd, CONF_FILE_MAX + 1), 0);
+	memset(&errs, 0, sizeof errs);
+	ck_assert_ptr_null(config_parse_file(path, NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].mark.line, 0);
+	ck_assert_str_eq(errs.v[0].msg, "cannot read: the file is 16777217 "
+	    "bytes, more than 16 MiB, the limit for a configuration");
+	conf_errors_free(&errs);
+
+	/* At the limit it is read, and its NUL bytes are what is wrong. */
+	ck_assert_int_eq(ftruncate(fd, CONF_FILE_MAX), 0);
+	ck_assert_ptr_null(config_parse_file(path, NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].mark.line, 1);
+	ck_assert_ptr_null(strstr(errs.v[0].msg, "MiB"));
+	conf_errors_free(&errs);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_backend_name)
 {
 	ck_assert_str_eq(config_backend_name(CONF_BACKEND_AUTO), "auto");
@@ -919,6 +982,8 @@ config_suite(void)
 	tc = tcase_create("files");
 	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_file_missing);
+	tcase_add_test(tc, test_file_not_regular);
+	tcase_add_test(tc, test_file_too_large);
 	suite_add_tcase(s, tc);
 	return s;
 }
