@@ -15,8 +15,7 @@
 
 #include "args.h"
 #include "config.h"
-
-#define SHOWN_MAX	40
+#include "errlist.h"
 
 void
 args_init(struct loopd_args *args, const struct conf_node *root,
@@ -90,21 +89,13 @@ args_value(const struct loopd_args *args, const char *path)
 static const char *
 args_found(const struct conf_node *node, char *buf, size_t len)
 {
-	size_t i, n;
+	char shown[ERRLIST_SHOWN_BUF];
 
 	if (node->kind == CONF_MAP)
 		return "a mapping";
 	if (node->kind == CONF_SEQ)
 		return "a sequence";
-	n = strlen(node->value);
-	i = n > SHOWN_MAX ? SHOWN_MAX : n;
-	while (i < n && i > 0 && ((unsigned char)node->value[i] & 0xc0) == 0x80)
-		i--;	/* do not cut a UTF-8 sequence */
-	snprintf(buf, len, "\"%.*s%s\"", (int)i, node->value,
-	    i < n ? "..." : "");
-	for (i = 1; buf[i] != '\0'; i++)
-		if (iscntrl((unsigned char)buf[i]))
-			buf[i] = '?';
+	snprintf(buf, len, "\"%s\"", errlist_shown(node->value, shown));
 	return buf;
 }
 
@@ -113,7 +104,7 @@ static void
 args_bad(const struct loopd_args *args, const char *path,
     const struct conf_node *node, const char *expected, const char *why)
 {
-	char msg[512], got[SHOWN_MAX + 8];
+	char msg[512], got[ERRLIST_SHOWN_BUF + 2];
 	int root;
 
 	if (args->on_error == NULL)
