@@ -15,8 +15,7 @@
 
 #include "args.h"
 #include "config.h"
-
-#define SHOWN_MAX	40
+#include "errlist.h"
 
 void
 args_init(struct loopd_args *args, const struct conf_node *root,
@@ -31,7 +30,7 @@ args_init(struct loopd_args *args, const struct conf_node *root,
 static const struct conf_node *
 args_child(const struct conf_node *node, const char *seg, size_t len)
 {
-	size_t	 i, idx = 0;
+	size_t i, idx = 0;
 
 	if (node->kind == CONF_MAP) {
 		for (i = 0; i < node->n; i++)
@@ -54,9 +53,9 @@ args_child(const struct conf_node *node, const char *seg, size_t len)
 const struct conf_node *
 args_lookup(const struct conf_node *root, const char *path)
 {
-	const struct conf_node	*node = root;
-	const char		*seg, *dot;
-	size_t			 len;
+	const struct conf_node *node = root;
+	const char *seg, *dot;
+	size_t len;
 
 	if (root == NULL || path == NULL || *path == '\0')
 		return root;
@@ -76,7 +75,7 @@ args_lookup(const struct conf_node *root, const char *path)
 static const struct conf_node *
 args_value(const struct loopd_args *args, const char *path)
 {
-	const struct conf_node	*node;
+	const struct conf_node *node;
 
 	if (args == NULL)
 		return NULL;
@@ -90,21 +89,13 @@ args_value(const struct loopd_args *args, const char *path)
 static const char *
 args_found(const struct conf_node *node, char *buf, size_t len)
 {
-	size_t	 i, n;
+	char shown[ERRLIST_SHOWN_BUF];
 
 	if (node->kind == CONF_MAP)
 		return "a mapping";
 	if (node->kind == CONF_SEQ)
 		return "a sequence";
-	n = strlen(node->value);
-	i = n > SHOWN_MAX ? SHOWN_MAX : n;
-	while (i < n && i > 0 && ((unsigned char)node->value[i] & 0xc0) == 0x80)
-		i--;	/* do not cut a UTF-8 sequence */
-	snprintf(buf, len, "\"%.*s%s\"", (int)i, node->value,
-	    i < n ? "..." : "");
-	for (i = 1; buf[i] != '\0'; i++)
-		if (iscntrl((unsigned char)buf[i]))
-			buf[i] = '?';
+	snprintf(buf, len, "\"%s\"", errlist_shown(node->value, shown));
 	return buf;
 }
 
@@ -113,16 +104,16 @@ static void
 args_bad(const struct loopd_args *args, const char *path,
     const struct conf_node *node, const char *expected, const char *why)
 {
-	char	 msg[512], got[SHOWN_MAX + 8];
-	int	 root;
+	char msg[512], got[ERRLIST_SHOWN_BUF + 2];
+	int root;
 
 	if (args->on_error == NULL)
 		return;
 	root = path == NULL || *path == '\0';
-	snprintf(msg, sizeof(msg), "%s:%d:%d: config%s%s: expected %s, "
+	snprintf(msg, sizeof msg, "%s:%d:%d: config%s%s: expected %s, "
 	    "got %s%s", node->mark.file != NULL ? node->mark.file : "?",
 	    node->mark.line, node->mark.col, root ? "" : ".", root ? "" : path,
-	    expected, args_found(node, got, sizeof(got)), why);
+	    expected, args_found(node, got, sizeof got), why);
 	args->on_error(args->ctx, msg);
 }
 
@@ -155,8 +146,8 @@ args_digit(int c, int base)
 static int
 args_parse_int(const char *s, int64_t *out)
 {
-	uint64_t	 v = 0;
-	int		 neg = 0, base = 10, range = 0, d;
+	uint64_t v = 0;
+	int neg = 0, base = 10, range = 0, d;
 
 	if (*s == '+' || *s == '-')
 		neg = *s++ == '-';
@@ -192,7 +183,7 @@ loopd_args_has(const loopd_args *args, const char *path)
 const char *
 loopd_args_string(const loopd_args *args, const char *path, const char *def)
 {
-	const struct conf_node	*node;
+	const struct conf_node *node;
 
 	if ((node = args_value(args, path)) == NULL)
 		return def;
@@ -205,10 +196,10 @@ loopd_args_string(const loopd_args *args, const char *path, const char *def)
 int64_t
 loopd_args_int(const loopd_args *args, const char *path, int64_t def)
 {
-	const struct conf_node	*node;
-	const char		*s;
-	int64_t			 v;
-	int			 rc;
+	const struct conf_node *node;
+	const char *s;
+	int64_t v;
+	int rc;
 
 	if ((node = args_value(args, path)) == NULL ||
 	    (s = args_plain(args, path, node, "an integer")) == NULL)
@@ -225,14 +216,14 @@ loopd_args_bool(const loopd_args *args, const char *path, bool def)
 {
 	static const char *const yes[] = { "true", "yes", "on" };
 	static const char *const no[] = { "false", "no", "off" };
-	const struct conf_node	*node;
-	const char		*s;
-	size_t			 i;
+	const struct conf_node *node;
+	const char *s;
+	size_t i;
 
 	if ((node = args_value(args, path)) == NULL ||
 	    (s = args_plain(args, path, node, "true or false")) == NULL)
 		return def;
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
 		if (strcasecmp(s, yes[i]) == 0)
 			return true;
 		if (strcasecmp(s, no[i]) == 0)
@@ -245,10 +236,10 @@ loopd_args_bool(const loopd_args *args, const char *path, bool def)
 int64_t
 loopd_args_duration_ms(const loopd_args *args, const char *path, int64_t def)
 {
-	const struct conf_node	*node;
-	const char		*err;
-	uint64_t		 ms;
-	char			 why[128];
+	const struct conf_node *node;
+	const char *err;
+	uint64_t ms;
+	char why[128];
 
 	if ((node = args_value(args, path)) == NULL)
 		return def;
@@ -259,7 +250,7 @@ loopd_args_duration_ms(const loopd_args *args, const char *path, int64_t def)
 	}
 	if (config_parse_duration(node->value, &ms, &err) == 0)
 		return (int64_t)ms;
-	snprintf(why, sizeof(why), " (%s)", err);
+	snprintf(why, sizeof why, " (%s)", err);
 	args_bad(args, path, node, "a duration such as 250ms or 10s", why);
 	return def;
 }
@@ -267,7 +258,7 @@ loopd_args_duration_ms(const loopd_args *args, const char *path, int64_t def)
 size_t
 loopd_args_count(const loopd_args *args, const char *path)
 {
-	const struct conf_node	*node;
+	const struct conf_node *node;
 
 	if ((node = args_value(args, path)) == NULL ||
 	    node->kind == CONF_SCALAR)
@@ -278,7 +269,7 @@ loopd_args_count(const loopd_args *args, const char *path)
 const char *
 loopd_args_key(const loopd_args *args, const char *path, size_t i)
 {
-	const struct conf_node	*node;
+	const struct conf_node *node;
 
 	if ((node = args_value(args, path)) == NULL ||
 	    node->kind != CONF_MAP || i >= node->n)

@@ -10,7 +10,7 @@
 #define LOOPD_ARGS_H
 
 #include "loopd/plugin.h"
-#include "config.h"
+#include "tree.h"
 
 /* Called once per bad value with a message such as
  * "conf/loopd.yaml:12:15: config.port: expected an integer, got \"abc\"". */

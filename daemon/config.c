@@ -1,68 +1,39 @@
 /*
  * config.c: the YAML configuration file, parsed into a struct conf.
  *
- * Two passes.  The first reads libyaml's events into a conf_node tree and
- * refuses what the tree cannot hold: aliases, keys that are not scalars,
- * duplicate keys, a second document.  The second walks the tree and fills a
- * struct conf, checking every key and value.  Both passes collect every
- * problem rather than stop at the first, so that one `loopd --check-config`
- * lists them all; they are sorted into file order at the end.  Nothing is
- * kept between calls, and nothing else in loopd includes <yaml.h>.
+ * Two passes.  The first, tree_load() in tree.c, reads the text into a
+ * conf_node tree and refuses what the tree cannot hold.  The second, here,
+ * walks the tree and fills a struct conf, checking every key and value.
+ * Both collect every problem rather than stop at the first, in one struct
+ * errlist, so that one `loopd --check-config` lists them all in file
+ * order.  Nothing is kept between calls.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include <yaml.h>
 
 #include "loopd/plugin.h"
 #include "config.h"
+#include "errlist.h"
+#include "strset.h"
+#include "tree.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* Deeper nesting is refused, which bounds the recursion below. */
-#define MAX_DEPTH	64
-/* User text quoted in messages is cut to this many bytes. */
-#define SHOWN_MAX	40
-#define SHOWN_BUF	(SHOWN_MAX + 4)
 /* Known keys and values are short; longer words are never "close". */
 #define WORD_MAX	32
 
-struct parse_error {
-	struct conf_error	 e;
-	size_t			 seq;		/* ties keep report order */
-};
-
-/* A name already taken, and where. */
-struct seen {
-	const char		*name;
-	struct conf_mark	 mark;
-};
-
-struct seen_list {
-	struct seen		*v;
-	size_t			 n, cap;
-};
-
 struct parse {
 	const char		*file;		/* in every mark */
-	const char		*text;
-	size_t			 len;
-	struct parse_error	*errs;
-	size_t			 nerrs, errcap;
-	int			 nomem;
-	/* Where aliases were refused: what the placeholders make the second
-	 * pass find there would only repeat the error. */
-	struct conf_mark	*aliases;
-	size_t			 naliases, aliascap;
-	struct seen_list	 loops, tasks;
+	struct errlist		 errs;
+	struct strset		 loops, tasks;	/* names taken, and where */
 };
 
 /* How messages name a loop or task: "loop 'net'", "in loop 'net'", and
@@ -93,46 +64,10 @@ static const int level_values[] = {
 };
 static const char *const format_names[] = { "json", "text" };
 
-static int	build(struct parse *, yaml_parser_t *, yaml_event_t *, int,
-		    struct conf_node **);
 static void	perr(struct parse *, struct conf_mark, const char *, ...)
 		    LOOPD_PRINTF(3, 4);
 
 /* ---- small helpers ------------------------------------------------------ */
-
-/* v, grown if needed to hold n + 1 elements, or NULL (v is left alone). */
-static void *
-array_grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	size_t	 ncap;
-
-	if (n < *cap)
-		return v;
-	ncap = *cap != 0 ? *cap * 2 : 8;
-	if (ncap > SIZE_MAX / size)
-		return NULL;
-	if ((v = realloc(v, ncap * size)) != NULL)
-		*cap = ncap;
-	return v;
-}
-
-/* User text fit for a one-line message: cut short, controls replaced. */
-static const char *
-shown(const char *s, char *buf)
-{
-	size_t	 i, n;
-
-	n = strlen(s);
-	if (n > SHOWN_MAX) {
-		n = SHOWN_MAX;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;	/* do not cut a UTF-8 sequence */
-	}
-	for (i = 0; i < n; i++)
-		buf[i] = iscntrl((unsigned char)s[i]) ? '?' : s[i];
-	strcpy(buf + n, s[n] != '\0' ? "..." : "");
-	return buf;
-}
 
 static int
 fold(char c)
@@ -144,8 +79,8 @@ fold(char c)
 static size_t
 edit_distance(const char *a, const char *b)
 {
-	size_t	 la, lb, i, j, d, rows[3][WORD_MAX + 1];
-	size_t	*pp, *p, *c;
+	size_t la, lb, i, j, d, rows[3][WORD_MAX + 1];
+	size_t *pp, *p, *c;
 
 	la = strlen(a);
 	lb = strlen(b);
@@ -179,8 +114,8 @@ edit_distance(const char *a, const char *b)
 static const char *
 suggest(const char *s, const char *const words[], size_t n)
 {
-	const char	*best = NULL;
-	size_t		 i, d, bestd = 3;
+	const char *best = NULL;
+	size_t i, d, bestd = 3;
 
 	for (i = 0; i < n; i++) {
 		d = edit_distance(s, words[i]);
@@ -196,7 +131,7 @@ suggest(const char *s, const char *const words[], size_t n)
 static const char *
 word_list(const char *const words[], size_t n, char *buf, size_t len)
 {
-	size_t	 i, used = 0;
+	size_t i, used = 0;
 
 	buf[0] = '\0';
 	for (i = 0; i < n && used < len; i++)
@@ -208,55 +143,12 @@ word_list(const char *const words[], size_t n, char *buf, size_t len)
 static int
 word_index(const char *s, const char *const words[], size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (strcmp(s, words[i]) == 0)
 			return (int)i;
 	return -1;
-}
-
-static int
-clamp_int(size_t v)
-{
-	return v >= INT_MAX ? INT_MAX : (int)v;
-}
-
-static struct conf_mark
-mark_of(const struct parse *p, yaml_mark_t m)
-{
-	struct conf_mark	 cm;
-
-	cm.file = p->file;
-	cm.line = clamp_int(m.line + 1);
-	cm.col = clamp_int(m.column + 1);
-	return cm;
-}
-
-/* The mark of a byte offset, for libyaml's reader errors which have none. */
-static struct conf_mark
-offset_mark(const struct parse *p, size_t off)
-{
-	struct conf_mark	 cm;
-	size_t			 i, line = 1, col = 1;
-
-	for (i = 0; i < off && i < p->len; i++) {
-		if (p->text[i] == '\n') {
-			line++;
-			col = 1;
-		} else if (((unsigned char)p->text[i] & 0xc0) != 0x80)
-			col++;
-	}
-	cm.file = p->file;
-	cm.line = clamp_int(line);
-	cm.col = clamp_int(col);
-	return cm;
-}
-
-static int
-same_mark(struct conf_mark a, struct conf_mark b)
-{
-	return a.line == b.line && a.col == b.col;
 }
 
 /* "1h", "90s", "250ms": the shortest exact form. */
@@ -274,468 +166,14 @@ duration_text(uint64_t ms, char *buf, size_t len)
 	return buf;
 }
 
-/* ---- errors ------------------------------------------------------------- */
-
 static void
 perr(struct parse *p, struct conf_mark m, const char *fmt, ...)
 {
-	struct parse_error	*v;
-	va_list			 ap;
-	size_t			 i;
-	char			*msg;
-	int			 rc;
+	va_list ap;
 
-	for (i = 0; i < p->naliases; i++)
-		if (same_mark(p->aliases[i], m))
-			return;
 	va_start(ap, fmt);
-	rc = vasprintf(&msg, fmt, ap);
+	errlist_vadd(&p->errs, m, fmt, ap);
 	va_end(ap);
-	if (rc == -1) {
-		p->nomem = 1;
-		return;
-	}
-	v = array_grow(p->errs, &p->errcap, p->nerrs, sizeof(*v));
-	if (v == NULL) {
-		free(msg);
-		p->nomem = 1;
-		return;
-	}
-	p->errs = v;
-	v[p->nerrs].e.mark = m;
-	v[p->nerrs].e.msg = msg;
-	v[p->nerrs].seq = p->nerrs;
-	p->nerrs++;
-}
-
-static int
-error_cmp(const void *a, const void *b)
-{
-	const struct parse_error	*x = a, *y = b;
-
-	if (x->e.mark.line != y->e.mark.line)
-		return x->e.mark.line < y->e.mark.line ? -1 : 1;
-	if (x->e.mark.col != y->e.mark.col)
-		return x->e.mark.col < y->e.mark.col ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Hand the errors, in file order, and the file name over to errs. */
-static void
-errors_move(struct parse *p, struct conf_errors *errs, char *file)
-{
-	struct conf_mark	 none = { file, 0, 0 };
-	size_t			 i;
-
-	if (p->nomem)
-		perr(p, none, "out of memory");
-	errs->file = file;
-	if (p->nerrs == 0)
-		return;
-	qsort(p->errs, p->nerrs, sizeof(*p->errs), error_cmp);
-	errs->v = calloc(p->nerrs, sizeof(*errs->v));
-	for (i = 0; i < p->nerrs; i++) {
-		if (errs->v != NULL)
-			errs->v[i] = p->errs[i].e;
-		else
-			free(p->errs[i].e.msg);
-	}
-	errs->n = errs->v != NULL ? p->nerrs : 0;
-	p->nerrs = 0;
-}
-
-static void
-syntax_error(struct parse *p, const yaml_parser_t *yp)
-{
-	const char	*problem;
-
-	problem = yp->problem != NULL ? yp->problem : "unknown problem";
-	if (yp->error == YAML_MEMORY_ERROR)
-		p->nomem = 1;
-	else if (yp->error == YAML_READER_ERROR && yp->problem_value != -1)
-		perr(p, offset_mark(p, yp->problem_offset),
-		    "invalid text: %s (byte 0x%02x)", problem,
-		    (unsigned)yp->problem_value & 0xffu);
-	else if (yp->error == YAML_READER_ERROR)
-		perr(p, offset_mark(p, yp->problem_offset),
-		    "invalid text: %s", problem);
-	else if (yp->context != NULL)
-		perr(p, mark_of(p, yp->problem_mark),
-		    "YAML syntax error: %s (%s started at line %zu, "
-		    "column %zu)", problem, yp->context,
-		    yp->context_mark.line + 1, yp->context_mark.column + 1);
-	else
-		perr(p, mark_of(p, yp->problem_mark), "YAML syntax error: %s",
-		    problem);
-}
-
-/* ---- the tree ----------------------------------------------------------- */
-
-static void
-node_free(struct conf_node *node)
-{
-	size_t	 i;
-
-	if (node == NULL)
-		return;
-	for (i = 0; i < node->n; i++) {
-		node_free(node->items[i]);
-		if (node->keys != NULL)
-			free(node->keys[i]);
-	}
-	free(node->items);
-	free(node->keys);
-	free(node->key_marks);
-	free(node->value);
-	free(node);
-}
-
-static struct conf_node *
-node_new(struct parse *p, enum conf_kind kind, yaml_mark_t m)
-{
-	struct conf_node	*node;
-
-	if ((node = calloc(1, sizeof(*node))) == NULL) {
-		p->nomem = 1;
-		return NULL;
-	}
-	node->kind = kind;
-	node->mark = mark_of(p, m);
-	return node;
-}
-
-/* Room for one more item (and key) in node. */
-static int
-node_reserve(struct parse *p, struct conf_node *node, size_t *cap)
-{
-	struct conf_node	**items;
-	struct conf_mark	 *marks;
-	char			**keys;
-	size_t			  ncap = *cap;
-
-	if ((items = array_grow(node->items, &ncap, node->n,
-	    sizeof(*items))) == NULL)
-		goto nomem;
-	node->items = items;
-	if (node->kind != CONF_MAP) {
-		*cap = ncap;
-		return 0;
-	}
-	if ((keys = realloc(node->keys, ncap * sizeof(*keys))) == NULL)
-		goto nomem;
-	node->keys = keys;
-	if ((marks = realloc(node->key_marks, ncap * sizeof(*marks))) == NULL)
-		goto nomem;
-	node->key_marks = marks;
-	*cap = ncap;
-	return 0;
-nomem:
-	p->nomem = 1;
-	return -1;
-}
-
-static int
-next_event(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev)
-{
-	if (yaml_parser_parse(yp, ev))
-		return 0;
-	syntax_error(p, yp);
-	return -1;
-}
-
-static int
-is_null_text(const char *s)
-{
-	return *s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
-}
-
-static int
-build_scalar(struct parse *p, const yaml_event_t *ev, struct conf_node **out)
-{
-	struct conf_node	*node;
-	const char		*v = (const char *)ev->data.scalar.value;
-	size_t			 len = ev->data.scalar.length;
-
-	if ((*out = node = node_new(p, CONF_SCALAR, ev->start_mark)) == NULL)
-		return -1;
-	if (memchr(v, '\0', len) != NULL) {
-		perr(p, node->mark, "a value cannot hold a NUL character");
-		len = strlen(v);
-	}
-	node->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE;
-	node->is_null = !node->quoted && is_null_text(v);
-	if (node->is_null)
-		len = 0;
-	if ((node->value = strndup(v, len)) == NULL) {
-		p->nomem = 1;
-		return -1;
-	}
-	return 0;
-}
-
-/* Refused, with a null placeholder so the tree keeps its shape. */
-static int
-build_alias(struct parse *p, const yaml_event_t *ev, struct conf_node **out)
-{
-	struct conf_mark	*v;
-	struct conf_node	*node;
-	char			 b[SHOWN_BUF];
-
-	if ((*out = node = node_new(p, CONF_SCALAR, ev->start_mark)) == NULL)
-		return -1;
-	node->is_null = 1;
-	if ((node->value = strdup("")) == NULL)
-		goto nomem;
-	perr(p, node->mark, "aliases such as '*%s' are not supported; "
-	    "write the value out in full",
-	    shown((const char *)ev->data.alias.anchor, b));
-	v = array_grow(p->aliases, &p->aliascap, p->naliases, sizeof(*v));
-	if (v == NULL)
-		goto nomem;
-	p->aliases = v;
-	v[p->naliases++] = node->mark;
-	return 0;
-nomem:
-	p->nomem = 1;
-	return -1;
-}
-
-static int
-build_seq(struct parse *p, yaml_parser_t *yp, int depth,
-    struct conf_node *seq)
-{
-	struct conf_node	*item;
-	yaml_event_t		 ev;
-	size_t			 cap = 0;
-
-	for (;;) {
-		if (next_event(p, yp, &ev) == -1)
-			return -1;
-		if (ev.type == YAML_SEQUENCE_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		if (build(p, yp, &ev, depth + 1, &item) == -1)
-			return -1;
-		if (node_reserve(p, seq, &cap) == -1) {
-			node_free(item);
-			return -1;
-		}
-		seq->items[seq->n++] = item;
-	}
-}
-
-static ssize_t
-map_find(const struct conf_node *map, const char *key)
-{
-	size_t	 i;
-
-	for (i = 0; i < map->n; i++)
-		if (strcmp(map->keys[i], key) == 0)
-			return (ssize_t)i;
-	return -1;
-}
-
-/* The key of a mapping entry, or NULL with *fatal clear when refused. */
-static char *
-build_key(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev, int depth,
-    int *fatal)
-{
-	struct conf_node	*junk;
-	char			*key;
-
-	*fatal = 0;
-	if (ev->type == YAML_SCALAR_EVENT) {
-		key = strndup((const char *)ev->data.scalar.value,
-		    ev->data.scalar.length);
-		yaml_event_delete(ev);
-		if (key == NULL)
-			*fatal = p->nomem = 1;
-		return key;
-	}
-	if (ev->type != YAML_ALIAS_EVENT)
-		perr(p, mark_of(p, ev->start_mark), "a key must be a scalar, "
-		    "found a %s", ev->type == YAML_MAPPING_START_EVENT ?
-		    "mapping" : "sequence");
-	if (build(p, yp, ev, depth + 1, &junk) == -1)
-		*fatal = 1;
-	node_free(junk);
-	return NULL;
-}
-
-/* One key and its value; kev is the key's first event. */
-static int
-build_entry(struct parse *p, yaml_parser_t *yp, yaml_event_t *kev,
-    int depth, struct conf_node *map, size_t *cap)
-{
-	struct conf_node	*val;
-	struct conf_mark	 km;
-	yaml_event_t		 vev;
-	ssize_t			 i;
-	char			*key, b[SHOWN_BUF];
-	int			 fatal;
-
-	km = mark_of(p, kev->start_mark);
-	key = build_key(p, yp, kev, depth, &fatal);
-	if (fatal || next_event(p, yp, &vev) == -1 ||
-	    build(p, yp, &vev, depth + 1, &val) == -1) {
-		free(key);
-		return -1;
-	}
-	if (key != NULL && (i = map_find(map, key)) != -1) {
-		perr(p, km, "duplicate key '%s'; it is first at %s:%d:%d",
-		    shown(key, b), p->file, map->key_marks[i].line,
-		    map->key_marks[i].col);
-		free(key);
-		key = NULL;
-	}
-	if (key == NULL || node_reserve(p, map, cap) == -1) {
-		node_free(val);
-		free(key);
-		return p->nomem ? -1 : 0;
-	}
-	map->keys[map->n] = key;
-	map->key_marks[map->n] = km;
-	map->items[map->n++] = val;
-	return 0;
-}
-
-static int
-build_map(struct parse *p, yaml_parser_t *yp, int depth,
-    struct conf_node *map)
-{
-	yaml_event_t	 ev;
-	size_t		 cap = 0;
-
-	for (;;) {
-		if (next_event(p, yp, &ev) == -1)
-			return -1;
-		if (ev.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&ev);
-			return 0;
-		}
-		if (build_entry(p, yp, &ev, depth, map, &cap) == -1)
-			return -1;
-	}
-}
-
-static int
-build_collection(struct parse *p, yaml_parser_t *yp, const yaml_event_t *ev,
-    int depth, struct conf_node **out)
-{
-	enum conf_kind	 kind;
-
-	if (depth >= MAX_DEPTH) {
-		perr(p, mark_of(p, ev->start_mark), "the file nests deeper "
-		    "than %d levels", MAX_DEPTH);
-		return -1;
-	}
-	kind = ev->type == YAML_MAPPING_START_EVENT ? CONF_MAP : CONF_SEQ;
-	if ((*out = node_new(p, kind, ev->start_mark)) == NULL)
-		return -1;
-	if (kind == CONF_MAP)
-		return build_map(p, yp, depth, *out);
-	return build_seq(p, yp, depth, *out);
-}
-
-/*
- * The node that starts with event ev, which this deletes.  Returns 0 with
- * *out set, or -1 when parsing cannot go on (the reason is reported).
- */
-static int
-build(struct parse *p, yaml_parser_t *yp, yaml_event_t *ev, int depth,
-    struct conf_node **out)
-{
-	int	 rc = -1;
-
-	*out = NULL;
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		rc = build_scalar(p, ev, out);
-		break;
-	case YAML_ALIAS_EVENT:
-		rc = build_alias(p, ev, out);
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT:
-		rc = build_collection(p, yp, ev, depth, out);
-		break;
-	default:
-		perr(p, mark_of(p, ev->start_mark), "unexpected YAML event");
-		break;
-	}
-	yaml_event_delete(ev);
-	if (rc == -1) {
-		node_free(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-/* Skip one event, which is expected to be of the given type. */
-static int
-skip_event(struct parse *p, yaml_parser_t *yp, yaml_event_type_t type)
-{
-	yaml_event_t	 ev;
-	int		 rc;
-
-	if (next_event(p, yp, &ev) == -1)
-		return -1;
-	rc = ev.type == type ? 0 : -1;
-	if (rc == -1)
-		perr(p, mark_of(p, ev.start_mark), "unexpected YAML event");
-	yaml_event_delete(&ev);
-	return rc;
-}
-
-static int
-load_document(struct parse *p, yaml_parser_t *yp, struct conf_node **top)
-{
-	struct conf_mark	 start = { p->file, 1, 1 };
-	yaml_event_t		 ev;
-
-	if (skip_event(p, yp, YAML_STREAM_START_EVENT) == -1 ||
-	    next_event(p, yp, &ev) == -1)
-		return -1;
-	if (ev.type == YAML_STREAM_END_EVENT) {
-		yaml_event_delete(&ev);
-		perr(p, start, "the file is empty: it needs at least a "
-		    "`loops:` sequence");
-		return -1;
-	}
-	yaml_event_delete(&ev);
-	if (next_event(p, yp, &ev) == -1 ||
-	    build(p, yp, &ev, 0, top) == -1 ||
-	    skip_event(p, yp, YAML_DOCUMENT_END_EVENT) == -1 ||
-	    next_event(p, yp, &ev) == -1)
-		return -1;
-	if (ev.type == YAML_DOCUMENT_START_EVENT)
-		perr(p, mark_of(p, ev.start_mark), "a second YAML document "
-		    "starts here; the file must hold only one");
-	yaml_event_delete(&ev);
-	return 0;
-}
-
-/* The whole document as a tree, or NULL when it cannot be read. */
-static struct conf_node *
-load(struct parse *p)
-{
-	struct conf_node	*top = NULL;
-	yaml_parser_t		 yp;
-
-	if (!yaml_parser_initialize(&yp)) {
-		p->nomem = 1;
-		return NULL;
-	}
-	yaml_parser_set_input_string(&yp, (const unsigned char *)p->text,
-	    p->len);
-	if (load_document(p, &yp, &top) == -1) {
-		node_free(top);
-		top = NULL;
-	}
-	yaml_parser_delete(&yp);
-	return top;
 }
 
 /* ---- checking the tree -------------------------------------------------- */
@@ -745,13 +183,13 @@ static void	scope_set(struct scope *, const char *, ...) LOOPD_PRINTF(2, 3);
 static void
 scope_set(struct scope *sc, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(sc->name, sizeof(sc->name), fmt, ap);
+	vsnprintf(sc->name, sizeof sc->name, fmt, ap);
 	va_end(ap);
-	snprintf(sc->in, sizeof(sc->in), "in %s", sc->name);
-	snprintf(sc->pfx, sizeof(sc->pfx), "%s: ", sc->name);
+	snprintf(sc->in, sizeof sc->in, "in %s", sc->name);
+	snprintf(sc->pfx, sizeof sc->pfx, "%s: ", sc->name);
 }
 
 static const char *
@@ -762,16 +200,6 @@ found(const struct conf_node *node)
 	if (node->kind == CONF_SEQ)
 		return "a sequence";
 	return node->is_null ? "an empty value" : "a scalar";
-}
-
-static struct conf_node *
-map_get(const struct conf_node *map, const char *key)
-{
-	ssize_t	 i;
-
-	if ((i = map_find(map, key)) == -1)
-		return NULL;
-	return map->items[i];
 }
 
 static int
@@ -809,20 +237,21 @@ static void
 check_keys(struct parse *p, const struct conf_node *map,
     const char *const known[], size_t n, const char *in)
 {
-	const char	*best;
-	size_t		 i;
-	char		 b[SHOWN_BUF], list[128];
+	const char *best;
+	size_t i;
+	char b[ERRLIST_SHOWN_BUF], list[128];
 
 	for (i = 0; i < map->n; i++) {
 		if (word_index(map->keys[i], known, n) != -1)
 			continue;
 		if ((best = suggest(map->keys[i], known, n)) != NULL)
 			perr(p, map->key_marks[i], "unknown key '%s' %s; did "
-			    "you mean '%s'?", shown(map->keys[i], b), in, best);
+			    "you mean '%s'?", errlist_shown(map->keys[i], b),
+			    in, best);
 		else
 			perr(p, map->key_marks[i], "unknown key '%s' %s; the "
-			    "keys are: %s", shown(map->keys[i], b), in,
-			    word_list(known, n, list, sizeof(list)));
+			    "keys are: %s", errlist_shown(map->keys[i], b), in,
+			    word_list(known, n, list, sizeof list));
 	}
 }
 
@@ -831,22 +260,22 @@ static int
 choose(struct parse *p, const struct conf_node *node, const char *pfx,
     const char *key, const char *const names[], size_t n)
 {
-	const char	*s, *best;
-	char		 b[SHOWN_BUF], list[128], what[160];
-	int		 i;
+	const char *s, *best;
+	char b[ERRLIST_SHOWN_BUF], list[128], what[160];
+	int i;
 
-	word_list(names, n, list, sizeof(list));
-	snprintf(what, sizeof(what), "one of %s", list);
+	word_list(names, n, list, sizeof list);
+	snprintf(what, sizeof what, "one of %s", list);
 	if ((s = want_scalar(p, node, pfx, key, what)) == NULL)
 		return -1;
 	if ((i = word_index(s, names, n)) != -1)
 		return i;
 	if ((best = suggest(s, names, n)) != NULL)
 		perr(p, node->mark, "%s%s: unknown value '%s'; did you mean "
-		    "'%s'?", pfx, key, shown(s, b), best);
+		    "'%s'?", pfx, key, errlist_shown(s, b), best);
 	else
 		perr(p, node->mark, "%s%s: unknown value '%s'; expected one "
-		    "of %s", pfx, key, shown(s, b), list);
+		    "of %s", pfx, key, errlist_shown(s, b), list);
 	return -1;
 }
 
@@ -864,8 +293,8 @@ static char *
 take_name(struct parse *p, const struct conf_node *node, const char *pfx,
     const char *key, const char *what, const char *extra)
 {
-	const char	*s;
-	char		*copy, b[SHOWN_BUF];
+	const char *s;
+	char *copy, b[ERRLIST_SHOWN_BUF];
 
 	if ((s = want_scalar(p, node, pfx, key, "a name")) == NULL)
 		return NULL;
@@ -876,97 +305,91 @@ take_name(struct parse *p, const struct conf_node *node, const char *pfx,
 	}
 	if (strlen(s) > CONF_NAME_MAX) {
 		perr(p, node->mark, "%s%s: '%s' is too long: a %s name has at "
-		    "most %d characters", pfx, key, shown(s, b), what,
+		    "most %d characters", pfx, key, errlist_shown(s, b), what,
 		    CONF_NAME_MAX);
 		return NULL;
 	}
 	if (!name_chars_ok(s, extra)) {
 		perr(p, node->mark, "%s%s: '%s' is not a valid %s name: use "
-		    "only letters, digits and %s", pfx, key, shown(s, b), what,
-		    strchr(extra, '.') != NULL ? "'_', '.', '-'" : "'_', '-'");
+		    "only letters, digits and %s", pfx, key,
+		    errlist_shown(s, b), what, strchr(extra, '.') != NULL ?
+		    "'_', '.', '-'" : "'_', '-'");
 		return NULL;
 	}
 	if ((copy = strdup(s)) == NULL)
-		p->nomem = 1;
+		p->errs.nomem = 1;
 	return copy;
 }
 
-/* Remember name; 0 when it is new, -1 once reported. */
+/* Remember name (borrowed); 0 when it is new, -1 once reported. */
 static int
-claim_name(struct parse *p, struct seen_list *l, const char *name,
+claim_name(struct parse *p, struct strset *taken, const char *name,
     struct conf_mark m, const char *what, const char *across)
 {
-	struct seen	*v;
-	size_t		 i;
+	struct conf_mark first;
+	int rc;
 
-	for (i = 0; i < l->n; i++) {
-		if (strcmp(l->v[i].name, name) != 0)
-			continue;
+	if ((rc = strset_add(taken, name, m, &first)) == 1)
+		return 0;
+	if (rc == -1)
+		p->errs.nomem = 1;
+	else
 		perr(p, m, "%s name '%s' is already used at %s:%d:%d; %s "
-		    "names must be unique%s", what, name, p->file,
-		    l->v[i].mark.line, l->v[i].mark.col, what, across);
-		return -1;
-	}
-	if ((v = array_grow(l->v, &l->cap, l->n, sizeof(*v))) == NULL) {
-		p->nomem = 1;
-		return -1;
-	}
-	l->v = v;
-	v[l->n].name = name;
-	v[l->n++].mark = m;
-	return 0;
+		    "names must be unique%s", what, name, p->file, first.line,
+		    first.col, what, across);
+	return -1;
 }
 
 static void
 check_log(struct parse *p, const struct conf_node *log, struct conf *conf)
 {
-	const struct conf_node	*node;
-	const char		*s;
-	char			 b[SHOWN_BUF];
-	int			 i;
+	const struct conf_node *node;
+	const char *s;
+	char b[ERRLIST_SHOWN_BUF];
+	int i;
 
 	if (want_map(p, log, "", "log") == -1)
 		return;
 	check_keys(p, log, log_keys, NELEM(log_keys), "in log");
-	if ((node = map_get(log, "level")) != NULL &&
+	if ((node = tree_map_get(log, "level")) != NULL &&
 	    (i = choose(p, node, "log.", "level", level_names,
 	    NELEM(level_names))) != -1)
 		conf->log_level = level_values[i];
-	if ((node = map_get(log, "format")) != NULL &&
+	if ((node = tree_map_get(log, "format")) != NULL &&
 	    (i = choose(p, node, "log.", "format", format_names,
 	    NELEM(format_names))) != -1)
 		conf->log_format = i == 0 ? CONF_LOG_JSON : CONF_LOG_TEXT;
-	if ((node = map_get(log, "target")) != NULL &&
+	if ((node = tree_map_get(log, "target")) != NULL &&
 	    (s = want_scalar(p, node, "log.", "target", "stderr")) != NULL &&
 	    strcmp(s, "stderr") != 0)
 		perr(p, node->mark, "log.target: '%s' is not supported; only "
-		    "stderr is, for now", shown(s, b));
+		    "stderr is, for now", errlist_shown(s, b));
 }
 
 static void
 check_shutdown(struct parse *p, const struct conf_node *sd,
     struct conf *conf)
 {
-	const struct conf_node	*node;
-	const char		*s, *err;
-	uint64_t		 ms;
-	char			 b[SHOWN_BUF], lim[32];
+	const struct conf_node *node;
+	const char *s, *err;
+	uint64_t ms;
+	char b[ERRLIST_SHOWN_BUF], lim[32];
 
 	if (want_map(p, sd, "", "shutdown") == -1)
 		return;
 	check_keys(p, sd, shutdown_keys, NELEM(shutdown_keys),
 	    "in shutdown");
-	if ((node = map_get(sd, "grace")) == NULL ||
+	if ((node = tree_map_get(sd, "grace")) == NULL ||
 	    (s = want_scalar(p, node, "shutdown.", "grace",
 	    "a duration such as 10s")) == NULL)
 		return;
 	if (config_parse_duration(s, &ms, &err) == -1)
 		perr(p, node->mark, "shutdown.grace: '%s' is not a valid "
-		    "duration: %s", shown(s, b), err);
+		    "duration: %s", errlist_shown(s, b), err);
 	else if (ms > CONF_MAX_GRACE_MS)
 		perr(p, node->mark, "shutdown.grace: '%s' is too long: the "
-		    "limit is %s", shown(s, b), duration_text(CONF_MAX_GRACE_MS,
-		    lim, sizeof(lim)));
+		    "limit is %s", errlist_shown(s, b),
+		    duration_text(CONF_MAX_GRACE_MS, lim, sizeof lim));
 	else
 		conf->grace_ms = ms;
 }
@@ -975,8 +398,8 @@ check_shutdown(struct parse *p, const struct conf_node *sd,
 static char *
 relative_to(const char *file, const char *dir)
 {
-	const char	*slash;
-	char		*s;
+	const char *slash;
+	char *s;
 
 	slash = strrchr(file, '/');
 	if (dir[0] == '/' || slash == NULL)
@@ -990,10 +413,10 @@ static void
 check_plugin_dir(struct parse *p, const struct conf_node *top,
     const char *override, const char *def, struct conf *conf)
 {
-	const struct conf_node	*node;
-	const char		*given = NULL;
+	const struct conf_node *node;
+	const char *given = NULL;
 
-	if ((node = map_get(top, "plugin_dir")) != NULL &&
+	if ((node = tree_map_get(top, "plugin_dir")) != NULL &&
 	    (given = want_scalar(p, node, "", "plugin_dir",
 	    "a directory")) != NULL && *given == '\0') {
 		perr(p, node->mark, "plugin_dir: the directory name is empty");
@@ -1006,15 +429,15 @@ check_plugin_dir(struct parse *p, const struct conf_node *top,
 	else
 		conf->plugin_dir = strdup(def != NULL ? def : ".");
 	if (conf->plugin_dir == NULL)
-		p->nomem = 1;
+		p->errs.nomem = 1;
 }
 
 static void
 task_plugin(struct parse *p, const struct conf_node *node,
     const struct scope *sc, const struct conf *conf, struct task_conf *tc)
 {
-	const char	*dir = conf->plugin_dir;
-	size_t		 len;
+	const char *dir = conf->plugin_dir;
+	size_t len;
 
 	if ((tc->plugin = take_name(p, node, sc->pfx, "plugin", "plugin",
 	    "_-")) == NULL || dir == NULL)
@@ -1023,24 +446,35 @@ task_plugin(struct parse *p, const struct conf_node *node,
 	if (asprintf(&tc->plugin_path, "%s%s%s.so", dir,
 	    len > 0 && dir[len - 1] == '/' ? "" : "/", tc->plugin) == -1) {
 		tc->plugin_path = NULL;
-		p->nomem = 1;
+		p->errs.nomem = 1;
 	}
+}
+
+/* item, taken out of map: the caller now owns it. */
+static struct conf_node *
+steal_item(struct conf_node *map, struct conf_node *item)
+{
+	size_t i;
+
+	for (i = 0; i < map->n; i++)
+		if (map->items[i] == item)
+			map->items[i] = NULL;
+	return item;
 }
 
 static void
 check_task(struct parse *p, struct conf_node *node, size_t i,
     const struct scope *lsc, const struct conf *conf, struct task_conf *tc)
 {
-	struct conf_node	*v;
-	struct scope		 sc;
-	ssize_t			 ci;
+	struct conf_node *v;
+	struct scope sc;
 
 	tc->mark = node->mark;
 	scope_set(&sc, "task #%zu of %s", i + 1, lsc->name);
 	if (want_kind(p, node, CONF_MAP, "", sc.name,
 	    "a mapping with name and plugin") == -1)
 		return;
-	if ((v = map_get(node, "name")) == NULL)
+	if ((v = tree_map_get(node, "name")) == NULL)
 		perr(p, node->mark, "%s has no name: add `name:`", sc.name);
 	else if ((tc->name = take_name(p, v, sc.pfx, "name", "task",
 	    "_.-")) != NULL &&
@@ -1048,22 +482,20 @@ check_task(struct parse *p, struct conf_node *node, size_t i,
 	    " across loops") == 0)
 		scope_set(&sc, "task '%s'", tc->name);
 	check_keys(p, node, task_keys, NELEM(task_keys), sc.in);
-	if ((v = map_get(node, "plugin")) == NULL)
+	if ((v = tree_map_get(node, "plugin")) == NULL)
 		perr(p, node->mark, "%s has no plugin: add `plugin:`", sc.name);
 	else
 		task_plugin(p, v, &sc, conf, tc);
-	if ((ci = map_find(node, "config")) != -1 &&
-	    want_map(p, node->items[ci], sc.pfx, "config") == 0) {
-		tc->config = node->items[ci];
-		node->items[ci] = NULL;		/* now the conf's */
-	}
+	if ((v = tree_map_get(node, "config")) != NULL &&
+	    want_map(p, v, sc.pfx, "config") == 0)
+		tc->config = steal_item(node, v);
 }
 
 static void
 check_tasks(struct parse *p, struct conf_node *node, const struct scope *sc,
     const struct conf *conf, struct loop_conf *lc)
 {
-	size_t	 i;
+	size_t i;
 
 	if (want_kind(p, node, CONF_SEQ, sc->pfx, "tasks",
 	    "a sequence of tasks") == -1)
@@ -1073,8 +505,8 @@ check_tasks(struct parse *p, struct conf_node *node, const struct scope *sc,
 		    "needs at least one task", sc->pfx);
 		return;
 	}
-	if ((lc->tasks = calloc(node->n, sizeof(*lc->tasks))) == NULL) {
-		p->nomem = 1;
+	if ((lc->tasks = calloc(node->n, sizeof *lc->tasks)) == NULL) {
+		p->errs.nomem = 1;
 		return;
 	}
 	lc->ntasks = node->n;
@@ -1086,27 +518,27 @@ static void
 check_loop(struct parse *p, struct conf_node *node, size_t i,
     const struct conf *conf, struct loop_conf *lc)
 {
-	struct conf_node	*v;
-	struct scope		 sc;
-	int			 b;
+	struct conf_node *v;
+	struct scope sc;
+	int b;
 
 	lc->mark = node->mark;
 	scope_set(&sc, "loop #%zu", i + 1);
 	if (want_kind(p, node, CONF_MAP, "", sc.name,
 	    "a mapping with name and tasks") == -1)
 		return;
-	if ((v = map_get(node, "name")) == NULL)
+	if ((v = tree_map_get(node, "name")) == NULL)
 		perr(p, node->mark, "%s has no name: add `name:`", sc.name);
 	else if ((lc->name = take_name(p, v, sc.pfx, "name", "loop",
 	    "_.-")) != NULL &&
 	    claim_name(p, &p->loops, lc->name, v->mark, "loop", "") == 0)
 		scope_set(&sc, "loop '%s'", lc->name);
 	check_keys(p, node, loop_keys, NELEM(loop_keys), sc.in);
-	if ((v = map_get(node, "backend")) != NULL &&
+	if ((v = tree_map_get(node, "backend")) != NULL &&
 	    (b = choose(p, v, sc.pfx, "backend", backend_names,
 	    NELEM(backend_names))) != -1)
 		lc->backend = (enum conf_backend)b;
-	if ((v = map_get(node, "tasks")) == NULL)
+	if ((v = tree_map_get(node, "tasks")) == NULL)
 		perr(p, node->mark, "%s has no tasks: add a `tasks:` sequence",
 		    sc.name);
 	else
@@ -1116,7 +548,7 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 static void
 check_loops(struct parse *p, struct conf_node *node, struct conf *conf)
 {
-	size_t	 i;
+	size_t i;
 
 	if (want_kind(p, node, CONF_SEQ, "", "loops",
 	    "a sequence of loops") == -1)
@@ -1126,8 +558,8 @@ check_loops(struct parse *p, struct conf_node *node, struct conf *conf)
 		    "one loop is needed");
 		return;
 	}
-	if ((conf->loops = calloc(node->n, sizeof(*conf->loops))) == NULL) {
-		p->nomem = 1;
+	if ((conf->loops = calloc(node->n, sizeof *conf->loops)) == NULL) {
+		p->errs.nomem = 1;
 		return;
 	}
 	conf->nloops = node->n;
@@ -1139,15 +571,15 @@ static void
 check_top(struct parse *p, struct conf_node *top, const char *override,
     const char *def, struct conf *conf)
 {
-	struct conf_node	*node;
+	struct conf_node *node;
 
 	check_keys(p, top, top_keys, NELEM(top_keys), "at the top level");
 	check_plugin_dir(p, top, override, def, conf);
-	if ((node = map_get(top, "log")) != NULL)
+	if ((node = tree_map_get(top, "log")) != NULL)
 		check_log(p, node, conf);
-	if ((node = map_get(top, "shutdown")) != NULL)
+	if ((node = tree_map_get(top, "shutdown")) != NULL)
 		check_shutdown(p, node, conf);
-	if ((node = map_get(top, "loops")) == NULL)
+	if ((node = tree_map_get(top, "loops")) == NULL)
 		perr(p, top->mark, "the file has no `loops:` sequence; at "
 		    "least one loop is needed");
 	else
@@ -1159,7 +591,7 @@ static struct conf *
 check(struct parse *p, struct conf_node *top, const char *override,
     const char *def)
 {
-	struct conf	*conf;
+	struct conf *conf;
 
 	if (top->kind == CONF_SCALAR && top->is_null) {
 		perr(p, top->mark, "the document is empty: it needs at least "
@@ -1171,8 +603,8 @@ check(struct parse *p, struct conf_node *top, const char *override,
 		    "least a `loops:` key, found %s", found(top));
 		return NULL;
 	}
-	if ((conf = calloc(1, sizeof(*conf))) == NULL) {
-		p->nomem = 1;
+	if ((conf = calloc(1, sizeof *conf)) == NULL) {
+		p->errs.nomem = 1;
 		return NULL;
 	}
 	conf->log_level = LOOPD_LOG_INFO;
@@ -1189,71 +621,122 @@ config_parse_string(const char *text, size_t len, const char *name,
     const char *plugin_dir_override, const char *default_plugin_dir,
     struct conf_errors *errs)
 {
-	struct conf_node	*top;
-	struct conf		*conf = NULL;
-	struct parse		 p;
-	char			*file;
+	struct conf_node *top;
+	struct conf *conf = NULL;
+	struct parse p;
+	char *file;
 
 	if ((file = strdup(name != NULL ? name : "<string>")) == NULL)
 		return NULL;
-	memset(&p, 0, sizeof(p));
+	memset(&p, 0, sizeof p);
 	p.file = file;
-	p.text = text != NULL ? text : "";
-	p.len = text != NULL ? len : 0;
-	if ((top = load(&p)) != NULL)
+	errlist_init(&p.errs, file);
+	if ((top = tree_load(text, len, &p.errs)) != NULL)
 		conf = check(&p, top, plugin_dir_override, default_plugin_dir);
-	node_free(top);
-	if (conf != NULL && p.nerrs == 0 && !p.nomem)
+	tree_free(top);
+	if (conf != NULL && !errlist_failed(&p.errs))
 		conf->path = file;
 	else {
 		config_free(conf);
 		conf = NULL;
-		errors_move(&p, errs, file);
+		errlist_move(&p.errs, errs, file);
 	}
-	free(p.errs);
-	free(p.aliases);
-	free(p.loops.v);
-	free(p.tasks.v);
+	errlist_free(&p.errs);
+	strset_free(&p.loops);
+	strset_free(&p.tasks);
 	return conf;
 }
 
-/* The whole file in a new buffer, or NULL with errno set. */
-static char *
-read_all(const char *path, size_t *lenp)
+/* What a file that is not a regular one is, for a message. */
+static const char *
+file_type(mode_t mode)
 {
-	char	*buf = NULL, *nbuf;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 r;
-	int	 fd, saved;
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "of an unknown type";
+}
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return NULL;
+/* fd's content, up to CONF_FILE_MAX bytes, or NULL with the reason in el. */
+static char *
+read_fd(int fd, size_t hint, size_t *lenp, struct errlist *el)
+{
+	struct conf_mark none = { el->file, 0, 0 };
+	char *buf = NULL, *nbuf;
+	size_t len = 0, cap = 0;
+	ssize_t r;
+
 	for (;;) {
+		if (len == cap && cap > CONF_FILE_MAX)
+			break;
 		if (len == cap) {
-			if (cap > SIZE_MAX / 2 - 4096 ||
-			    (nbuf = realloc(buf, cap * 2 + 4096)) == NULL) {
-				errno = ENOMEM;
-				r = -1;
-				break;
+			cap = cap == 0 ? hint + 4096 : cap * 2;
+			if (cap > CONF_FILE_MAX + 1)
+				cap = CONF_FILE_MAX + 1;
+			if ((nbuf = realloc(buf, cap)) == NULL) {
+				el->nomem = 1;
+				free(buf);
+				return NULL;
 			}
 			buf = nbuf;
-			cap = cap * 2 + 4096;
 		}
-		r = read(fd, buf + len, cap - len);
+		if ((r = read(fd, buf + len, cap - len)) == 0)
+			break;
 		if (r == -1 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			break;
+		if (r == -1) {
+			errlist_add(el, none, "cannot read: %s", strerror(errno));
+			free(buf);
+			return NULL;
+		}
 		len += (size_t)r;
 	}
-	saved = errno;
-	close(fd);
-	if (r != 0) {
+	if (len > CONF_FILE_MAX) {
+		errlist_add(el, none, "cannot read: the file is larger than "
+		    "%d MiB, the limit for a configuration", CONF_FILE_MAX >> 20);
 		free(buf);
-		errno = saved;
 		return NULL;
 	}
 	*lenp = len;
+	return buf;
+}
+
+/*
+ * The whole file at el->file in a new buffer, or NULL with the reason in
+ * el.  Only a regular file is read: a FIFO would block until someone
+ * writes to it, and a device may never end.
+ */
+static char *
+read_file(struct errlist *el, size_t *lenp)
+{
+	struct conf_mark none = { el->file, 0, 0 };
+	struct stat st;
+	char *buf = NULL;
+	int fd;
+
+	/* O_NONBLOCK: opening a FIFO would wait for a writer. */
+	if ((fd = open(el->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1 ||
+	    fstat(fd, &st) == -1)
+		errlist_add(el, none, "cannot read: %s", strerror(errno));
+	else if (S_ISDIR(st.st_mode))
+		errlist_add(el, none, "cannot read: %s", strerror(EISDIR));
+	else if (!S_ISREG(st.st_mode))
+		errlist_add(el, none, "cannot read: not a regular file but %s; "
+		    "the configuration must be a regular file",
+		    file_type(st.st_mode));
+	else if (st.st_size > CONF_FILE_MAX)
+		errlist_add(el, none, "cannot read: the file is %jd bytes, "
+		    "more than %d MiB, the limit for a configuration",
+		    (intmax_t)st.st_size, CONF_FILE_MAX >> 20);
+	else
+		buf = read_fd(fd, (size_t)st.st_size, lenp, el);
+	if (fd != -1)
+		close(fd);
 	return buf;
 }
 
@@ -1261,34 +744,27 @@ struct conf *
 config_parse_file(const char *path, const char *plugin_dir_override,
     const char *default_plugin_dir, struct conf_errors *errs)
 {
-	struct conf	*conf;
-	char		*text, *msg;
-	size_t		 len;
+	struct errlist el;
+	struct conf *conf = NULL;
+	char *text, *file;
+	size_t len;
 
-	if ((text = read_all(path, &len)) != NULL) {
+	errlist_init(&el, path);
+	if ((text = read_file(&el, &len)) != NULL)
 		conf = config_parse_string(text, len, path,
 		    plugin_dir_override, default_plugin_dir, errs);
-		free(text);
-		return conf;
-	}
-	if (asprintf(&msg, "cannot read: %s", strerror(errno)) == -1)
-		return NULL;
-	if ((errs->file = strdup(path)) == NULL ||
-	    (errs->v = calloc(1, sizeof(*errs->v))) == NULL) {
-		free(msg);
-		return NULL;
-	}
-	errs->v[0].mark.file = errs->file;
-	errs->v[0].msg = msg;
-	errs->n = 1;
-	return NULL;
+	else if ((file = strdup(path)) != NULL)
+		errlist_move(&el, errs, file);
+	free(text);
+	errlist_free(&el);
+	return conf;
 }
 
 void
 config_free(struct conf *conf)
 {
-	struct task_conf	*t;
-	size_t			 i, j;
+	struct task_conf *t;
+	size_t i, j;
 
 	if (conf == NULL)
 		return;
@@ -1298,7 +774,7 @@ config_free(struct conf *conf)
 			free(t->name);
 			free(t->plugin);
 			free(t->plugin_path);
-			node_free(t->config);
+			tree_free(t->config);
 		}
 		free(conf->loops[i].tasks);
 		free(conf->loops[i].name);
@@ -1312,7 +788,7 @@ config_free(struct conf *conf)
 void
 conf_errors_free(struct conf_errors *errs)
 {
-	size_t	 i;
+	size_t i;
 
 	if (errs == NULL)
 		return;
@@ -1320,13 +796,13 @@ conf_errors_free(struct conf_errors *errs)
 		free(errs->v[i].msg);
 	free(errs->v);
 	free(errs->file);
-	memset(errs, 0, sizeof(*errs));
+	memset(errs, 0, sizeof *errs);
 }
 
 int
 conf_error_format(const struct conf_error *e, char *buf, size_t len)
 {
-	const char	*file;
+	const char *file;
 
 	file = e->mark.file != NULL ? e->mark.file : "<string>";
 	if (e->mark.line == 0)
@@ -1344,7 +820,7 @@ duration_unit(const char *s, uint64_t *mult)
 	} units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
 	};
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < NELEM(units); i++) {
 		if (strcmp(s, units[i].name) == 0) {
@@ -1358,8 +834,8 @@ duration_unit(const char *s, uint64_t *mult)
 int
 config_parse_duration(const char *text, uint64_t *ms, const char **err)
 {
-	const char	*s = text;
-	uint64_t	 n = 0, mult;
+	const char *s = text;
+	uint64_t n = 0, mult;
 
 	if (*s == '-') {
 		*err = "a duration cannot be negative";

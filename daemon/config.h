@@ -1,9 +1,9 @@
 /*
  * config.h: the configuration file, parsed into plain immutable structs.
  *
- * config_parse_*() read YAML (through libyaml, which nothing else includes)
- * and either return a whole struct conf or collect every problem they find
- * in a struct conf_errors, each with file, line and column.  They touch
+ * config_parse_*() read YAML into a tree (tree.h) and check it, and either
+ * return a whole struct conf or collect every problem they find in a
+ * struct conf_errors, each with file, line and column.  They touch
  * nothing outside what they return.  A struct conf is not changed after it
  * is returned; runtime objects point into it.
  */
@@ -13,39 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A place in a file; line and col count from 1.  file is borrowed from the
- * struct conf (or struct conf_errors) it came with. */
-struct conf_mark {
-	const char	*file;
-	int		 line;
-	int		 col;
-};
-
-enum conf_kind {
-	CONF_SCALAR,
-	CONF_MAP,
-	CONF_SEQ,
-};
-
-/*
- * A YAML value, kept as written: the task's `config:` mapping is handed to
- * the plugin in this form.  Scalars keep their text (`value`) and whether
- * they were quoted; a plain `~`, `null` or empty scalar has value "" and
- * is_null set.  A map has n keys/items in file order; a seq has n items and
- * keys == NULL.
- */
-struct conf_node {
-	enum conf_kind		 kind;
-	struct conf_mark	 mark;
-	char			*value;		/* CONF_SCALAR */
-	int			 quoted;	/* CONF_SCALAR: '...', "...",
-						 * | or > */
-	int			 is_null;	/* CONF_SCALAR */
-	size_t			 n;		/* CONF_MAP, CONF_SEQ */
-	char			**keys;		/* CONF_MAP */
-	struct conf_mark	*key_marks;	/* CONF_MAP */
-	struct conf_node	**items;	/* CONF_MAP, CONF_SEQ */
-};
+#include "tree.h"
 
 enum conf_backend {
 	CONF_BACKEND_AUTO,
@@ -101,6 +69,8 @@ struct conf_errors {
 #define CONF_DEFAULT_GRACE_MS	10000
 #define CONF_MAX_GRACE_MS	(60 * 60 * 1000)
 #define CONF_NAME_MAX		64
+/* A larger file is refused rather than read. */
+#define CONF_FILE_MAX		(16 * 1024 * 1024)
 /* Longer durations are taken for mistakes. */
 #define CONF_MAX_DURATION_MS	(7ULL * 24 * 60 * 60 * 1000)
 
@@ -111,7 +81,9 @@ struct conf_errors {
  * used when neither says.  Returns a new struct conf (free with
  * config_free()), or NULL with errs filled (free with conf_errors_free()).
  * errs must be zeroed by the caller.  NULL with errs->n == 0 means that
- * memory ran out.  A file that cannot be read gives one error with line 0.
+ * memory ran out.  A file that cannot be read gives one error with line 0,
+ * and so does one that is not a regular file (a FIFO, a device) or is
+ * larger than CONF_FILE_MAX bytes.
  * default_plugin_dir may be NULL, which stands for ".".
  */
 struct conf	*config_parse_file(const char *path,

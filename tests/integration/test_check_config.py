@@ -126,5 +126,53 @@ class CheckConfigTest(LoopdTestCase):
         self.assertEqual(p.stderr, "")
 
 
+    def test_fifo_is_refused(self):
+        """A FIFO is not read (which would wait for a writer forever)."""
+        path = os.path.join(self.tmp, "fifo.yaml")
+        os.mkfifo(path)
+        p = self.run_loopd(["--check-config", path], timeout=5.0)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn("%s: cannot read: not a regular file but a FIFO" % path,
+                      p.stderr)
+
+    def test_too_large_file_is_refused(self):
+        path = os.path.join(self.tmp, "big.yaml")
+        with open(path, "w") as f:
+            f.truncate(16 * 1024 * 1024 + 1)
+        p = self.run_loopd(["--check-config", path], timeout=5.0)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn("%s: cannot read: the file is 16777217 bytes, more "
+                      "than 16 MiB" % path, p.stderr)
+
+    # Checking a large file takes linear time: a mapping of 100,000 keys,
+    # or 100,000 tasks, is checked in well under a second.  The deadline
+    # leaves room for slow (sanitized) builds; a check that compares each
+    # key or name with all the earlier ones takes 15 s and more.
+    LARGE_DEADLINE = 5.0
+
+    def test_large_config_mapping(self):
+        lines = ["loops:", "  - name: net", "    tasks:",
+                 "      - name: echo", "        plugin: echo",
+                 "        config:"]
+        lines += ["          key%d: %d" % (i, i) for i in range(100000)]
+        path = self.write_file("keys.yaml", "\n".join(lines) + "\n")
+        p = self.run_loopd(["--check-config", path, "-P",
+                            self.plugin_dir()], timeout=self.LARGE_DEADLINE)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(p.stderr, "")
+
+    def test_many_tasks(self):
+        lines = ["loops:"]
+        for i in range(5000):
+            lines += ["  - name: loop%d" % i, "    tasks:"]
+            lines += ["      - {name: t%d_%d, plugin: echo}" % (i, j)
+                      for j in range(20)]
+        path = self.write_file("tasks.yaml", "\n".join(lines) + "\n")
+        p = self.run_loopd(["--check-config", path, "-P",
+                            self.plugin_dir()], timeout=self.LARGE_DEADLINE)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        self.assertEqual(p.stderr, "")
+
+
 if __name__ == "__main__":
     unittest.main()

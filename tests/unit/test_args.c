@@ -32,38 +32,38 @@ static struct loopd_args args;
 static void
 on_error(void *ctx, const char *msg)
 {
-	struct heard	*h = ctx;
+	struct heard *h = ctx;
 
 	h->n++;
-	snprintf(h->last, sizeof(h->last), "%s", msg);
+	snprintf(h->last, sizeof h->last, "%s", msg);
 }
 
 /* Parse body as a task's config and point `args` at it. */
 static void
 load(const char *body)
 {
-	struct conf_errors	 errs;
-	char			 text[4096];
-	const char		*line, *nl;
-	size_t			 used;
+	struct conf_errors errs;
+	char text[4096];
+	const char *line, *nl;
+	size_t used;
 
-	used = (size_t)snprintf(text, sizeof(text), "loops:\n- name: l\n"
+	used = (size_t)snprintf(text, sizeof text, "loops:\n- name: l\n"
 	    "  tasks:\n  - name: t\n    plugin: p\n    config:\n");
 	for (line = body; *line != '\0'; line = nl + 1) {
 		nl = strchr(line, '\n');
 		ck_assert_ptr_nonnull(nl);
-		used += (size_t)snprintf(text + used, sizeof(text) - used,
+		used += (size_t)snprintf(text + used, sizeof text - used,
 		    INDENT "%.*s\n", (int)(nl - line), line);
-		ck_assert_uint_lt(used, sizeof(text));
+		ck_assert_uint_lt(used, sizeof text);
 	}
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	conf = config_parse_string(text, used, "test.yaml", NULL, NULL,
 	    &errs);
 	if (errs.n > 0)
 		fprintf(stderr, "%d:%d: %s\n", errs.v[0].mark.line,
 		    errs.v[0].mark.col, errs.v[0].msg);
 	ck_assert_ptr_nonnull(conf);
-	memset(&heard, 0, sizeof(heard));
+	memset(&heard, 0, sizeof heard);
 	args_init(&args, conf->loops[0].tasks[0].config, on_error, &heard);
 }
 
@@ -78,9 +78,9 @@ teardown(void)
 static void
 expect_error(int line, int col, const char *rest)
 {
-	char	 want[512];
+	char want[512];
 
-	snprintf(want, sizeof(want), "test.yaml:%d:%d: %s", line + HEAD_LINES,
+	snprintf(want, sizeof want, "test.yaml:%d:%d: %s", line + HEAD_LINES,
 	    col + 6, rest);
 	ck_assert_int_eq(heard.n, 1);
 	ck_assert_str_eq(heard.last, want);
@@ -149,8 +149,8 @@ START_TEST(test_paths)
 		"peers.", ".peers", "..", "listen.host.x", "numbers.x",
 		"numbers.x.y",
 	};
-	const struct conf_node	*root;
-	size_t			 i;
+	const struct conf_node *root;
+	size_t i;
 
 	load(body);
 	root = args.root;
@@ -163,7 +163,7 @@ START_TEST(test_paths)
 	ck_assert_ptr_eq(args_lookup(root, "peers.00"),
 	    args_lookup(root, "peers.0"));
 	ck_assert_str_eq(args_lookup(root, "peers.1.port")->value, "2");
-	for (i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+	for (i = 0; i < sizeof none / sizeof none[0]; i++)
 		ck_assert_msg(args_lookup(root, none[i]) == NULL,
 		    "\"%s\" found", none[i]);
 }
@@ -258,22 +258,22 @@ START_TEST(test_bool)
 	static const char *const no[] = {
 		"false", "FALSE", "no", "No", "off", "Off",
 	};
-	char	 b[1024];
-	size_t	 i, used = 0;
+	char b[1024];
+	size_t i, used = 0;
 
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		used += (size_t)snprintf(b + used, sizeof(b) - used,
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		used += (size_t)snprintf(b + used, sizeof b - used,
 		    "y%zu: %s\n", i, yes[i]);
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-		used += (size_t)snprintf(b + used, sizeof(b) - used,
+	for (i = 0; i < sizeof no / sizeof no[0]; i++)
+		used += (size_t)snprintf(b + used, sizeof b - used,
 		    "n%zu: %s\n", i, no[i]);
 	load(b);
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		snprintf(b, sizeof(b), "y%zu", i);
+	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		snprintf(b, sizeof b, "y%zu", i);
 		ck_assert_msg(loopd_args_bool(&args, b, false), "%s", yes[i]);
 	}
-	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
-		snprintf(b, sizeof(b), "n%zu", i);
+	for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+		snprintf(b, sizeof b, "n%zu", i);
 		ck_assert_msg(!loopd_args_bool(&args, b, true), "%s", no[i]);
 	}
 	ck_assert_int_eq(heard.n, 0);
@@ -398,10 +398,10 @@ END_TEST
 /* No config at all, or no args: everything is absent, nothing is heard. */
 START_TEST(test_no_config)
 {
-	struct loopd_args	 none;
+	struct loopd_args none;
 
 	args_init(&none, NULL, on_error, &heard);
-	memset(&heard, 0, sizeof(heard));
+	memset(&heard, 0, sizeof heard);
 	ck_assert(!loopd_args_has(&none, NULL));
 	ck_assert(!loopd_args_has(&none, "x"));
 	ck_assert_str_eq(loopd_args_string(&none, "x", "d"), "d");
@@ -459,8 +459,8 @@ END_TEST
 static Suite *
 args_suite(void)
 {
-	Suite	*s;
-	TCase	*tc;
+	Suite *s;
+	TCase *tc;
 
 	s = suite_create("args");
 	tc = tcase_create("getters");

@@ -6,10 +6,12 @@
  * by field, and the duration syntax with its boundaries.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "loopd/plugin.h"
@@ -265,7 +267,7 @@ static const struct bad bad[] = {
 static struct conf *
 parse(const char *yaml, struct conf_errors *errs)
 {
-	memset(errs, 0, sizeof(*errs));
+	memset(errs, 0, sizeof *errs);
 	return config_parse_string(yaml, strlen(yaml), "test.yaml", NULL,
 	    "/usr/lib/loopd/plugins", errs);
 }
@@ -273,21 +275,21 @@ parse(const char *yaml, struct conf_errors *errs)
 static void
 dump_errors(const char *what, const struct conf_errors *errs)
 {
-	char	 buf[1024];
-	size_t	 i;
+	char buf[1024];
+	size_t i;
 
 	for (i = 0; i < errs->n; i++) {
-		conf_error_format(&errs->v[i], buf, sizeof(buf));
+		conf_error_format(&errs->v[i], buf, sizeof buf);
 		fprintf(stderr, "%s: [%zu] %s\n", what, i, buf);
 	}
 }
 
 START_TEST(test_bad)
 {
-	const struct bad	*b = &bad[_i];
-	const struct conf_error	*e;
-	struct conf_errors	 errs;
-	struct conf		*conf;
+	const struct bad *b = &bad[_i];
+	const struct conf_error *e;
+	struct conf_errors errs;
+	struct conf *conf;
 
 	conf = parse(b->yaml, &errs);
 	if (errs.n != b->nerr || errs.n <= b->which)
@@ -345,8 +347,8 @@ START_TEST(test_many_errors)
 		{ 16, 19, "shutdown.grace: '10' is not a valid duration: "
 		    "missing unit" },
 	};
-	struct conf_errors	 errs;
-	size_t			 i;
+	struct conf_errors errs;
+	size_t i;
 
 	ck_assert_ptr_null(parse(yaml, &errs));
 	if (errs.n != NELEM(want))
@@ -390,9 +392,9 @@ START_TEST(test_full)
 	    "  - name: slow\n"				/* 20 */
 	    "    backend: select\n"			/* 21 */
 	    "    tasks: [{name: t3, plugin: my_plugin-2}]\n";	/* 22 */
-	const struct conf_node	*cfg;
-	struct conf_errors	 errs;
-	struct conf		*conf;
+	const struct conf_node *cfg;
+	struct conf_errors errs;
+	struct conf *conf;
 
 	conf = parse(yaml, &errs);
 	dump_errors("full", &errs);
@@ -458,8 +460,8 @@ START_TEST(test_defaults)
 	    "shutdown: {}\n"
 	    LOOPS
 	    "        config:\n";
-	struct conf_errors	 errs;
-	struct conf		*conf;
+	struct conf_errors errs;
+	struct conf *conf;
 
 	conf = parse(yaml, &errs);
 	dump_errors("defaults", &errs);
@@ -475,7 +477,7 @@ START_TEST(test_defaults)
 	config_free(conf);
 
 	/* No default at all: the current directory. */
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	conf = config_parse_string(LOOPS, strlen(LOOPS), NULL, NULL, NULL,
 	    &errs);
 	ck_assert_ptr_nonnull(conf);
@@ -497,11 +499,11 @@ START_TEST(test_names)
 	    "  - name: " A65 "\n"
 	    "    tasks:\n"
 	    "      - {name: A.b-c_9, plugin: _-x}\n";
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	char			 text[256], *cut;
+	struct conf_errors errs;
+	struct conf *conf;
+	char text[256], *cut;
 
-	snprintf(text, sizeof(text), "%s", yaml);
+	snprintf(text, sizeof text, "%s", yaml);
 	cut = strstr(text, "a\n");		/* 65 a's become 64 */
 	ck_assert_ptr_nonnull(cut);
 	memmove(cut, cut + 1, strlen(cut + 1) + 1);
@@ -534,15 +536,15 @@ static const struct {
 
 START_TEST(test_plugin_dir)
 {
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	char			 yaml[256];
+	struct conf_errors errs;
+	struct conf *conf;
+	char yaml[256];
 
-	snprintf(yaml, sizeof(yaml), "%s%s%s" LOOPS,
+	snprintf(yaml, sizeof yaml, "%s%s%s" LOOPS,
 	    dirs[_i].dir != NULL ? "plugin_dir: " : "",
 	    dirs[_i].dir != NULL ? dirs[_i].dir : "",
 	    dirs[_i].dir != NULL ? "\n" : "");
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	conf = config_parse_string(yaml, strlen(yaml), dirs[_i].name,
 	    dirs[_i].override, "/default", &errs);
 	ck_assert_ptr_nonnull(conf);
@@ -564,8 +566,8 @@ static const struct {
 
 START_TEST(test_duration_good)
 {
-	const char	*err = NULL;
-	uint64_t	 ms = 1234567;
+	const char *err = NULL;
+	uint64_t ms = 1234567;
 
 	ck_assert_int_eq(config_parse_duration(good_durations[_i].text, &ms,
 	    &err), 0);
@@ -597,8 +599,8 @@ static const struct {
 
 START_TEST(test_duration_bad)
 {
-	const char	*err = NULL;
-	uint64_t	 ms = 42;
+	const char *err = NULL;
+	uint64_t ms = 42;
 
 	ck_assert_int_eq(config_parse_duration(bad_durations[_i].text, &ms,
 	    &err), -1);
@@ -619,13 +621,13 @@ START_TEST(test_grace_bounds)
 		{ "0ms", 0 }, { "1h", 3600000 }, { "60m", 3600000 },
 		{ "3600000ms", 3600000 }, { "'90s'", 90000 },
 	};
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	char			 yaml[256];
-	size_t			 i;
+	struct conf_errors errs;
+	struct conf *conf;
+	char yaml[256];
+	size_t i;
 
 	for (i = 0; i < NELEM(ok); i++) {
-		snprintf(yaml, sizeof(yaml), "shutdown: {grace: %s}\n" LOOPS,
+		snprintf(yaml, sizeof yaml, "shutdown: {grace: %s}\n" LOOPS,
 		    ok[i].grace);
 		conf = parse(yaml, &errs);
 		ck_assert_msg(conf != NULL, "%s refused", ok[i].grace);
@@ -646,9 +648,9 @@ START_TEST(test_scalars)
 	    "          e: \"x\"\n"
 	    "          f: |\n"
 	    "            text\n";
-	const struct conf_node	*cfg;
-	struct conf_errors	 errs;
-	struct conf		*conf;
+	const struct conf_node *cfg;
+	struct conf_errors errs;
+	struct conf *conf;
 
 	conf = parse(yaml, &errs);
 	dump_errors("scalars", &errs);
@@ -674,25 +676,25 @@ END_TEST
 
 START_TEST(test_file)
 {
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	char			 dir[] = "/tmp/test_config.XXXXXX", path[128];
-	char			 buf[256], want[256];
-	FILE			*f;
+	struct conf_errors errs;
+	struct conf *conf;
+	char dir[] = "/tmp/test_config.XXXXXX", path[128];
+	char buf[256], want[256];
+	FILE *f;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/loopd.yaml", dir);
+	snprintf(path, sizeof path, "%s/loopd.yaml", dir);
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
 	fputs("plugin_dir: plugins\n" LOOPS, f);
 	fclose(f);
 
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	conf = config_parse_file(path, NULL, "/default", &errs);
 	ck_assert_ptr_nonnull(conf);
 	ck_assert_str_eq(conf->path, path);
-	snprintf(want, sizeof(want), "%s/plugins", dir);
+	snprintf(want, sizeof want, "%s/plugins", dir);
 	ck_assert_str_eq(conf->plugin_dir, want);
-	snprintf(want, sizeof(want), "%s/plugins/echo.so", dir);
+	snprintf(want, sizeof want, "%s/plugins/echo.so", dir);
 	ck_assert_str_eq(conf->loops[0].tasks[0].plugin_path, want);
 	config_free(conf);
 
@@ -703,8 +705,8 @@ START_TEST(test_file)
 	conf = config_parse_file(path, NULL, "/default", &errs);
 	ck_assert_ptr_null(conf);
 	ck_assert_uint_eq(errs.n, 1);
-	conf_error_format(&errs.v[0], buf, sizeof(buf));
-	snprintf(want, sizeof(want), "%s:1:8: loops: expected a sequence of "
+	conf_error_format(&errs.v[0], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:1:8: loops: expected a sequence of "
 	    "loops, found a scalar", path);
 	ck_assert_str_eq(buf, want);
 	conf_errors_free(&errs);
@@ -716,10 +718,10 @@ END_TEST
 
 START_TEST(test_file_missing)
 {
-	struct conf_errors	 errs;
-	char			 buf[256];
+	struct conf_errors errs;
+	char buf[256];
 
-	memset(&errs, 0, sizeof(errs));
+	memset(&errs, 0, sizeof errs);
 	ck_assert_ptr_null(config_parse_file("/nonexistent/loopd.yaml", NULL,
 	    NULL, &errs));
 	ck_assert_uint_eq(errs.n, 1);
@@ -729,7 +731,7 @@ START_TEST(test_file_missing)
 	ck_assert_int_eq(errs.v[0].mark.col, 0);
 	ck_assert_str_eq(errs.v[0].msg,
 	    "cannot read: No such file or directory");
-	conf_error_format(&errs.v[0], buf, sizeof(buf));
+	conf_error_format(&errs.v[0], buf, sizeof buf);
 	ck_assert_str_eq(buf, "/nonexistent/loopd.yaml: cannot read: "
 	    "No such file or directory");
 	conf_errors_free(&errs);
@@ -742,12 +744,177 @@ START_TEST(test_file_missing)
 }
 END_TEST
 
+/* Only a regular file is read: a FIFO would block, a device not end. */
+START_TEST(test_file_not_regular)
+{
+	struct conf_errors errs;
+	char dir[] = "/tmp/test_config.XXXXXX", path[128], buf[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/fifo.yaml", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	memset(&errs, 0, sizeof errs);
+	ck_assert_ptr_null(config_parse_file(path, NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].mark.line, 0);
+	conf_error_format(&errs.v[0], buf, sizeof buf);
+	ck_assert_msg(strncmp(buf, path, strlen(path)) == 0 &&
+	    strstr(buf, ": cannot read: not a regular file but a FIFO; the "
+	    "configuration must be a regular file") != NULL, "%s", buf);
+	conf_errors_free(&errs);
+	unlink(path);
+	rmdir(dir);
+
+	ck_assert_ptr_null(config_parse_file("/dev/null", NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.v[0].msg, "cannot read: not a regular file but "
+	    "a character device; the configuration must be a regular file");
+	conf_errors_free(&errs);
+}
+END_TEST
+
+/* A file of CONF_FILE_MAX bytes is read; one byte more is refused. */
+START_TEST(test_file_too_large)
+{
+	struct conf_errors errs;
+	char dir[] = "/tmp/test_config.XXXXXX", path[128];
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/big.yaml", dir);
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT, 0600), -1);
+	ck_assert_int_eq(ftruncate(fd, CONF_FILE_MAX + 1), 0);
+	memset(&errs, 0, sizeof errs);
+	ck_assert_ptr_null(config_parse_file(path, NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].mark.line, 0);
+	ck_assert_str_eq(errs.v[0].msg, "cannot read: the file is 16777217 "
+	    "bytes, more than 16 MiB, the limit for a configuration");
+	conf_errors_free(&errs);
+
+	/* At the limit it is read, and its NUL bytes are what is wrong. */
+	ck_assert_int_eq(ftruncate(fd, CONF_FILE_MAX), 0);
+	ck_assert_ptr_null(config_parse_file(path, NULL, NULL, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].mark.line, 1);
+	ck_assert_ptr_null(strstr(errs.v[0].msg, "MiB"));
+	conf_errors_free(&errs);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_backend_name)
 {
 	ck_assert_str_eq(config_backend_name(CONF_BACKEND_AUTO), "auto");
 	ck_assert_str_eq(config_backend_name(CONF_BACKEND_EPOLL), "epoll");
 	ck_assert_str_eq(config_backend_name(CONF_BACKEND_POLL), "poll");
 	ck_assert_str_eq(config_backend_name(CONF_BACKEND_SELECT), "select");
+}
+END_TEST
+
+/* The one error of errs: at line:col, its message holding msg. */
+static void
+expect_one(const struct conf_errors *errs, size_t i, int line, int col,
+    const char *msg)
+{
+	ck_assert_uint_gt(errs->n, i);
+	ck_assert_msg(errs->v[i].mark.line == line &&
+	    errs->v[i].mark.col == col, "[%zu] at %d:%d, expected %d:%d (%s)",
+	    i, errs->v[i].mark.line, errs->v[i].mark.col, line, col,
+	    errs->v[i].msg);
+	ck_assert_msg(strstr(errs->v[i].msg, msg) != NULL,
+	    "[%zu] \"%s\" lacks \"%s\"", i, errs->v[i].msg, msg);
+}
+
+/*
+ * A config: mapping of n keys k0..k(n-1), one a line from line 7, with a
+ * repeat of k<dup> after key <at>, and a repeat of the last key at the
+ * end.  Small maps are scanned and larger ones hashed: both must find each
+ * repeat and name the place of the first.
+ */
+static const struct {
+	size_t	 n, dup, at;
+} repeats[] = {
+	{ 3, 0, 1 }, { 7, 0, 6 }, { 8, 0, 7 }, { 8, 7, 7 }, { 9, 0, 8 },
+	{ 9, 3, 3 }, { 10, 8, 9 }, { 200, 0, 150 }, { 200, 7, 7 },
+	{ 200, 8, 8 }, { 200, 100, 199 }, { 5000, 4321, 4999 },
+};
+
+START_TEST(test_repeated_keys)
+{
+	struct conf_errors errs;
+	char *text, want[128];
+	size_t i, size, n = repeats[_i].n, dup = repeats[_i].dup;
+	FILE *f;
+	int line = 7, dupline = 0, lastline = 0;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
+	fputs(TASK_HEAD "        plugin: echo\n        config:\n", f);
+	for (i = 0; i < n; i++) {
+		fprintf(f, "          k%zu: %zu\n", i, i);
+		lastline = line++;
+		if (i == repeats[_i].at) {
+			fprintf(f, "          k%zu: again\n", dup);
+			dupline = line++;
+		}
+	}
+	fprintf(f, "          k%zu: again\n", n - 1);
+	fclose(f);
+
+	ck_assert_ptr_null(parse(text, &errs));
+	if (errs.n != 2)
+		dump_errors("repeats", &errs);
+	ck_assert_uint_eq(errs.n, 2);
+	snprintf(want, sizeof want, "duplicate key 'k%zu'; it is first at "
+	    "test.yaml:%zu:11", dup, 7 + dup);
+	expect_one(&errs, 0, dupline, 11, want);
+	snprintf(want, sizeof want, "duplicate key 'k%zu'; it is first at "
+	    "test.yaml:%d:11", n - 1, lastline);
+	expect_one(&errs, 1, line, 11, want);
+	conf_errors_free(&errs);
+	free(text);
+}
+END_TEST
+
+/* Among many loops and tasks, a name used twice is named with both
+ * places, whichever loop each is in. */
+START_TEST(test_repeated_names)
+{
+	struct conf_errors errs;
+	char *text;
+	size_t i, j, size;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&text, &size));
+	fputs("loops:\n", f);				/* line 1 */
+	for (i = 0; i < 50; i++) {			/* 22 lines a loop */
+		fprintf(f, "  - name: l%zu\n    tasks:\n", i);
+		for (j = 0; j < 20; j++)
+			fprintf(f, "      - {name: t%zu_%zu, plugin: echo}\n",
+			    i, j);
+	}
+	fputs("  - name: l7\n"				/* line 1102 */
+	    "    tasks:\n"
+	    "      - {name: t3_5, plugin: echo}\n"	/* line 1104 */
+	    "      - {name: new, plugin: echo}\n"
+	    "      - {name: t49_19, plugin: echo}\n", f);	/* line 1106 */
+	fclose(f);
+
+	ck_assert_ptr_null(parse(text, &errs));
+	if (errs.n != 3)
+		dump_errors("names", &errs);
+	ck_assert_uint_eq(errs.n, 3);
+	/* l7 at line 2 + 7 * 22, t3_5 at 2 + 3 * 22 + 2 + 5. */
+	expect_one(&errs, 0, 1102, 11, "loop name 'l7' is already used at "
+	    "test.yaml:156:11; loop names must be unique");
+	expect_one(&errs, 1, 1104, 16, "task name 't3_5' is already used at "
+	    "test.yaml:75:16; task names must be unique across loops");
+	expect_one(&errs, 2, 1106, 16, "task name 't49_19' is already used "
+	    "at test.yaml:1101:16; task names must be unique across loops");
+	conf_errors_free(&errs);
+	free(text);
 }
 END_TEST
 
@@ -769,9 +936,9 @@ START_TEST(test_odd_inputs)
 		"loops:\n  - name: a\n    tasks:\n      - name: b\n"
 		    "        plugin: c\n        config: {a: 1, a: 2, a: 3}\n",
 	};
-	struct conf_errors	 errs;
-	struct conf		*conf;
-	size_t			 i;
+	struct conf_errors errs;
+	struct conf *conf;
+	size_t i;
 
 	for (i = 0; i < NELEM(odd); i++) {
 		conf = parse(odd[i], &errs);
@@ -785,14 +952,16 @@ END_TEST
 static Suite *
 config_suite(void)
 {
-	Suite	*s;
-	TCase	*tc;
+	Suite *s;
+	TCase *tc;
 
 	s = suite_create("config");
 	tc = tcase_create("errors");
 	tcase_add_loop_test(tc, test_bad, 0, NELEM(bad));
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_odd_inputs);
+	tcase_add_loop_test(tc, test_repeated_keys, 0, NELEM(repeats));
+	tcase_add_test(tc, test_repeated_names);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("valid");
@@ -813,6 +982,8 @@ config_suite(void)
 	tc = tcase_create("files");
 	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_file_missing);
+	tcase_add_test(tc, test_file_not_regular);
+	tcase_add_test(tc, test_file_too_large);
 	suite_add_tcase(s, tc);
 	return s;
 }
