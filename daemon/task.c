@@ -71,7 +71,7 @@ task_start(struct loopd_task *t)
 	struct plugin_error perr;
 	int rc;
 
-	if (plugin_load(t->conf->plugin_path, &t->plugin, &perr) < 0) {
+	if (loader_open(t->conf->plugin_path, &t->plugin, &perr) < 0) {
 		task_end(t, perr.type, perr.msg);
 		return;
 	}
@@ -153,7 +153,7 @@ task_free(struct loopd_task *t)
 			task_leave(t);
 		}
 	}
-	plugin_unload(&t->plugin);
+	loader_close(&t->plugin);
 	event_free(t->reaper);
 	free(t->err_type);
 	free(t->err_msg);

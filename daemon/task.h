@@ -16,7 +16,7 @@
 
 #include "args.h"
 #include "config.h"
-#include "plugin.h"
+#include "loader.h"
 
 enum task_state {
 	TASK_STARTING,

@@ -1,5 +1,5 @@
 /*
- * plugin.c: dlopen a plugin and decide whether to trust its descriptor.
+ * loader.c: dlopen a plugin and decide whether to trust its descriptor.
  *
  * The order of the checks matters for the message the operator gets: first
  * whether the file is there, then whether it loads, then whether it is a
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "plugin.h"
+#include "loader.h"
 
 static int
 fail(struct plugin_error *err, const char *type, const char *fmt, ...)
@@ -58,7 +58,7 @@ check_descriptor(const char *path, const struct loopd_plugin *d,
 }
 
 int
-plugin_load(const char *path, struct plugin *p, struct plugin_error *err)
+loader_open(const char *path, struct plugin *p, struct plugin_error *err)
 {
 	struct stat st;
 
@@ -75,21 +75,21 @@ plugin_load(const char *path, struct plugin *p, struct plugin_error *err)
 		    "%s", path, dlerror());
 	p->desc = dlsym(p->dl, LOOPD_PLUGIN_SYMBOL);
 	if (p->desc == NULL) {
-		plugin_unload(p);
+		loader_close(p);
 		return fail(err, "plugin_no_descriptor", "%s is not a loopd "
 		    "plugin: it has no %s symbol (define one with "
 		    "LOOPD_PLUGIN() from <loopd/plugin.h>)", path,
 		    LOOPD_PLUGIN_SYMBOL);
 	}
 	if (check_descriptor(path, p->desc, err) < 0) {
-		plugin_unload(p);
+		loader_close(p);
 		return -1;
 	}
 	return 0;
 }
 
 void
-plugin_unload(struct plugin *p)
+loader_close(struct plugin *p)
 {
 	if (p->dl != NULL)
 		dlclose(p->dl);

@@ -1,12 +1,12 @@
 /*
- * plugin.h: loading a plugin's shared object and checking its descriptor.
+ * loader.h: loading a plugin's shared object and checking its descriptor.
  *
  * Only workers call this; the supervisor never loads plugin code.  Errors
  * come back as a machine-readable type and a sentence for the operator that
  * names the file and what to do; the caller logs them.
  */
-#ifndef LOOPD_PLUGIN_LOADER_H
-#define LOOPD_PLUGIN_LOADER_H
+#ifndef LOOPD_LOADER_H
+#define LOOPD_LOADER_H
 
 #include <stddef.h>
 
@@ -24,10 +24,10 @@ struct plugin_error {
 
 /*
  * dlopen path and check its descriptor.  Returns 0 and fills *p (release
- * with plugin_unload()), or -1 and fills *err.
+ * with loader_close()), or -1 and fills *err.
  */
-int	plugin_load(const char *path, struct plugin *p,
+int	loader_open(const char *path, struct plugin *p,
 	    struct plugin_error *err);
-void	plugin_unload(struct plugin *p);
+void	loader_close(struct plugin *p);
 
-#endif /* LOOPD_PLUGIN_LOADER_H */
+#endif /* LOOPD_LOADER_H */
