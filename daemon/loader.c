@@ -30,8 +30,9 @@ fail(struct plugin_error *err, const char *type, const char *fmt, ...)
 	return -1;
 }
 
+/* Whether the descriptor is of this ABI: loopd may read it and call it. */
 static int
-check_descriptor(const char *path, const struct loopd_plugin *d,
+check_abi(const char *path, const struct loopd_plugin *d,
     struct plugin_error *err)
 {
 	if (d->abi_major != LOOPD_PLUGIN_ABI_MAJOR)
@@ -51,10 +52,40 @@ check_descriptor(const char *path, const struct loopd_plugin *d,
 		    "bytes where ABI %u.%u has %zu: it was not made with "
 		    "LOOPD_PLUGIN()", path, d->size, d->abi_major,
 		    d->abi_minor, sizeof(struct loopd_plugin));
-	if (d->start == NULL)
-		return fail(err, "plugin_invalid", "%s has no start hook: "
-		    "set .start in LOOPD_PLUGIN()", path);
 	return 0;
+}
+
+/*
+ * dlopen with every symbol bound (RTLD_NOW), so that a missing one is
+ * reported now rather than as a crash on its first call.  When that fails,
+ * the plugin may be one built for a newer ABI, which calls loopd_*
+ * functions this loopd lacks: load it again lazily (its functions are then
+ * bound on first call, and none is called) only to read its descriptor, so
+ * that the operator reads "upgrade loopd or rebuild" instead of "undefined
+ * symbol".  The lazy load cannot come first: glibc does not bind a lazily
+ * loaded object's functions when it is opened again with RTLD_NOW, and a
+ * dlclose() and second dlopen() would run the plugin's constructors twice.
+ */
+static int
+open_bound(const char *path, struct plugin *p, struct plugin_error *err)
+{
+	const struct loopd_plugin *d;
+	char why[512];
+	void *lazy;
+
+	if ((p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) != NULL)
+		return 0;
+	snprintf(why, sizeof why, "%s", dlerror());
+	if ((lazy = dlopen(path, RTLD_LAZY | RTLD_LOCAL)) != NULL) {
+		d = dlsym(lazy, LOOPD_PLUGIN_SYMBOL);
+		if (d != NULL && check_abi(path, d, err) < 0) {
+			dlclose(lazy);
+			return -1;
+		}
+		dlclose(lazy);
+	}
+	return fail(err, "plugin_not_loadable", "%s cannot be loaded: %s",
+	    path, why);
 }
 
 int
@@ -70,9 +101,8 @@ loader_open(const char *path, struct plugin *p, struct plugin_error *err)
 	if (!S_ISREG(st.st_mode))
 		return fail(err, "plugin_not_loadable", "%s is not a regular "
 		    "file", path);
-	if ((p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL)
-		return fail(err, "plugin_not_loadable", "%s cannot be loaded: "
-		    "%s", path, dlerror());
+	if (open_bound(path, p, err) < 0)
+		return -1;
 	p->desc = dlsym(p->dl, LOOPD_PLUGIN_SYMBOL);
 	if (p->desc == NULL) {
 		loader_close(p);
@@ -81,11 +111,17 @@ loader_open(const char *path, struct plugin *p, struct plugin_error *err)
 		    "LOOPD_PLUGIN() from <loopd/plugin.h>)", path,
 		    LOOPD_PLUGIN_SYMBOL);
 	}
-	if (check_descriptor(path, p->desc, err) < 0) {
-		loader_close(p);
-		return -1;
+	if (check_abi(path, p->desc, err) < 0)
+		goto bad;
+	if (p->desc->start == NULL) {
+		fail(err, "plugin_invalid", "%s has no start hook: set .start "
+		    "in LOOPD_PLUGIN()", path);
+		goto bad;
 	}
 	return 0;
+bad:
+	loader_close(p);
+	return -1;
 }
 
 void

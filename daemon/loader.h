@@ -23,11 +23,15 @@ struct plugin_error {
 };
 
 /*
- * dlopen path and check its descriptor.  Returns 0 and fills *p (release
- * with loader_close()), or -1 and fills *err.
+ * dlopen path with every symbol bound, and check its descriptor.  A plugin
+ * built for a newer ABI is reported as plugin_abi even when it is not
+ * loadable for lack of newer loopd_* functions.
+ * Returns 0 and fills *p (release with loader_close()), or -1 and fills
+ * *err.  Runs the plugin's constructors.  Worker main thread.
  */
 int	loader_open(const char *path, struct plugin *p,
 	    struct plugin_error *err);
+/* dlclose p, if open; p may be all zero.  Runs its destructors. */
 void	loader_close(struct plugin *p);
 
 #endif /* LOOPD_LOADER_H */
