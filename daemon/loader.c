@@ -1,16 +1,21 @@
 /*
- * loader.c: dlopen a plugin and decide whether to trust its descriptor.
+ * loader.c: decide whether to trust a plugin file, dlopen it and decide
+ * whether to trust its descriptor.
  *
  * The order of the checks matters for the message the operator gets: first
- * whether the file is there, then whether it loads, then whether it is a
- * loopd plugin at all, then whether it speaks this ABI.
+ * whether the file is there, then whether anyone but root could have put it
+ * there, then whether it loads, then whether it is a loopd plugin at all,
+ * then whether it speaks this ABI.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "loader.h"
 
@@ -29,6 +34,93 @@ fail(struct plugin_error *err, const char *type, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+/* ---- trust ---------------------------------------------------------------- */
+
+/*
+ * One file or directory of what `plugin` loads.  above: it is an ancestor,
+ * where a root-owned sticky directory (/tmp) is fine: others may add
+ * entries there but not rename or replace root's.
+ */
+static int
+trust_one(const char *plugin, const char *path, int above,
+    struct plugin_error *err)
+{
+	struct stat st;
+	const char *what;
+	uid_t me = geteuid();
+
+	if (stat(path, &st) < 0)
+		return 0;	/* gone: loader_open() says so */
+	what = S_ISDIR(st.st_mode) ? "directory" : "file";
+	if (st.st_uid != 0 && st.st_uid != me)
+		return fail(err, "plugin_untrusted", "refusing %s: %s %s is "
+		    "owned by uid %u, neither root nor the user loopd runs as "
+		    "(uid %u), so that user could make loopd run any code: "
+		    "chown root %s", plugin, what, path, (unsigned)st.st_uid,
+		    (unsigned)me, path);
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0)
+		return 0;
+	if (above && S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX) &&
+	    st.st_uid == 0)
+		return 0;
+	return fail(err, "plugin_untrusted", "refusing %s: %s %s is writable "
+	    "by group or others (mode %04o), so any local user could make "
+	    "loopd run their code: chmod go-w %s", plugin, what, path,
+	    (unsigned)(st.st_mode & 07777), path);
+}
+
+/* dir itself, strictly, then every directory above it up to "/". */
+static int
+trust_dir_and_above(const char *plugin, const char *dir,
+    struct plugin_error *err)
+{
+	char *real, *slash;
+	int rc;
+
+	if (trust_one(plugin, dir, 0, err) < 0)
+		return -1;
+	if ((real = realpath(dir, NULL)) == NULL)
+		return 0;
+	for (rc = 0; rc == 0 && strcmp(real, "/") != 0; ) {
+		if ((slash = strrchr(real, '/')) == NULL)
+			break;
+		slash[slash == real] = '\0';	/* "/a" becomes "/" */
+		rc = trust_one(plugin, real, 1, err);
+	}
+	free(real);
+	return rc;
+}
+
+int
+loader_check_trust(const char *path, struct plugin_error *err)
+{
+	char dir[PATH_MAX], *real, *slash;
+	int rc;
+
+	/* The directory the configuration names, whatever the file is. */
+	if ((slash = strrchr(path, '/')) == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	if (trust_dir_and_above(path, dir, err) < 0)
+		return -1;
+	/* The file itself, through symlinks, and where it really is. */
+	if ((real = realpath(path, NULL)) == NULL)
+		return 0;
+	if ((rc = trust_one(path, real, 0, err)) == 0) {
+		slash = strrchr(real, '/');
+		if (slash == real)
+			slash++;
+		*slash = '\0';
+		rc = trust_dir_and_above(path, real, err);
+	}
+	free(real);
+	return rc;
+}
+
+/* ---- loading -------------------------------------------------------------- */
 
 /* Whether the descriptor is of this ABI: loopd may read it and call it. */
 static int
@@ -101,6 +193,8 @@ loader_open(const char *path, struct plugin *p, struct plugin_error *err)
 	if (!S_ISREG(st.st_mode))
 		return fail(err, "plugin_not_loadable", "%s is not a regular "
 		    "file", path);
+	if (loader_check_trust(path, err) < 0)
+		return -1;
 	if (open_bound(path, p, err) < 0)
 		return -1;
 	p->desc = dlsym(p->dl, LOOPD_PLUGIN_SYMBOL);
