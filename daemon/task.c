@@ -71,11 +71,12 @@ task_start(struct loopd_task *t)
 	struct plugin_error perr;
 	int rc;
 
+	task_enter(t);		/* a plugin's constructors run in the load */
 	if (loader_open(t->conf->plugin_path, &t->plugin, &perr) < 0) {
+		task_leave(t);
 		task_end(t, perr.type, perr.msg);
 		return;
 	}
-	task_enter(t);
 	rc = t->plugin.desc->start(t, &t->args, &t->pstate);
 	task_leave(t);
 	if (rc != 0 && !t->ending) {

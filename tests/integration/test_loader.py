@@ -1,5 +1,5 @@
 """The plugin loader: plugins of a newer ABI, plugins that lack a symbol,
-and plugin files that others could have written.
+plugin files that others could have written, and crashes while loading.
 Each refused plugin is one task_error record; the rest of loopd runs."""
 
 import os
@@ -42,6 +42,30 @@ class AbiTest(LoopdTestCase):
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 0)
         self.assertEqual(len(d.find(event="task_error")), 2)
+        d.assert_no_process_left(timeout=0.5)
+
+
+class CtorCrashTest(LoopdTestCase):
+
+    def test_crash_in_constructor_names_the_task(self):
+        """Loading is part of the task: a plugin whose constructor crashes
+        inside dlopen() is that task's crash."""
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        d = self.start([loop("net", task("echo", "echo", port=0)),
+                        loop("doomed", task("ctorcrash", "ctorcrash"))],
+                       extra_env={"ASAN_OPTIONS": (asan + ":" if asan else "")
+                                  + "handle_segv=0"},
+                       allow_crash_report=True)
+        port = d.echo_port()
+        err = d.wait_record(event="task_error", loop="doomed")
+        self.assertErrorRecord(err, "doomed", "ctorcrash", "ctorcrash",
+                               "crash")
+        self.assertEqual(err.get("signal"), "SIGSEGV")
+        self.assertIn("'ctorcrash'", err["msg"])
+        self.assertNotIn("outside any", err["msg"])
+        self.assertEqual(echo_roundtrip(port, b"alive"), b"alive")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
         d.assert_no_process_left(timeout=0.5)
 
 
