@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "loader.h"
 #include "log.h"
 #include "supervisor.h"
 
@@ -101,23 +102,40 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 }
 
-/* Plugin files that are not there yet: worth a warning, not a refusal. */
+/*
+ * Plugin files that are not there yet: worth a warning, not a refusal.
+ * Plugin files that others could have written (loader_check_trust()): an
+ * error each, and the configuration is refused (exit 78), as running it
+ * would refuse those tasks.
+ */
 static void
 warn_missing_plugins(const struct conf *conf)
 {
+	struct plugin_error perr;
 	struct stat st;
-	size_t i, j;
+	size_t i, j, bad = 0;
 
 	for (i = 0; i < conf->nloops; i++)
 		for (j = 0; j < conf->loops[i].ntasks; j++) {
 			const struct task_conf *t = &conf->loops[i].tasks[j];
 
-			if (stat(t->plugin_path, &st) == 0)
-				continue;
-			log_plain("%s:%d:%d: warning: task '%s': plugin file %s "
-			    "does not exist", t->mark.file, t->mark.line,
-			    t->mark.col, t->name, t->plugin_path);
+			if (stat(t->plugin_path, &st) < 0)
+				log_plain("%s:%d:%d: warning: task '%s': plugin "
+				    "file %s does not exist", t->mark.file,
+				    t->mark.line, t->mark.col, t->name,
+				    t->plugin_path);
+			else if (loader_check_trust(t->plugin_path, &perr) < 0) {
+				log_plain("%s:%d:%d: task '%s': %s",
+				    t->mark.file, t->mark.line, t->mark.col,
+				    t->name, perr.msg);
+				bad++;
+			}
 		}
+	if (bad == 0)
+		return;
+	log_plain("%s: %zu problem%s found", conf->path, bad,
+	    bad == 1 ? "" : "s");
+	exit(EXIT_CONFIG);
 }
 
 static struct conf *

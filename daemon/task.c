@@ -71,8 +71,8 @@ task_start(struct loopd_task *t)
 	struct plugin_error perr;
 	int rc;
 
-	task_enter(t);		/* loading runs the plugin's constructors */
-	if (plugin_load(t->conf->plugin_path, &t->plugin, &perr) < 0) {
+	task_enter(t);		/* a plugin's constructors run in the load */
+	if (loader_open(t->conf->plugin_path, &t->plugin, &perr) < 0) {
 		task_leave(t);
 		task_end(t, perr.type, perr.msg);
 		return;
@@ -155,7 +155,7 @@ task_free(struct loopd_task *t)
 			task_leave(t);
 		}
 	}
-	plugin_unload(&t->plugin);
+	loader_close(&t->plugin);
 	event_free(t->reaper);
 	free(t->err_type);
 	free(t->err_msg);

@@ -18,7 +18,7 @@
 
 #include "args.h"
 #include "config.h"
-#include "plugin.h"
+#include "loader.h"
 
 enum task_state {
 	TASK_STARTING,

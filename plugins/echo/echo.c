@@ -10,6 +10,11 @@
  * task and written straight back; only what the socket refuses is kept,
  * and reading pauses until it has gone out.  Cancelling closes the
  * listener and every connection.
+ *
+ * When accept() fails for lack of descriptors or memory, the connection
+ * stays in the listen queue and the listener stays readable: retrying at
+ * once would spin.  Accepting pauses instead, and resumes on a timer; the
+ * first failure of such an episode is logged, and its end.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +27,8 @@
 
 #include <loopd/plugin.h>
 
+#define ECHO_RETRY_MS	200	/* accept() again after running out */
+
 struct conn {
 	struct conn	*next;
 	struct conn	**prevp;
@@ -33,6 +40,8 @@ struct conn {
 
 struct echo {
 	loopd_watch	*listener;
+	loopd_timer	*retry;		/* set while accepting is paused */
+	int		 starved;	/* accept() ran out; logged once */
 	struct conn	*conns;
 	size_t		 nconns;
 	char		 buf[65536];
@@ -111,6 +120,31 @@ conn_ready(loopd_task *t, int fd, int events, void *arg)
 }
 
 static void
+echo_resume(loopd_task *t, void *arg)
+{
+	struct echo *e = arg;
+
+	e->retry = NULL;	/* a one-shot timer releases itself */
+	loopd_watch_set(e->listener, LOOPD_READ);
+}
+
+/* accept() failed with err for lack of resources: stop trying for a while. */
+static void
+echo_pause(loopd_task *t, struct echo *e, int err)
+{
+	if (!e->starved)
+		loopd_log(t, LOOPD_LOG_WARNING, "accept: %s: pausing new "
+		    "connections, retrying every %d ms", strerror(err),
+		    ECHO_RETRY_MS);
+	e->starved = 1;
+	if (e->retry != NULL)
+		return;
+	if ((e->retry = loopd_timer_start(t, ECHO_RETRY_MS, 0, echo_resume,
+	    e)) != NULL)
+		loopd_watch_set(e->listener, 0);
+}
+
+static void
 echo_accept(loopd_task *t, int lfd, int events, void *arg)
 {
 	struct echo *e = arg;
@@ -119,6 +153,11 @@ echo_accept(loopd_task *t, int lfd, int events, void *arg)
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
 	    0) {
+		if (e->starved) {
+			loopd_log(t, LOOPD_LOG_INFO, "accepting new "
+			    "connections again");
+			e->starved = 0;
+		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		if ((c = calloc(1, sizeof *c)) == NULL) {
 			close(fd);
@@ -138,7 +177,10 @@ echo_accept(loopd_task *t, int lfd, int events, void *arg)
 		e->conns = c;
 		e->nconns++;
 	}
-	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+	    errno == ENOMEM)
+		echo_pause(t, e, errno);
+	else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 	    errno != ECONNABORTED)
 		loopd_log(t, LOOPD_LOG_WARNING, "accept: %s", strerror(errno));
 }

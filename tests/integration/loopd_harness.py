@@ -236,7 +236,7 @@ class Daemon:
     """One running loopd.  Made by LoopdTestCase.start()."""
 
     def __init__(self, test, argv, cwd, extra_env=None,
-                 allow_crash_report=False):
+                 allow_crash_report=False, preexec_fn=None):
         self.test = test
         self.argv = argv
         self.allow_crash_report = allow_crash_report
@@ -254,7 +254,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             argv, cwd=cwd, env=e, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=preexec_fn)
         self.pid = self.proc.pid
         self.pgid = self.proc.pid
         self._threads = [
@@ -642,14 +642,17 @@ class LoopdTestCase(unittest.TestCase):
         return self.write_file(name, to_yaml(conf))
 
     def start(self, loops=None, grace=None, config=None, args=(),
-              extra_env=None, allow_crash_report=False, log_level=None):
+              extra_env=None, allow_crash_report=False, log_level=None,
+              preexec_fn=None):
         """Run loopd -c CONFIG; teardown kills it if it is still running
-        and checks its stderr and that no process is left."""
+        and checks its stderr and that no process is left.  preexec_fn runs
+        in the child before loopd (to lower a resource limit, say)."""
         if config is None:
             config = self.write_config(loops, grace=grace,
                                        log_level=log_level)
         d = Daemon(self, [self.bin, "-c", config] + list(args), self.tmp,
-                   extra_env=extra_env, allow_crash_report=allow_crash_report)
+                   extra_env=extra_env, allow_crash_report=allow_crash_report,
+                   preexec_fn=preexec_fn)
         self.addCleanup(d.close)
         return d
 
