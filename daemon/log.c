@@ -4,15 +4,28 @@
  * Records are built here and nowhere else, so that every one has the same
  * first fields (ts, level, msg) and every string in it is valid UTF-8: a
  * plugin's message with quotes, newlines or broken bytes still makes one
- * valid JSON line.
+ * valid JSON line (or one text line, escaped).
+ *
+ * The stderr writer owns the output: its fd, a bounded queue of whole lines
+ * and the count of records dropped and not yet reported.  It never blocks
+ * on a pipe or socket: what the output does not take waits in the queue,
+ * and what does not fit in the queue is counted, then reported by one
+ * notice record as soon as the notice itself fits.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "log.h"
@@ -21,6 +34,32 @@ static int		 min_level = LOOPD_LOG_INFO;
 static enum log_format	 format = LOG_FORMAT_JSON;
 static log_sink_fn	 sink = log_write_stderr;
 static void		*sink_ctx;
+
+/* How lines reach the output fd. */
+enum out_kind {
+	OUT_BLOCKING,	/* regular file, /dev/null...: write() as it comes */
+	OUT_SOCKET,	/* send(MSG_DONTWAIT) on the shared description */
+	OUT_PRIVATE,	/* our own O_NONBLOCK description of a pipe or tty */
+};
+
+/* The stderr writer.  pid is the process it belongs to: a forked child
+ * must neither write its parent's queue nor touch its parent's base. */
+static struct {
+	int			 target;	/* as given; -1: fd 2 on first use */
+	int			 fd;		/* written: target or own_fd */
+	int			 own_fd;	/* opened here, or -1 */
+	int			 broken;	/* the output failed for good */
+	enum out_kind		 kind;
+	pid_t			 pid;
+	struct evbuffer		*queue;		/* whole lines, at most
+						 * LOG_QUEUE_MAX bytes */
+	size_t			 dropped;	/* not yet in a notice */
+	struct event_base	*base;		/* NULL: not attached */
+	struct event		*ev;		/* EV_WRITE on fd */
+	int			 arming;
+} out = { .target = -1, .fd = -1, .own_fd = -1 };
+
+static void	out_write_cb(evutil_socket_t, short, void *);
 
 static const char *const level_names[] = {
 	"debug", "info", "warning", "error",
@@ -155,6 +194,21 @@ timestamp(void)
 	return json_string(buf);
 }
 
+/* A new record with ts, level, msg and pid, whatever the threshold. */
+static json_t *
+record_new(int level, const char *msg)
+{
+	json_t *r;
+
+	if ((r = json_object()) == NULL)
+		return NULL;
+	json_object_set_new(r, "ts", timestamp());
+	json_object_set_new(r, "level", json_string(log_level_name(level)));
+	json_object_set_new(r, "msg", log_string(msg));
+	json_object_set_new(r, "pid", json_integer(getpid()));
+	return r;
+}
+
 json_t *
 log_vrecord(int level, const char *fmt, va_list ap)
 {
@@ -165,14 +219,7 @@ log_vrecord(int level, const char *fmt, va_list ap)
 		return NULL;
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
-	if ((r = json_object()) == NULL) {
-		free(msg);
-		return NULL;
-	}
-	json_object_set_new(r, "ts", timestamp());
-	json_object_set_new(r, "level", json_string(log_level_name(level)));
-	json_object_set_new(r, "msg", log_string(msg ? msg : fmt));
-	json_object_set_new(r, "pid", json_integer(getpid()));
+	r = record_new(level, msg ? msg : fmt);
 	free(msg);
 	return r;
 }
@@ -241,7 +288,46 @@ write_all(int fd, const char *p, size_t n)
 	}
 }
 
-/* "TS LEVEL msg key=value ...": the fields after msg as compact JSON. */
+/* s with backslash and control characters escaped, so that it cannot
+ * break the line or pass for another field's syntax. */
+static void
+text_escape(FILE *f, const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '\\')
+			fputs("\\\\", f);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p == '\r')
+			fputs("\\r", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
+/* A value that can be written as it is after "key=". */
+static int
+text_plain(const char *s)
+{
+	const unsigned char *p;
+
+	if (*s == '\0')
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '=' ||
+		    *p == '\\')
+			return 0;
+	return 1;
+}
+
+/* "TS LEVEL msg key=value ...": msg escaped, values plain when they are
+ * safe, otherwise as compact JSON (which escapes what needs it). */
 static char *
 format_text(json_t *r)
 {
@@ -253,15 +339,14 @@ format_text(json_t *r)
 
 	if ((f = open_memstream(&line, &len)) == NULL)
 		return NULL;
-	fprintf(f, "%s %s %s", json_string_value(json_object_get(r, "ts")),
-	    json_string_value(json_object_get(r, "level")),
-	    json_string_value(json_object_get(r, "msg")));
+	fprintf(f, "%s %s ", json_string_value(json_object_get(r, "ts")),
+	    json_string_value(json_object_get(r, "level")));
+	text_escape(f, json_string_value(json_object_get(r, "msg")));
 	json_object_foreach(r, key, v) {
 		if (!strcmp(key, "ts") || !strcmp(key, "level") ||
 		    !strcmp(key, "msg"))
 			continue;
-		if (json_is_string(v) && strpbrk(json_string_value(v),
-		    " \t\n\"=") == NULL) {
+		if (json_is_string(v) && text_plain(json_string_value(v))) {
 			fprintf(f, " %s=%s", key, json_string_value(v));
 			continue;
 		}
@@ -273,22 +358,336 @@ format_text(json_t *r)
 	return line;
 }
 
-void
-log_write_stderr(void *ctx, json_t *r)
+/* The record as one line ending in a newline, *len bytes (no NUL).  New. */
+static char *
+format_line(json_t *r, size_t *len)
 {
-	char *line;
+	char *line, *nl;
+	size_t n;
 
-	(void)ctx;
 	if (format == LOG_FORMAT_TEXT)
 		line = format_text(r);
 	else
 		line = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line == NULL)
+		return NULL;
+	n = strlen(line);
+	if ((nl = realloc(line, n + 1)) == NULL) {
+		free(line);
+		return NULL;
+	}
+	nl[n] = '\n';
+	*len = n + 1;
+	return nl;
+}
+
+/* ---- the output --------------------------------------------------------- */
+
+/* Bytes waiting (none when the writer could not get its queue). */
+static size_t
+out_queued(void)
+{
+	return out.queue != NULL ? evbuffer_get_length(out.queue) : 0;
+}
+
+/* Forget the event without event_del(): after fork, the base's backend
+ * (an epoll set) is still the parent's. */
+static void
+out_forget_event(void)
+{
+	if (out.ev != NULL && out.pid == getpid())
+		event_free(out.ev);
+	out.ev = NULL;
+}
+
+static void
+out_close(void)
+{
+	out_forget_event();
+	if (out.own_fd >= 0)
+		close(out.own_fd);
+	out.own_fd = -1;
+	out.fd = -1;
+}
+
+int
+log_set_fd(int fd)
+{
+	struct stat st;
+	char path[64];
+	int rc = 0;
+
+	out_close();
+	if (out.pid != getpid())
+		out.dropped = 0;	/* the parent's to report */
+	out.pid = getpid();
+	out.target = out.fd = fd;
+	out.kind = OUT_BLOCKING;
+	out.broken = 0;
+	if (out.queue == NULL && (out.queue = evbuffer_new()) == NULL)
+		return -1;
+	evbuffer_drain(out.queue, out_queued());
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISSOCK(st.st_mode)) {
+		out.kind = OUT_SOCKET;
+	} else if (S_ISFIFO(st.st_mode) || (S_ISCHR(st.st_mode) &&
+	    isatty(fd))) {
+		/* O_NONBLOCK on fd itself would change it for the shell and
+		 * every other process that shares the description. */
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		out.own_fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC |
+		    O_NOCTTY);
+		if (out.own_fd >= 0) {
+			out.fd = out.own_fd;
+			out.kind = OUT_PRIVATE;
+		} else
+			rc = -1;
+	}
+	if (out.base != NULL && out.kind != OUT_BLOCKING)
+		out.ev = event_new(out.base, out.fd, EV_WRITE, out_write_cb,
+		    NULL);
+	return rc;
+}
+
+/* The writer, set up for this process. */
+static void
+out_ready(void)
+{
+	if (out.target < 0 || out.pid != getpid()) {
+		if (out.pid != getpid())
+			out.base = NULL;	/* the parent's */
+		log_set_fd(out.target < 0 ? STDERR_FILENO : out.target);
+	}
+}
+
+/* Bytes written from iov, or -1 (errno EAGAIN when the output is full). */
+static ssize_t
+out_writev(struct iovec *iov, int n)
+{
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	ssize_t w;
+
+	do {
+		if (out.kind == OUT_SOCKET)
+			w = sendmsg(out.fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			w = writev(out.fd, iov, n);
+	} while (w < 0 && errno == EINTR);
+	return w;
+}
+
+/* The output failed for good: what is queued is lost; count its lines. */
+static void
+out_broken(void)
+{
+	struct evbuffer_ptr p;
+
+	evbuffer_ptr_set(out.queue, &p, 0, EVBUFFER_PTR_SET);
+	while ((p = evbuffer_search(out.queue, "\n", 1, &p)).pos >= 0) {
+		out.dropped++;
+		evbuffer_ptr_set(out.queue, &p, 1, EVBUFFER_PTR_ADD);
+	}
+	evbuffer_drain(out.queue, out_queued());
+	out.broken = 1;
+}
+
+/* Write what is queued until the output is full. */
+static void
+out_drain(void)
+{
+	struct evbuffer_iovec v[16];
+	ssize_t w;
+	int n;
+
+	while (out_queued() > 0) {
+		n = evbuffer_peek(out.queue, -1, NULL, v, 16);
+		if (n > 16)
+			n = 16;
+		/* evbuffer_iovec is struct iovec where there is one. */
+		if ((w = out_writev((struct iovec *)v, n)) < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				out_broken();
+			return;
+		}
+		evbuffer_drain(out.queue, (size_t)w);
+	}
+}
+
+static void
+out_arm(void)
+{
+	if (out.ev == NULL || out.arming ||
+	    out_queued() == 0)
 		return;
-	/* One write per record, so lines from concurrent writers stay whole. */
-	size_t n = strlen(line);
-	line[n] = '\n';
-	write_all(STDERR_FILENO, line, n + 1);
+	/* A failing event_add() logs through libevent's callback, which
+	 * comes back here. */
+	out.arming = 1;
+	if (event_add(out.ev, NULL) < 0)
+		out_forget_event();
+	out.arming = 0;
+}
+
+static int
+out_room(size_t n)
+{
+	return out.kind == OUT_BLOCKING ||
+	    out_queued() + n <= LOG_QUEUE_MAX;
+}
+
+/* Send or queue line[0..n), which fits: one write when the queue is empty,
+ * and whatever that write did not take is queued, so the line goes out
+ * whole. */
+static void
+out_put(const char *line, size_t n)
+{
+	struct iovec iov = { .iov_base = (void *)line, .iov_len = n };
+	ssize_t w = 0;
+
+	if (out.kind == OUT_BLOCKING) {
+		write_all(out.fd, line, n);
+		return;
+	}
+	if (out_queued() == 0) {
+		if ((w = out_writev(&iov, 1)) < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				out.broken = 1;
+				out.dropped++;
+				return;
+			}
+			w = 0;
+		}
+		if ((size_t)w == n)
+			return;
+		evbuffer_add(out.queue, line + w, n - (size_t)w);
+	} else {
+		evbuffer_add(out.queue, line, n);
+		if (out.base == NULL)
+			out_drain();
+	}
+	out_arm();
+}
+
+/* If records were dropped and the notice fits, with `then` more bytes
+ * after it, queue it: only then is the count reset.  Returns 0 when
+ * nothing is left to report. */
+static int
+out_notice(size_t then)
+{
+	size_t n = out.dropped, len;
+	json_t *r;
+	char *msg, *line;
+
+	if (n == 0)
+		return 0;
+	if (out.broken)
+		return -1;
+	if (asprintf(&msg, "%zu log record%s dropped: the log output did not "
+	    "keep up", n, n == 1 ? "" : "s") < 0)
+		return -1;
+	r = record_new(LOOPD_LOG_WARNING, msg);
+	free(msg);
+	log_add(r, "event", "log_dropped");
+	log_add_int(r, "dropped", (long long)n);
+	line = r != NULL ? format_line(r, &len) : NULL;
+	json_decref(r);
+	if (line == NULL)
+		return -1;
+	if (!out_room(len + then)) {
+		free(line);
+		return -1;
+	}
+	out.dropped -= n;
+	out_put(line, len);
+	free(line);
+	return out.dropped == 0 ? 0 : -1;
+}
+
+/* One line: after the notice of earlier drops, if any, or dropped too, so
+ * that no record overtakes the notice of a gap before it (and a full queue
+ * does not fill its last bytes with notices). */
+static void
+out_line(const char *line, size_t n)
+{
+	if (out_notice(n) < 0 || !out_room(n)) {
+		out.dropped++;
+		return;
+	}
+	out_put(line, n);
+}
+
+static void
+out_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	out_drain();
+	out_notice(0);
+	out_arm();
+}
+
+void
+log_attach(struct event_base *base)
+{
+	out_ready();
+	out_forget_event();
+	out.base = base;
+	if (out.kind != OUT_BLOCKING)
+		out.ev = event_new(base, out.fd, EV_WRITE, out_write_cb, NULL);
+	out_arm();
+}
+
+int
+log_flush(int timeout_ms)
+{
+	struct pollfd pfd;
+	struct timespec now, end;
+	long left;
+
+	out_ready();
+	out_forget_event();
+	out.base = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	for (;;) {
+		out_drain();
+		if (out_queued() == 0 && out_notice(0) == 0 &&
+		    out_queued() == 0)
+			return 0;
+		if (out.broken)
+			return -1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (end.tv_sec - now.tv_sec) * 1000 +
+		    (end.tv_nsec - now.tv_nsec) / 1000000;
+		if (left <= 0)
+			return -1;
+		pfd = (struct pollfd){ .fd = out.fd, .events = POLLOUT };
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+void
+log_count_dropped(size_t n)
+{
+	out_ready();
+	out.dropped += n;
+	out_notice(0);
+}
+
+void
+log_write_stderr(void *ctx, json_t *r)
+{
+	char *line;
+	size_t n;
+
+	(void)ctx;
+	out_ready();
+	if ((line = format_line(r, &n)) == NULL) {
+		out.dropped++;
+		return;
+	}
+	out_line(line, n);
 	free(line);
 }
 

@@ -9,7 +9,20 @@
  * minimum level are the module's process-wide state; they are set once at
  * start-up, and again in a worker after fork.
  *
- * Everything here is for the process's main thread.
+ * The stderr writer never blocks the loop on a reader that does not read
+ * (a stalled journal, a pager): lines wait in a bounded queue (LOG_QUEUE_MAX
+ * bytes), written when the output takes them, driven by an EV_WRITE event on
+ * the base given to log_attach().  A line either goes out whole or, when it
+ * does not fit in the queue, is dropped and counted; once there is room
+ * again, one record with event "log_dropped" and field "dropped" says how
+ * many.  A regular file is written at once, with blocking writes, at its
+ * append position.  A forked child does not write what its parent queued.
+ *
+ * Who calls what: everything here is for the main thread of a process.
+ * log_record(), log_add*(), log_emit() and log_string() may be called by any
+ * module in the supervisor or in a worker.  log_set_*(), log_attach(),
+ * log_flush() and log_count_dropped() are for the process that owns the
+ * stderr writer: the supervisor (and the unit tests).
  */
 #ifndef LOOPD_LOG_H
 #define LOOPD_LOG_H
@@ -18,6 +31,8 @@
 #include <stddef.h>
 
 #include <jansson.h>
+
+struct event_base;
 
 #include "loopd/plugin.h"
 
@@ -34,10 +49,49 @@ enum log_format {
 void		 log_set_level(int level);
 int		 log_level(void);
 void		 log_set_sink(log_sink_fn sink, void *ctx);
+/* Text lines: "TS LEVEL msg key=value ...", with control characters and
+ * backslashes in msg and values escaped, so that a record is one line. */
 void		 log_set_format(enum log_format format);
 
 /* The default sink: one line on stderr in the format set above. */
 void		 log_write_stderr(void *ctx, json_t *record);
+
+/* The most bytes of lines waiting for the output; more are dropped. */
+#define LOG_QUEUE_MAX	(1024 * 1024)
+
+/*
+ * Point the stderr writer at fd (borrowed: it must stay open until the next
+ * log_set_fd()), for the supervisor's start-up and for tests.  Until it is
+ * called, the writer uses fd 2 from the first record on.  A socket is
+ * written with send(MSG_DONTWAIT); a pipe, FIFO or terminal through a
+ * private non-blocking description opened from /proc/self/fd (fd's own
+ * flags, shared with other processes, are left alone); anything else, such
+ * as a regular file, with blocking writes.  Lines still queued for the
+ * previous fd are discarded; the count of dropped records is kept.
+ * Returns 0, or -1 with errno set when fd cannot be used (the writer then
+ * writes to it with blocking writes).
+ */
+int		 log_set_fd(int fd);
+
+/*
+ * Write queued lines when the output is ready, from an event on base
+ * (borrowed: until log_flush()).  Before it, and after log_flush(), each
+ * record tries the output at once, and what does not go out waits for the
+ * next record.
+ */
+void		 log_attach(struct event_base *base);
+
+/*
+ * At exit: write what is queued, then the last drop notice if records were
+ * dropped, waiting at most timeout_ms for the output; then detach from the
+ * base.  Returns 0 when everything was written, -1 when the deadline passed
+ * first.
+ */
+int		 log_flush(int timeout_ms);
+
+/* Count n records dropped elsewhere (a worker's channel): the next drop
+ * notice includes them. */
+void		 log_count_dropped(size_t n);
 
 /*
  * A new record with ts, level, msg and pid, or NULL when level is below the

@@ -527,6 +527,7 @@ supervisor_init(struct supervisor *sv, const struct conf *conf)
 		if (sv->procs[i].states == NULL)
 			return -1;
 	}
+	log_attach(sv->base);
 	return 0;
 }
 
@@ -593,6 +594,7 @@ supervisor_run(const struct conf *conf)
 	log_add(r, "event", "exit");
 	log_add_int(r, "exit_status", status);
 	log_emit(r);
+	log_flush(1000);
 	supervisor_free(&sv);
 	return status;
 }

@@ -236,7 +236,8 @@ class Daemon:
     """One running loopd.  Made by LoopdTestCase.start()."""
 
     def __init__(self, test, argv, cwd, extra_env=None,
-                 allow_crash_report=False, preexec_fn=None):
+                 allow_crash_report=False, preexec_fn=None, stderr=None,
+                 stderr_paused=False):
         self.test = test
         self.argv = argv
         self.allow_crash_report = allow_crash_report
@@ -247,27 +248,39 @@ class Daemon:
         self.stdout = []
         self.returncode = None
         self._cond = threading.Condition()
-        self._eof = False
+        self._eof = stderr is not None     # not ours to read
+        # Cleared: the stderr reader reads nothing, so loopd's output stalls
+        # as behind a journal or a pager that does not read.
+        self._stderr_go = threading.Event()
+        if not stderr_paused:
+            self._stderr_go.set()
         e = dict(os.environ)
         e.pop("NOTIFY_SOCKET", None)
         e.update(extra_env or {})
         self.proc = subprocess.Popen(
             argv, cwd=cwd, env=e, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if stderr is None else stderr,
             start_new_session=True, preexec_fn=preexec_fn)
         self.pid = self.proc.pid
         self.pgid = self.proc.pid
         self._threads = [
-            threading.Thread(target=self._read_stderr, daemon=True),
             threading.Thread(target=self._read_stdout, daemon=True),
         ]
+        if stderr is None:
+            self._threads.append(
+                threading.Thread(target=self._read_stderr, daemon=True))
         for t in self._threads:
             t.start()
 
     # -- readers
 
     def _read_stderr(self):
-        for raw in iter(self.proc.stderr.readline, b""):
+        while True:
+            self._stderr_go.wait()
+            raw = self.proc.stderr.readline()
+            if not raw:
+                break
             self._take_line(raw)
         with self._cond:
             self._eof = True
@@ -295,6 +308,13 @@ class Daemon:
                 self.records.append(rec)
                 self.stream.append(("json", rec))
             self._cond.notify_all()
+
+    def pause_stderr(self):
+        """Stop reading stderr (after the line being read, if any)."""
+        self._stderr_go.clear()
+
+    def resume_stderr(self):
+        self._stderr_go.set()
 
     def _read_stdout(self):
         for raw in iter(self.proc.stdout.readline, b""):
@@ -435,9 +455,11 @@ class Daemon:
         left = wait_group_empty(self.pgid, 5.0)
         if left:
             self._kill_group()
+        self._stderr_go.set()
         self._join_readers(5.0)
         for f in (self.proc.stdout, self.proc.stderr):
-            f.close()
+            if f is not None:
+                f.close()
         problems = self.stderr_problems()
         if left:
             problems.insert(0, "processes left in loopd's session %d: %s"
@@ -643,16 +665,20 @@ class LoopdTestCase(unittest.TestCase):
 
     def start(self, loops=None, grace=None, config=None, args=(),
               extra_env=None, allow_crash_report=False, log_level=None,
-              preexec_fn=None):
+              preexec_fn=None, stderr=None, stderr_paused=False):
         """Run loopd -c CONFIG; teardown kills it if it is still running
         and checks its stderr and that no process is left.  preexec_fn runs
-        in the child before loopd (to lower a resource limit, say)."""
+        in the child before loopd (to lower a resource limit, say).
+        stderr: a file or fd for loopd's stderr, which the test then reads
+        itself (if at all); stderr_paused: read it, but only after
+        resume_stderr()."""
         if config is None:
             config = self.write_config(loops, grace=grace,
                                        log_level=log_level)
         d = Daemon(self, [self.bin, "-c", config] + list(args), self.tmp,
                    extra_env=extra_env, allow_crash_report=allow_crash_report,
-                   preexec_fn=preexec_fn)
+                   preexec_fn=preexec_fn, stderr=stderr,
+                   stderr_paused=stderr_paused)
         self.addCleanup(d.close)
         return d
 
