@@ -13,9 +13,12 @@ and stdout on /dev/null), and then:
      summed, and the largest is given too).  Worker pids come from the
      "loop started" records in the --stderr file (field pid);
   3. with --wait KEY, waits for a datagram carrying KEY=... on the same
-     socket (a bench plugin sends it; its path is in $NOTIFY_PATH, which
-     the config can name as {notify});
+     socket (a bench plugin sends it: give the socket a known path with
+     --socket and put that path in the plugin's config);
   4. sends SIGTERM and waits for the exit (exit_ms: from the signal).
+
+With --plain the command is anything else: it is timed from exec to its own
+exit (total_ms), and nothing is waited for or sent on the way.
 
 It prints one line of key=value pairs:
 
@@ -114,6 +117,12 @@ def main():
                     help="read PSS of supervisor and workers at READY=1")
     ap.add_argument("--wait", metavar="KEY",
                     help="after READY=1, wait for a datagram with KEY=")
+    ap.add_argument("--socket", metavar="PATH",
+                    help="bind the socket at PATH (default: in a new "
+                    "temporary directory)")
+    ap.add_argument("--plain", action="store_true",
+                    help="the command is not loopd: no NOTIFY_SOCKET, no "
+                    "READY=1, no SIGTERM; time it from exec to exit")
     ap.add_argument("--timeout", type=float, default=60,
                     help="deadline of each wait, in seconds (60)")
     ap.add_argument("argv", nargs=argparse.REMAINDER)
@@ -122,10 +131,14 @@ def main():
     if not argv:
         ap.error("no command given")
 
-    tmp = tempfile.mkdtemp(prefix="loopd-notify.")
-    notify = Notify(os.path.join(tmp, "notify"))
-    env = dict(os.environ, NOTIFY_SOCKET=notify.path,
-               NOTIFY_PATH=notify.path)
+    tmp = None
+    if a.socket is None:
+        tmp = tempfile.mkdtemp(prefix="loopd-notify.")
+        a.socket = os.path.join(tmp, "notify")
+    notify = Notify(a.socket)
+    env = dict(os.environ, NOTIFY_SOCKET=notify.path)
+    if a.plain:
+        del env["NOTIFY_SOCKET"]
     reader = None
     if a.stderr.startswith("|"):
         reader = subprocess.Popen(a.stderr[1:], shell=True,
@@ -146,8 +159,10 @@ def main():
     failed = None
     exited = False
     try:
-        t_ready = notify.wait("READY", t0 + a.timeout)
-        if t_ready is None:
+        t_ready = t0 if a.plain else notify.wait("READY", t0 + a.timeout)
+        if a.plain:
+            pass
+        elif t_ready is None:
             failed = "no READY=1 within %g s" % a.timeout
         else:
             out["ready_ms"] = (t_ready - t0) * 1e3
@@ -161,10 +176,12 @@ def main():
                     out["wait_ms"] = (t - t0) * 1e3
         t_term = time.monotonic()
         if failed is None:
-            proc.send_signal(signal.SIGTERM)
+            if not a.plain:
+                proc.send_signal(signal.SIGTERM)
             status, usage, t_exit = wait_exit(proc.pid, t_term + a.timeout)
             if status is None:
-                failed = "still running %g s after SIGTERM" % a.timeout
+                failed = "still running %g s after %s" % (
+                    a.timeout, "exec" if a.plain else "SIGTERM")
             else:
                 exited = True
                 out["exit_ms"] = (t_exit - t_term) * 1e3
@@ -178,7 +195,8 @@ def main():
             reader.wait()
         notify.sock.close()
         os.unlink(notify.path)
-        os.rmdir(tmp)
+        if tmp is not None:
+            os.rmdir(tmp)
     if failed is not None:
         die(failed)
     print(" ".join("%s=%s" % (k, ("%.2f" % v) if isinstance(v, float)
