@@ -8,9 +8,9 @@ command with NOTIFY_SOCKET pointing at it (in a session of its own, stdin
 and stdout on /dev/null), and then:
 
   1. waits for READY=1 (ready_ms: from just before exec);
-  2. with --pss, reads the PSS and USS of the supervisor and of every
-     worker from /proc/PID/smaps_rollup at that moment (worker figures are
-     summed, and the largest is given too).  Worker pids come from the
+  2. with --pss, reads the PSS and the anonymous memory of the supervisor
+     and of every worker from /proc/PID/smaps_rollup at that moment
+     (worker figures are summed, and the largest is given too).  Worker pids come from the
      "loop started" records in the --stderr file (field pid);
   3. with --wait KEY, waits for a datagram carrying KEY=... on the same
      socket (a bench plugin sends it: give the socket a known path with
@@ -22,8 +22,8 @@ exit (total_ms), and nothing is waited for or sent on the way.
 
 It prints one line of key=value pairs:
 
-    ready_ms= [sup_pss_kb= sup_uss_kb= workers= worker_pss_kb=
-    worker_pss_max_kb= worker_uss_kb= worker_uss_max_kb=] [wait_ms=]
+    ready_ms= [sup_pss_kb= sup_anon_kb= workers= worker_pss_kb=
+    worker_pss_max_kb= worker_anon_kb= worker_anon_max_kb=] [wait_ms=]
     exit_ms= total_ms= status= cpu_s=
 
 cpu_s is user + system time of loopd and the workers it reaped (wait4).
@@ -51,20 +51,20 @@ def die(msg):
 
 
 def mem_kb(pid):
-    """(PSS, USS) of one process in kB, or (None, None) when it is gone.
-    USS (Private_Clean + Private_Dirty) does not depend on what other
-    processes map the same libraries; PSS does."""
-    pss = uss = 0
+    """(PSS, anonymous memory) of one process in kB, or (None, None) when
+    it is gone.  PSS moves with the other processes that map the same
+    libraries; anonymous memory (heap, stacks) is the process's own."""
+    pss = anon = 0
     try:
         with open("/proc/%d/smaps_rollup" % pid) as f:
             for line in f:
                 if line.startswith("Pss:"):
                     pss = int(line.split()[1])
-                elif line.startswith("Private_"):
-                    uss += int(line.split()[1])
+                elif line.startswith("Anonymous:"):
+                    anon = int(line.split()[1])
     except OSError:
         return None, None
-    return pss, uss
+    return pss, anon
 
 
 def worker_pids(path):
@@ -204,8 +204,8 @@ def main():
 
 
 def measure_pss(pid, stderr):
-    pss, uss = mem_kb(pid)
-    m = {"sup_pss_kb": pss, "sup_uss_kb": uss}
+    pss, anon = mem_kb(pid)
+    m = {"sup_pss_kb": pss, "sup_anon_kb": anon}
     pids = worker_pids(stderr) if os.path.isfile(stderr) else []
     if not pids:    # the log went elsewhere: the supervisor's children
         try:
@@ -217,8 +217,8 @@ def measure_pss(pid, stderr):
     m["workers"] = len(sizes)
     m["worker_pss_kb"] = sum(s[0] for s in sizes)
     m["worker_pss_max_kb"] = max((s[0] for s in sizes), default=0)
-    m["worker_uss_kb"] = sum(s[1] for s in sizes)
-    m["worker_uss_max_kb"] = max((s[1] for s in sizes), default=0)
+    m["worker_anon_kb"] = sum(s[1] for s in sizes)
+    m["worker_anon_max_kb"] = max((s[1] for s in sizes), default=0)
     return m
 
 

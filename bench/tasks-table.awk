@@ -75,13 +75,13 @@ END {
 	g = "bundled" SUBSEP "10s"
 	printf "\n== idle: conf/loopd.yaml (echo on port 0, ticker every 5s) ==\n"
 	printf "%-8s %5s %9s %8s %8s %8s %10s %10s\n", "", "runs", "ready_ms", "workers",
-	    "sup_kB", "sup_uss", "worker_kB", "worker_uss"
+	    "sup_kB", "sup_anon", "worker_kB", "worker_anon"
 	printf "%-8s %2d/%-2d %9s %8s %8s %8s %10s %10s\n", "bundled", ok[g], runs[g],
 	    fmt(med("bundled", "10s", "ready_ms")), fmt(med("bundled", "10s", "workers")),
-	    fmt(med("bundled", "10s", "sup_pss_kb")), fmt(med("bundled", "10s", "sup_uss_kb")),
-	    fmt(med("bundled", "10s", "worker_pss_max_kb")), fmt(med("bundled", "10s", "worker_uss_max_kb"))
-	printf "(PSS, kB; worker: the larger of the two; uss: private memory only, which other processes\n"
-	printf " mapping the same libraries do not change)\n"
+	    fmt(med("bundled", "10s", "sup_pss_kb")), fmt(med("bundled", "10s", "sup_anon_kb")),
+	    fmt(med("bundled", "10s", "worker_pss_max_kb")), fmt(med("bundled", "10s", "worker_anon_max_kb"))
+	printf "(kB; worker: the larger of the two; anon: anonymous memory (heap, stacks), which does not\n"
+	printf " move with the other processes that map the same libraries, as PSS does)\n"
 
 	printf "\n"
 	if (failed) printf "%d runs failed (see the failed logs in results/)\n", failed
