@@ -90,21 +90,29 @@ class Notify:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
 
-    def wait(self, key, deadline):
-        """Monotonic time at which a datagram with KEY= arrived, or None."""
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                return None
-            now = time.monotonic()
-            for line in data.decode("utf-8", "replace").splitlines():
-                if line.startswith(key + "="):
-                    return now
+    def wait(self, key, deadline, pid):
+        """Monotonic time at which a datagram with KEY= arrived, or None
+        when the deadline passed or process pid ended first."""
+        pidfd = os.pidfd_open(pid)
+        try:
+            p = select.poll()
+            p.register(self.sock, select.POLLIN)
+            p.register(pidfd, select.POLLIN)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                ready = [fd for fd, _ in p.poll(left * 1e3)]
+                if self.sock.fileno() in ready:
+                    data = self.sock.recv(65536)
+                    now = time.monotonic()
+                    for line in data.decode("utf-8", "replace").splitlines():
+                        if line.startswith(key + "="):
+                            return now
+                elif pidfd in ready:
+                    return None
+        finally:
+            os.close(pidfd)
 
 
 def main():
@@ -159,19 +167,22 @@ def main():
     failed = None
     exited = False
     try:
-        t_ready = t0 if a.plain else notify.wait("READY", t0 + a.timeout)
+        t_ready = t0 if a.plain else notify.wait("READY", t0 + a.timeout,
+                                                 proc.pid)
         if a.plain:
             pass
         elif t_ready is None:
-            failed = "no READY=1 within %g s" % a.timeout
+            failed = "no READY=1 within %g s, or %s exited first" % (
+                a.timeout, argv[0])
         else:
             out["ready_ms"] = (t_ready - t0) * 1e3
             if a.pss:
                 out.update(measure_pss(proc.pid, a.stderr))
             if a.wait:
-                t = notify.wait(a.wait, t_ready + a.timeout)
+                t = notify.wait(a.wait, t_ready + a.timeout, proc.pid)
                 if t is None:
-                    failed = "no %s= within %g s" % (a.wait, a.timeout)
+                    failed = "no %s= within %g s, or %s exited first" % (
+                        a.wait, a.timeout, argv[0])
                 else:
                     out["wait_ms"] = (t - t0) * 1e3
         t_term = time.monotonic()

@@ -69,7 +69,7 @@ END {
 	for (i = 1; i <= nc; i++) row(cnt[i], grace, cnt[i])
 	last = cnt[nc]
 	if (dgrace != "" && ((last, dgrace) in runs)) {
-		printf "\n== %s tasks, grace %s (loopd's default), one run ==\n", last, dgrace
+		printf "\n== %s tasks, grace %s%s, one run ==\n", last, dgrace, dgrace == "10s" ? " (loopd's default)" : ""
 		row(last, dgrace, last)
 	}
 	g = "bundled" SUBSEP "10s"
