@@ -1,4 +1,5 @@
 # common.sh: what the bench/run-*.sh scripts share; sourced, not run.
+# shellcheck shell=bash
 #
 # Sets $here (bench/), $root (the repository) and $prog (for messages), and
 # defines:
@@ -45,7 +46,7 @@ bench_tools() {
 	local core
 	core=$(dirname "$LOOPD_BIN")/libloopd_core.a
 	[ -r "$core" ] || core=
-	make -s -C "$here" O="$BENCH_BUILD" LOOPD_CORE="$core" "$@" >&2 ||
+	make -s -C "$here" O="$BENCH_BUILD" LOOPD_CORE="$core" >&2 ||
 		die "make in bench/ failed (libevent-dev, libjansson-dev?)"
 }
 
@@ -64,6 +65,7 @@ bench_host() {
 }
 
 bench_stamp() {
+	# shellcheck disable=SC2034 # used by the scripts
 	stamp=$(date -u +%Y%m%d-%H%M%S)
 	out=$here/results
 	mkdir -p "$out" || die "cannot create $out"

@@ -33,9 +33,10 @@
 # failed, or echo-load saw wrong bytes.
 
 set -uo pipefail
+# shellcheck source=bench/common.sh
 . "$(dirname "$0")/common.sh"
 REPS=${LOOPD_BENCH_REPS:-5} SECS=${LOOPD_BENCH_SECS:-5}
-CONNS=${LOOPD_BENCH_CONNS:-"1 50"} SIZE=64 PIN=1 NICE= NEXT_PORT=47300
+CONNS=${LOOPD_BENCH_CONNS:-"1 50"} SIZE=64 PIN=1 NICE="" NEXT_PORT=47300
 ONLY=loopd-echo,libevent-raw PY=${PY:-/usr/bin/python3}
 TARGET=1.10 LOOPD=loopd-echo RAW=libevent-raw
 

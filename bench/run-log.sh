@@ -30,6 +30,7 @@
 # 1 when something could not run.
 
 set -uo pipefail
+# shellcheck source=bench/common.sh
 . "$(dirname "$0")/common.sh"
 ROUNDS=3 COUNT=1000000 CHUNK=1000 SINKS="file pipe"
 

@@ -32,6 +32,7 @@
 # something could not run.
 
 set -uo pipefail
+# shellcheck source=bench/common.sh
 . "$(dirname "$0")/common.sh"
 ROUNDS=3 COUNTS="1000 10000 20000 40000" GRACE=30s DGRACE=10s LEVEL=info
 
