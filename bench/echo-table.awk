@@ -1,10 +1,11 @@
-# echo-table.awk: medians of loopd vs raw libevent from run-peers.sh raw lines
-# (SECTION \t NAME \t conns=N \t REP \t key=value ... | FAILED).
+# echo-table.awk: medians of loopd vs raw libevent from run-echo.sh raw lines
+# (echo \t NAME \t conns=N \t REP \t key=value ... | FAILED).
 #
 #   awk -F'\t' -v L=loopd-echo -v R=libevent-raw -v target=1.10 -f echo-table.awk RAW
 #
-# Per connection count: the median of each column for L and R, then L/R of
-# those medians.  The target line compares srv_us_req (server CPU per echo)
+# Per connection count: the median of each column for every server (R and
+# L first, then the others, such as asyncio and uvloop), then L/R of those
+# medians.  The target line compares srv_us_req (server CPU per echo)
 # at 50 connections, or at the largest count when 50 was not run, and also
 # lists the ratio of each round (L and R ran back to back in every round),
 # and the median ratio over the rounds in which both servers were saturated
@@ -15,8 +16,9 @@ BEGIN {
 	split("rps p50_us p99_us srv_us_req", r, " ")
 	for (i in r) ratioed[r[i]] = 1
 }
-$1 == "echo" && ($2 == L || $2 == R) {
+$1 == "echo" {
 	c = $3; sub(/^conns=/, "", c)
+	if (!($2 in named)) { named[$2] = 1; if ($2 != L && $2 != R) others[++nothers] = $2 }
 	if (!(c in seen)) { seen[c] = 1; conns[++nconns] = c }
 	runs[c, $2]++
 	if ($5 == "FAILED") { failed++; next }
@@ -30,7 +32,7 @@ $1 == "echo" && ($2 == L || $2 == R) {
 		if (k == "srv_cpu") busy[c, $2, $4] = v
 		if (k == "errors") errors += v
 	}
-	if (!((c, $4) in rseen)) { rseen[c, $4] = 1; rounds[c] = rounds[c] " " $4 }
+	if (($2 == L || $2 == R) && !((c, $4) in rseen)) { rseen[c, $4] = 1; rounds[c] = rounds[c] " " $4 }
 }
 function median(s,    a, n, i, j, t) {
 	n = split(s, a, " ")
@@ -65,6 +67,7 @@ END {
 		for (i = 1; i <= ncol; i++) printf " %10s", col[i]
 		printf "\n"
 		row(c, R); row(c, L)
+		for (i = 1; i <= nothers; i++) row(c, others[i])
 		printf "%-14s %5s", "loopd/raw", ""
 		for (i = 1; i <= ncol; i++)
 			printf " %10s", col[i] in ratioed ? ratio(median(vals[c, L, col[i]]), median(vals[c, R, col[i]])) : ""

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# loopd-echo.sh: loopd as an echo contestant of the peer bench kit.
+# loopd-echo.sh: loopd as an echo server, for bench/run-echo.sh.
 #
 # usage: PORT=N loopd-echo.sh [PORT]
 #
 # Starts loopd in the foreground with one loop (backend epoll) that runs one
-# echo task on 127.0.0.1:PORT, logging only warnings and errors.  The peer
-# driver (../shared/bench/run-peers.sh, see bench/README.md) runs it through
-# `bash -c "exec ..."`, exports PORT and stops it with SIGTERM; loopd then
-# cancels the task and takes its worker with it.
+# echo task on 127.0.0.1:PORT, logging only warnings and errors.
+# bench/run-echo.sh runs it through `bash -c "exec ... PORT"` and stops it
+# with SIGTERM; loopd then cancels the task and takes its worker with it.
 #
 # Environment:
 #   PORT              the port to listen on (or give it as the argument)

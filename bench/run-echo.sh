@@ -1,49 +1,54 @@
 #!/usr/bin/env bash
-# run-echo.sh: loopd's echo plugin against raw libevent, with the peer kit.
+# run-echo.sh: loopd's echo plugin against a raw libevent echo server.
 #
 # usage: bench/run-echo.sh [options]
-#   -r N        rounds; each runs both servers once, interleaved (5)
+#   -r N        rounds; each runs every server once, interleaved (5)
 #   -d S        seconds per echo-load run (5)
 #   -c "1 50"   connection counts
 #   -s BYTES    message size (64)
+#   -k LIST     servers, comma-separated, from loopd-echo, libevent-raw,
+#               asyncio, uvloop; "all" is all four (loopd-echo,libevent-raw)
 #   -n          no CPU pinning (default: server on CPU 1, client on CPU 0)
 #   -N NICE     run everything at this niceness, e.g. -10 (below 0 needs
 #               root) so that other work on the machine disturbs it less
+#   -p PORT     first port to try (47300); every server gets a free one
 #   -h          this help
 # Environment:
-#   LOOPD_PEERS       the peer kit (default: ../shared/bench next to the
-#                     repository)
 #   LOOPD_BIN         the loopd to measure; unset, a Release build is made
 #                     (or brought up to date) in build-bench/
 #   LOOPD_PLUGIN_DIR  where echo.so is (default: plugins/ next to LOOPD_BIN)
+#   PY                the Python of asyncio and uvloop (/usr/bin/python3)
 #   LOOPD_BENCH_REPS, LOOPD_BENCH_SECS, LOOPD_BENCH_CONNS   defaults of -r -d -c
 #
-# It runs the kit's run-peers.sh on a private copy of the kit, with the
-# contestants loopd-echo (bench/loopd-echo.sh) and libevent-raw, then prints
-# the medians per connection count, the loopd/raw ratios, and the target
-# line: server CPU per echo at 50 connections <= 1.10x raw libevent.
-# Raw lines, server log and table go to bench/results/echo-STAMP.*.
+# Each server runs in a session of its own (setsid), pinned to CPU 1;
+# echo-load runs on CPU 0 with N connections and one message in flight on
+# each.  The server's CPU time is that of every process in its session (for
+# loopd: supervisor and worker), read from /proc/*/stat around each run.
+# It prints the medians per connection count, the loopd/raw ratios, and the
+# target line: server CPU per echo at 50 connections <= 1.10x raw libevent.
+# A Python server whose loop cannot be imported (uvloop) is skipped, with a
+# message.  Raw lines, server log and table: bench/results/echo-STAMP.*.
 # Exit status: 0 when every run succeeded (whether the target passed or
-# not: see the PASS/FAIL line), 1 when something could not run or a run
-# failed or echo-load saw wrong bytes.
+# not: see the PASS/FAIL line), 1 when something could not run, a run
+# failed, or echo-load saw wrong bytes.
 
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-peers=${LOOPD_PEERS:-$here/../../shared/bench}
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 REPS=${LOOPD_BENCH_REPS:-5} SECS=${LOOPD_BENCH_SECS:-5}
-CONNS=${LOOPD_BENCH_CONNS:-"1 50"} SIZE=64 NOPIN=() NICE=
+CONNS=${LOOPD_BENCH_CONNS:-"1 50"} SIZE=64 PIN=1 NICE="" NEXT_PORT=47300
+ONLY=loopd-echo,libevent-raw PY=${PY:-/usr/bin/python3}
 TARGET=1.10 LOOPD=loopd-echo RAW=libevent-raw
 
 usage() { sed -n '4,/^$/s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
-while getopts "r:d:c:s:nN:h" opt; do
+while getopts "r:d:c:s:k:nN:p:h" opt; do
 	case $opt in
 	r) REPS=$OPTARG ;; d) SECS=$OPTARG ;; c) CONNS=$OPTARG ;;
-	s) SIZE=$OPTARG ;; n) NOPIN=(-n) ;; N) NICE=$OPTARG ;;
-	h) usage ;; *) usage 2 ;;
+	s) SIZE=$OPTARG ;; k) ONLY=$OPTARG ;; n) PIN=0 ;; N) NICE=$OPTARG ;;
+	p) NEXT_PORT=$OPTARG ;; h) usage ;; *) usage 2 ;;
 	esac
 done
-die() { echo "run-echo: $*" >&2; exit 1; }
+[ "$ONLY" = all ] && ONLY=$LOOPD,$RAW,asyncio,uvloop
 # nice -n is relative to the current niceness; -N is absolute.
 renice=()
 if [ -n "$NICE" ]; then
@@ -52,78 +57,147 @@ if [ -n "$NICE" ]; then
 	[ "$("${renice[@]}" nice 2>/dev/null)" = "$NICE" ] ||
 		die "cannot run at niceness $NICE (below 0 needs root)"
 fi
-
-[ -x "$peers/run-peers.sh" ] ||
-	die "no peer kit at $peers (set LOOPD_PEERS to the folder of run-peers.sh)"
-peers=$(cd "$peers" && pwd)
-
-# ---- loopd -------------------------------------------------------------------
-if [ -z "${LOOPD_BIN:-}" ]; then
-	build=$root/build-bench
-	if ! grep -qx 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" 2>/dev/null; then
-		cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
-		    -DBUILD_TESTING=OFF >/dev/null || die "cmake could not configure $build"
-	fi
-	cmake --build "$build" -j "$(nproc)" >/dev/null || die "the build in $build failed"
-	LOOPD_BIN=$build/loopd
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+	SERVER_PIN=(taskset -c 1) CLIENT_PIN=(taskset -c 0)
+	PINNING="server CPU 1, client CPU 0"
+else
+	SERVER_PIN=() CLIENT_PIN=() PINNING=none
 fi
-[ -x "$LOOPD_BIN" ] || die "LOOPD_BIN=$LOOPD_BIN is not an executable"
-LOOPD_BIN=$(cd "$(dirname "$LOOPD_BIN")" && pwd)/$(basename "$LOOPD_BIN")
-LOOPD_PLUGIN_DIR=${LOOPD_PLUGIN_DIR:-$(dirname "$LOOPD_BIN")/plugins}
-[ -r "$LOOPD_PLUGIN_DIR/echo.so" ] || die "no echo.so in $LOOPD_PLUGIN_DIR (set LOOPD_PLUGIN_DIR)"
-LOOPD_PLUGIN_DIR=$(cd "$LOOPD_PLUGIN_DIR" && pwd)
-export LOOPD_BIN LOOPD_PLUGIN_DIR
 
-# ---- the driver, on a private copy of the kit ----------------------------------
-# run-peers.sh writes results/ next to itself (and copies itself to a fresh
-# temp dir when its folder is read-only).  Running it from a copy made here
-# tells us where the raw lines are, and leaves the kit untouched.
-kit=$(mktemp -d "${TMPDIR:-/tmp}/loopd-bench.XXXXXX") || die "mktemp failed"
-driver=
-cleanup() {
-	[ -n "$driver" ] && kill -TERM "$driver" 2>/dev/null && wait "$driver"
-	rm -rf "$kit"
+# ---- servers -----------------------------------------------------------------
+bench_loopd
+[ -r "$LOOPD_PLUGIN_DIR/echo.so" ] || die "no echo.so in $LOOPD_PLUGIN_DIR (set LOOPD_PLUGIN_DIR)"
+bench_tools
+export PYTHONDONTWRITEBYTECODE=1
+NAMES=() CMDS=()
+for name in ${ONLY//,/ }; do
+	case $name in
+	loopd-echo) cmd="$(printf '%q' "$here/loopd-echo.sh")" ;;
+	libevent-raw) cmd="$(printf '%q' "$BENCH_BUILD/echo-raw")" ;;
+	asyncio | uvloop)
+		if ! "$PY" -c "import $name" 2>/dev/null; then
+			echo "$prog: skipping $name: $PY cannot import it (on Debian: apt-get install python3-$name)" >&2
+			continue
+		fi
+		cmd="$(printf '%q %q' "$PY" "$here/echo_server.py") $name" ;;
+	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop)" ;;
+	esac
+	NAMES+=("$name") CMDS+=("$cmd")
+done
+[ ${#NAMES[@]} -gt 0 ] || die "no server to run"
+
+bench_stamp
+raw=$out/echo-$stamp.raw.tsv log=$out/echo-$stamp.log
+: >"$raw"
+: >"$log"
+
+PIDS=()
+alive() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $s != Z* ]]; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# In use in any state (TIME_WAIT too): someone else's, or a bind could fail.
+port_busy() { port_open "$1" || [ -n "$(ss -Htan "sport = :$1" 2>/dev/null)" ]; }
+
+# Stop a server by its PID: SIGTERM, SIGKILL after 5 s; then whatever it
+# left in its session (process group), by that group's id.
+stop_server() { # PID
+	local pid=$1 i keep=()
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
+	if alive "$pid"; then
+		echo "$prog: server $pid ignored SIGTERM for 5 s; sending SIGKILL" >&2
+		kill -KILL "$pid" 2>/dev/null
+	fi
+	wait "$pid" 2>/dev/null
+	if kill -0 -- "-$pid" 2>/dev/null; then
+		echo "$prog: server $pid left processes in its group; stopping them" >&2
+		kill -TERM -- "-$pid" 2>/dev/null; sleep 1; kill -KILL -- "-$pid" 2>/dev/null
+	fi
+	for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
+	PIDS=("${keep[@]}")
 }
+cleanup() { local p; for p in "${PIDS[@]}"; do stop_server "$p"; done; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cp -r "$peers/." "$kit/" && rm -rf "$kit/results" || die "cannot copy $peers"
-chmod -R u+w "$kit"
 
-contestant="$LOOPD=$(printf '%q' "$here/loopd-echo.sh")"
-cmd=("${renice[@]}" ./run-peers.sh -o echo -k "$LOOPD,$RAW" -c "$CONNS" -r "$REPS" -d "$SECS"
-	-s "$SIZE" "${NOPIN[@]}" -e "$contestant")
-echo "run-echo: loopd $LOOPD_BIN, plugins $LOOPD_PLUGIN_DIR" >&2
-echo "run-echo: peers $peers" >&2
-# In the background, so that a SIGTERM to this script reaches it at once.
-# Its table goes to results/ (saved below); its progress lines stay on stderr,
-# but not its last line, which names files in the temp copy.
-(cd "$kit" && exec "${cmd[@]}" >/dev/null 2> >(grep --line-buffered -v '^raw: results/' >&2)) &
-driver=$!
-wait "$driver"
-status=$? driver=
-raw=$(ls "$kit"/results/raw-*.tsv 2>/dev/null | head -n 1)
-[ -n "$raw" ] || die "run-peers.sh failed (status $status) before its first run"
+start_server() { # NAME COMMAND -> SPID, SPORT
+	local i
+	while port_busy "$NEXT_PORT"; do NEXT_PORT=$((NEXT_PORT + 1)); done
+	SPORT=$NEXT_PORT NEXT_PORT=$((NEXT_PORT + 1))
+	echo "### $1: $2 $SPORT" >>"$log"
+	PORT=$SPORT setsid "${renice[@]}" "${SERVER_PIN[@]}" bash -c "exec $2 $SPORT" \
+	    >>"$log" 2>&1 </dev/null &
+	SPID=$!
+	PIDS+=("$SPID")
+	for ((i = 0; i < 100; i++)); do
+		if ! alive "$SPID"; then
+			echo "$prog: $1 exited at start; see $log" >&2
+			stop_server "$SPID"; return 1
+		fi
+		port_open "$SPORT" && return 0
+		sleep 0.1
+	done
+	echo "$prog: $1 does not accept on 127.0.0.1:$SPORT after 10 s; see $log" >&2
+	stop_server "$SPID"
+	return 1
+}
 
-# ---- results -----------------------------------------------------------------
-# Saved even when the driver failed: the server log says why.
-stamp=$(basename "$raw" .tsv) stamp=${stamp#raw-}
-out=$root/bench/results
-mkdir -p "$out" || die "cannot create $out"
-cp "$raw" "$out/echo-$stamp.raw.tsv"
-cp "$kit/results/log-$stamp.txt" "$out/echo-$stamp.log" 2>/dev/null
-cp "$kit/results/medians-$stamp.txt" "$out/echo-$stamp.peers.txt" 2>/dev/null
-[ "$status" = 0 ] && [ -s "$raw" ] ||
-	die "run-peers.sh failed (status $status); server log: $out/echo-$stamp.log"
+# CPU ticks (user + system) used so far by every process of session SID.
+# (Read with getline: a process may vanish between the glob and the read.)
+session_ticks() {
+	awk -v sid="$1" 'BEGIN {
+		for (i = 1; i < ARGC; i++) {
+			if ((getline s < ARGV[i]) > 0) {
+				sub(/^.*\) /, "", s); split(s, f, " ")
+				if (f[4] == sid) t += f[12] + f[13]
+			}
+			close(ARGV[i])
+		}
+		print t + 0 }' /proc/[0-9]*/stat
+}
+
+record() { # NAME CONNS REP LINE
+	printf 'echo\t%s\tconns=%s\t%s\t%s\n' "$@" >>"$raw"
+	printf '  %-13s %3s conns  round %s/%s  %s\n' "$1" "$2" "$3" "$REPS" "$4" >&2
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+run_echo() { # NAME COMMAND REP
+	local c line t0 t1 req
+	if ! start_server "$1" "$2"; then
+		for c in $CONNS; do record "$1" "$c" "$3" FAILED; done
+		return
+	fi
+	for c in $CONNS; do
+		t0=$(session_ticks "$SPID")
+		line=$("${renice[@]}" "${CLIENT_PIN[@]}" "$BENCH_BUILD/echo-load" 127.0.0.1 "$SPORT" \
+		    "$c" "$SIZE" "$SECS" 2>>"$log" | tail -n 1)
+		t1=$(session_ticks "$SPID")
+		if [[ $line == *=* ]]; then
+			req=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line")
+			line+=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$SECS" -v r="${req:-0}" \
+			    'BEGIN { printf " srv_cpu=%.2f srv_us_req=%.2f", d / hz / s, r ? d / hz / r * 1e6 : 0 }')
+		else
+			line=FAILED
+		fi
+		record "$1" "$c" "$3" "$line"
+	done
+	stop_server "$SPID"
+}
+
+# ---- runs ----------------------------------------------------------------------
+echo "$prog: loopd $LOOPD_BIN, plugins $LOOPD_PLUGIN_DIR; servers ${NAMES[*]}" >&2
+for ((rep = 1; rep <= REPS; rep++)); do
+	for i in "${!NAMES[@]}"; do run_echo "${NAMES[$i]}" "${CMDS[$i]}" "$rep"; done
+done
 
 table() {
 	echo "# loopd echo vs raw libevent: medians of $REPS interleaved runs, $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "# host: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), Linux $(uname -r)"
-	echo "# loopd: $LOOPD_BIN ($("$LOOPD_BIN" -V 2>/dev/null)), libevent $(pkg-config --modversion libevent 2>/dev/null)"
-	echo "# load: $SIZE-byte messages, depth 1, $SECS s per run; pinning: $([ ${#NOPIN[@]} = 0 ] && echo "server CPU 1, client CPU 0" || echo none); niceness $("${renice[@]}" nice)"
-	echo "# command: ${cmd[*]}"
-	echo "# srv_us_req: CPU (user + system) of the server's whole session -- supervisor and worker -- per echo"
+	bench_host
+	echo "# load: $SIZE-byte messages, depth 1, $SECS s per run; pinning: $PINNING; niceness $("${renice[@]}" nice)"
+	echo "# command: bench/run-echo.sh -r $REPS -d $SECS -c \"$CONNS\" -s $SIZE -k $(IFS=,; echo "${NAMES[*]}")${NICE:+ -N $NICE}$([ "$PIN" = 1 ] || echo " -n")"
+	echo "# srv_us_req: CPU (user + system) of the server's whole session -- for loopd, supervisor and worker -- per echo"
 	awk -F'\t' -v L="$LOOPD" -v R="$RAW" -v target="$TARGET" -f "$here/echo-table.awk" "$raw"
 }
 table | tee "$out/echo-$stamp.txt"
-echo "run-echo: raw lines $out/echo-$stamp.raw.tsv, table $out/echo-$stamp.txt" >&2
+echo "$prog: raw lines $raw, table $out/echo-$stamp.txt, server log $log" >&2
 ! grep -q '^[0-9]* runs failed\|^echo-load reported' "$out/echo-$stamp.txt"
