@@ -19,6 +19,7 @@
 #include "log.h"
 
 #define CRASH_FRAMES	64
+#define CRASH_PAGE	4096		/* the shared page; text after it */
 #define CRASH_READ_MAX	(64 * 1024)
 
 static const int crash_signals[] = {
@@ -41,32 +42,68 @@ crash_handler(int sig)
 	raise(sig);
 }
 
-int
-crash_file(void)
+static struct crash_page *
+crash_map(int fd)
 {
-	return memfd_create("loopd-crash", MFD_CLOEXEC);
+	void *p;
+
+	p = mmap(NULL, CRASH_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 int
+crash_open(struct crash_page **page)
+{
+	int fd, saved;
+
+	if ((fd = memfd_create("loopd-crash", MFD_CLOEXEC)) < 0)
+		return -1;
+	if (ftruncate(fd, CRASH_PAGE) < 0 || (*page = crash_map(fd)) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	(*page)->running = -1;
+	return fd;
+}
+
+void
+crash_close(int fd, struct crash_page *page)
+{
+	if (page != NULL)
+		munmap(page, CRASH_PAGE);
+	if (fd >= 0)
+		close(fd);
+}
+
+struct crash_page *
 crash_install(int fd)
 {
+	struct crash_page *page;
 	struct sigaction sa;
 	stack_t ss = { .ss_sp = crash_stack, .ss_size = sizeof crash_stack };
 	void *warm[1];
 	size_t i;
 
+	if ((page = crash_map(fd)) == NULL)
+		return NULL;
+	page->running = -1;
+	/* The backtrace goes after the page. */
+	if (lseek(fd, CRASH_PAGE, SEEK_SET) < 0)
+		return NULL;
 	crash_fd = fd;
 	backtrace(warm, 1);	/* loads libgcc_s now, not in the handler */
 	if (sigaltstack(&ss, NULL) < 0)
-		return -1;
+		return NULL;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = crash_handler;
 	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
 		if (sigaction(crash_signals[i], &sa, NULL) < 0)
-			return -1;
-	return 0;
+			return NULL;
+	return page;
 }
 
 json_t *
@@ -78,7 +115,7 @@ crash_read(int fd)
 
 	if ((buf = malloc(CRASH_READ_MAX + 1)) == NULL)
 		return NULL;
-	n = pread(fd, buf, CRASH_READ_MAX, 0);
+	n = pread(fd, buf, CRASH_READ_MAX, CRASH_PAGE);
 	if (n <= 0) {
 		free(buf);
 		return NULL;

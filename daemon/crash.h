@@ -1,22 +1,35 @@
 /*
- * crash.h: the crash reporter.
+ * crash.h: the crash reporter, and the page a worker shares with the
+ * supervisor.
  *
- * A worker installs it once; when plugin code kills the worker with
- * SIGSEGV, SIGBUS, SIGILL, SIGFPE or SIGABRT, its signal handler writes a
- * backtrace to a file the supervisor shares, then dies of the same signal.
- * The supervisor reads that file when it reaps the worker.
+ * The supervisor makes one memory file per worker and passes it to the
+ * worker at exec.  Its first page holds what the supervisor may need to
+ * know after the worker died: the index of the task whose code was
+ * running.  When plugin code kills the worker with SIGSEGV, SIGBUS,
+ * SIGILL, SIGFPE or SIGABRT, the worker's signal handler writes a
+ * backtrace after that page, then dies of the same signal; the supervisor
+ * reads it when it reaps the worker.  The worker can write anything
+ * there, so the supervisor treats both as claims, not facts.
  */
 #ifndef LOOPD_CRASH_H
 #define LOOPD_CRASH_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
-/* Supervisor: a new file for one worker's backtrace, or -1 (errno). */
-int	 crash_file(void);
+struct crash_page {
+	volatile int32_t	running;	/* task index, or -1 */
+};
 
-/* Worker: install the handler, writing to fd (borrowed, kept open).
- * Returns 0 or -1. */
-int	 crash_install(int fd);
+/* Supervisor: a new memory file (O_CLOEXEC) and its page mapped into
+ * *page, or -1 (errno).  Release with crash_close(). */
+int	 crash_open(struct crash_page **page);
+void	 crash_close(int fd, struct crash_page *page);
+
+/* Worker: map the page of fd (kept open) and install the handler.
+ * Returns the page, or NULL (errno). */
+struct crash_page *crash_install(int fd);
 
 /* Supervisor: what a dead worker wrote to fd, as a new JSON array of
  * frames, or NULL when it wrote nothing. */

@@ -1,18 +1,18 @@
 /*
- * ipc.c: length-prefixed JSON frames over a socketpair.
+ * ipc.c: length-prefixed frames over a socketpair.
  *
  * Writes go straight to the socket when nothing is queued, so that a record
  * a worker sends just before it crashes is already in the kernel and reaches
- * the supervisor.  Reads go into an evbuffer and come out a frame at a time.
+ * the supervisor.  Reads go into an evbuffer, at most IPC_READ_CHUNK bytes a
+ * turn, and come out a frame at a time.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -21,32 +21,32 @@
 #include "ipc.h"
 
 struct ipc {
-	int		 fd;
-	struct event	*rd;
-	struct event	*wr;
-	struct evbuffer	*in;
-	struct evbuffer	*out;
-	ipc_frame_fn	 on_frame;
-	ipc_close_fn	 on_close;
-	void		*ctx;
-	size_t		 dropped;
-	int		 closed;
+	int			 fd;
+	size_t			 frame_max;
+	struct event		*rd;
+	struct event		*wr;
+	struct evbuffer		*in;
+	struct evbuffer		*out;
+	struct ipc_callbacks	 cb;
+	void			*ctx;
+	size_t			 dropped;
+	int			 closed;
 };
 
 static void	ipc_read_cb(evutil_socket_t, short, void *);
 static void	ipc_write_cb(evutil_socket_t, short, void *);
 
 struct ipc *
-ipc_new(struct event_base *base, int fd, ipc_frame_fn on_frame,
-    ipc_close_fn on_close, void *ctx)
+ipc_new(struct event_base *base, int fd, size_t frame_max,
+    const struct ipc_callbacks *cb, void *ctx)
 {
 	struct ipc *ipc;
 
 	if ((ipc = calloc(1, sizeof *ipc)) == NULL)
 		return NULL;
 	ipc->fd = fd;
-	ipc->on_frame = on_frame;
-	ipc->on_close = on_close;
+	ipc->frame_max = frame_max;
+	ipc->cb = *cb;
 	ipc->ctx = ctx;
 	ipc->in = evbuffer_new();
 	ipc->out = evbuffer_new();
@@ -80,16 +80,29 @@ ipc_free(struct ipc *ipc)
 	free(ipc);
 }
 
-/* Stop reading and tell the owner, once. */
-static void
-ipc_close(struct ipc *ipc, const char *reason)
+void
+ipc_close(struct ipc *ipc)
 {
-	if (ipc->closed)
-		return;
 	ipc->closed = 1;
 	event_del(ipc->rd);
 	event_del(ipc->wr);
-	ipc->on_close(ipc->ctx, reason);
+}
+
+/* Stop, and tell the owner why, once. */
+static void
+ipc_fail(struct ipc *ipc, const char *reason)
+{
+	if (ipc->closed)
+		return;
+	ipc_close(ipc);
+	ipc->cb.closed(ipc->ctx, reason);
+}
+
+static uint32_t
+frame_length(const unsigned char *h)
+{
+	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+	    (uint32_t)h[2] << 8 | h[3];
 }
 
 /* Dispatch the whole frames in ipc->in.  Returns -1 when the channel was
@@ -97,58 +110,46 @@ ipc_close(struct ipc *ipc, const char *reason)
 static int
 ipc_dispatch(struct ipc *ipc)
 {
-	char reason[256];
+	char reason[128];
 	unsigned char hdr[4];
 	uint32_t len;
-	json_error_t jerr;
-	json_t *msg;
-	char *body;
 
 	while (evbuffer_get_length(ipc->in) >= 4) {
 		evbuffer_copyout(ipc->in, hdr, 4);
-		len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-		    (uint32_t)hdr[2] << 8 | hdr[3];
-		if (len == 0 || len > IPC_FRAME_MAX) {
+		len = frame_length(hdr);
+		if (len == 0 || len > ipc->frame_max) {
 			snprintf(reason, sizeof reason,
-			    "bad frame: length %u (1 to %u allowed)", len,
-			    (unsigned)IPC_FRAME_MAX);
-			ipc_close(ipc, reason);
+			    "bad frame: length %u (1 to %zu allowed)", len,
+			    ipc->frame_max);
+			ipc_fail(ipc, reason);
 			return -1;
 		}
 		if (evbuffer_get_length(ipc->in) < 4 + (size_t)len)
 			return 0;
 		evbuffer_drain(ipc->in, 4);
-		body = (char *)evbuffer_pullup(ipc->in, len);
-		msg = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-		evbuffer_drain(ipc->in, len);
-		if (msg == NULL || !json_is_object(msg) ||
-		    !json_is_string(json_object_get(msg, "type"))) {
-			snprintf(reason, sizeof reason,
-			    "bad frame: %s", msg == NULL ? jerr.text :
-			    "not an object with a \"type\"");
-			json_decref(msg);
-			ipc_close(ipc, reason);
-			return -1;
-		}
-		ipc->on_frame(ipc->ctx, msg);
-		json_decref(msg);
+		ipc->cb.frame(ipc->ctx, evbuffer_pullup(ipc->in, len), len);
 		if (ipc->closed)
 			return -1;
+		evbuffer_drain(ipc->in, len);
 	}
 	return 0;
 }
 
-/* Read what is there; returns -1 when the channel closed. */
+/* Read at most `limit` bytes (0: all there is); -1 once closed. */
 static int
-ipc_read_some(struct ipc *ipc)
+ipc_read_some(struct ipc *ipc, size_t limit)
 {
+	size_t got = 0;
 	int n;
 
 	for (;;) {
-		n = evbuffer_read(ipc->in, ipc->fd, 65536);
+		n = evbuffer_read(ipc->in, ipc->fd, IPC_READ_CHUNK);
 		if (n > 0) {
+			got += (size_t)n;
 			if (ipc_dispatch(ipc) < 0)
 				return -1;
+			if (limit > 0 && got >= limit)
+				return 0;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -157,7 +158,7 @@ ipc_read_some(struct ipc *ipc)
 			return 0;
 		/* The peer went away (a reset means it died with our bytes
 		 * unread); anything else is worth a reason. */
-		ipc_close(ipc, n == 0 || errno == ECONNRESET ? NULL :
+		ipc_fail(ipc, n == 0 || errno == ECONNRESET ? NULL :
 		    strerror(errno));
 		return -1;
 	}
@@ -166,14 +167,30 @@ ipc_read_some(struct ipc *ipc)
 static void
 ipc_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	ipc_read_some(arg);
+	ipc_read_some(arg, IPC_READ_CHUNK);
 }
 
 void
 ipc_drain(struct ipc *ipc)
 {
 	if (!ipc->closed)
-		ipc_read_some(ipc);
+		ipc_read_some(ipc, 0);
+}
+
+/* Write what the socket takes; 1 when something is left queued. */
+static int
+ipc_write_some(struct ipc *ipc)
+{
+	if (evbuffer_write(ipc->out, ipc->fd) < 0 && errno != EAGAIN &&
+	    errno != EINTR) {
+		/* The read side sees the peer go. */
+		evbuffer_drain(ipc->out, evbuffer_get_length(ipc->out));
+		return 0;
+	}
+	if (evbuffer_get_length(ipc->out) == 0)
+		return 0;
+	event_add(ipc->wr, NULL);
+	return 1;
 }
 
 static void
@@ -181,41 +198,30 @@ ipc_write_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ipc *ipc = arg;
 
-	if (evbuffer_write(ipc->out, ipc->fd) < 0 && errno != EAGAIN &&
-	    errno != EINTR) {
-		evbuffer_drain(ipc->out, evbuffer_get_length(ipc->out));
-		return;		/* the read side sees the peer go */
-	}
-	if (evbuffer_get_length(ipc->out) > 0)
-		event_add(ipc->wr, NULL);
+	if (!ipc->closed && ipc_write_some(ipc) == 0 && ipc->cb.empty != NULL)
+		ipc->cb.empty(ipc->ctx);
 }
 
 int
-ipc_send(struct ipc *ipc, json_t *msg, int droppable)
+ipc_send(struct ipc *ipc, const void *body, size_t len, int droppable)
 {
 	unsigned char hdr[4];
-	char *body;
-	size_t len;
 
+	if (ipc->closed)
+		return -1;
 	if (droppable && evbuffer_get_length(ipc->out) > IPC_QUEUE_MAX) {
 		ipc->dropped++;
 		return -1;
 	}
-	if ((body = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
-	    NULL)
-		return -1;
-	len = strlen(body);
-	if (len > IPC_FRAME_MAX) {
-		free(body);
-		ipc->dropped++;
+	hdr[0] = len >> 24, hdr[1] = len >> 16, hdr[2] = len >> 8, hdr[3] = len;
+	if (evbuffer_expand(ipc->out, len + 4) < 0 ||
+	    evbuffer_add(ipc->out, hdr, 4) < 0 ||
+	    evbuffer_add(ipc->out, body, len) < 0) {
+		ipc->dropped += droppable;
 		return -1;
 	}
-	hdr[0] = len >> 24, hdr[1] = len >> 16, hdr[2] = len >> 8, hdr[3] = len;
-	evbuffer_add(ipc->out, hdr, 4);
-	evbuffer_add(ipc->out, body, len);
-	free(body);
 	if (evbuffer_get_length(ipc->out) == len + 4)
-		ipc_write_cb(ipc->fd, EV_WRITE, ipc);
+		ipc_write_some(ipc);
 	return 0;
 }
 
@@ -226,6 +232,12 @@ ipc_take_dropped(struct ipc *ipc)
 
 	ipc->dropped = 0;
 	return n;
+}
+
+size_t
+ipc_queued(const struct ipc *ipc)
+{
+	return evbuffer_get_length(ipc->out);
 }
 
 int
@@ -243,8 +255,52 @@ ipc_flush(struct ipc *ipc, int timeout_ms)
 	return 0;
 }
 
-void
-ipc_close_fd_after_fork(struct ipc *ipc)
+/* Exactly n bytes from a blocking fd: n, 0 at a clean end, or -1. */
+static ssize_t
+read_full(int fd, void *p, size_t n)
 {
-	close(ipc->fd);
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		r = read(fd, (char *)p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			if (got == 0)
+				return 0;
+			errno = EPIPE;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+ssize_t
+ipc_read_frame(int fd, uint8_t **buf, size_t *cap, size_t frame_max)
+{
+	unsigned char hdr[4];
+	uint32_t len;
+	uint8_t *p;
+	ssize_t r;
+
+	if ((r = read_full(fd, hdr, 4)) <= 0)
+		return r;
+	len = frame_length(hdr);
+	if (len == 0 || len > frame_max) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (*cap < len) {
+		if ((p = realloc(*buf, len)) == NULL)
+			return -1;
+		*buf = p;
+		*cap = len;
+	}
+	if ((r = read_full(fd, *buf, len)) == 0)
+		errno = EPIPE;
+	return r <= 0 ? -1 : (ssize_t)len;
 }

@@ -1,11 +1,13 @@
 /*
- * ipc.h: framed JSON messages between the supervisor and a worker.
+ * ipc.h: frames over a socketpair between the supervisor and a worker.
  *
- * Each frame is a 4-byte big-endian length and that many bytes of one JSON
- * object.  Every frame read is checked (length, JSON, an object with a
- * string "type"); a bad one closes the channel with a reason, so a worker
- * that sends garbage fails alone.  Sending never blocks: what the socket
- * does not take at once is queued and written when it can be.
+ * A frame is a 4-byte big-endian length and that many bytes of body (a
+ * message: see msg.h).  The reader checks the length against the
+ * channel's limit; a frame over it closes the channel with a reason, so a
+ * worker that sends garbage fails alone.  Reading is bounded per turn of
+ * the loop, so one chatty peer cannot starve the others.  Sending never
+ * blocks: what the socket does not take at once is queued and written
+ * when it can be.
  *
  * One struct ipc belongs to one process and its event_base; main thread
  * only.
@@ -14,47 +16,65 @@
 #define LOOPD_IPC_H
 
 #include <stddef.h>
-
-#include <jansson.h>
+#include <stdint.h>
 
 struct event_base;
 struct ipc;
 
+/* The largest frame a worker may send. */
 #define IPC_FRAME_MAX		(1024 * 1024)
 /* Past this much queued output, droppable frames are dropped. */
 #define IPC_QUEUE_MAX		(4 * 1024 * 1024)
+/* At most this much is read from one channel per turn of the loop. */
+#define IPC_READ_CHUNK		(64 * 1024)
 
-/* msg is borrowed for the call. */
-typedef void	(*ipc_frame_fn)(void *ctx, json_t *msg);
-/* reason is NULL when the peer went away (end of file or reset), else it
- * says what was wrong.  The ipc may be freed inside. */
-typedef void	(*ipc_close_fn)(void *ctx, const char *reason);
+struct ipc_callbacks {
+	/* A whole frame; body is borrowed for the call.  The ipc may be
+	 * closed (not freed) inside. */
+	void	(*frame)(void *ctx, const void *body, size_t len);
+	/* reason is NULL when the peer went away (end of file or reset),
+	 * else it says what was wrong.  The ipc may be freed inside. */
+	void	(*closed)(void *ctx, const char *reason);
+	/* Optional: everything queued has been written. */
+	void	(*empty)(void *ctx);
+};
 
-/* A new channel on fd (stolen: closed by ipc_free()), or NULL. */
-struct ipc	*ipc_new(struct event_base *base, int fd, ipc_frame_fn on_frame,
-		    ipc_close_fn on_close, void *ctx);
+/* A new channel on fd (stolen: closed by ipc_free()) that accepts frames
+ * of up to frame_max bytes, or NULL.  cb is copied. */
+struct ipc	*ipc_new(struct event_base *base, int fd, size_t frame_max,
+		    const struct ipc_callbacks *cb, void *ctx);
 void		 ipc_free(struct ipc *ipc);
 
 /*
- * Queue msg (borrowed).  A droppable frame (a log record) is dropped, and
- * counted, when the queue is over IPC_QUEUE_MAX.  Returns 0, or -1 when
- * the frame was dropped or could not be encoded.
+ * Queue a frame of body[0..len) (copied).  A droppable frame (a log
+ * record) is dropped, and counted, when the queue is over IPC_QUEUE_MAX.
+ * Returns 0, or -1 when the frame was dropped.
  */
-int		 ipc_send(struct ipc *ipc, json_t *msg, int droppable);
+int		 ipc_send(struct ipc *ipc, const void *body, size_t len,
+		    int droppable);
 
 /* Frames dropped since the last call; resets the count. */
 size_t		 ipc_take_dropped(struct ipc *ipc);
+/* Bytes queued and not yet written. */
+size_t		 ipc_queued(const struct ipc *ipc);
 
-/* Read and dispatch whatever the peer already wrote, without waiting. */
+/* Read and dispatch everything the peer already wrote, without waiting
+ * and without the per-turn bound (for a peer that has just died). */
 void		 ipc_drain(struct ipc *ipc);
+
+/* Stop reading and writing, and tell no one: the owner is done with it. */
+void		 ipc_close(struct ipc *ipc);
 
 /* Write everything queued, waiting up to timeout_ms.  Returns 0 or -1. */
 int		 ipc_flush(struct ipc *ipc, int timeout_ms);
 
 /*
- * In a forked child: close the fd of an inherited channel without touching
- * its events (the parent's epoll set is shared) or freeing it.
+ * Read one frame from a blocking fd, before any loop exists (a worker
+ * reads its configuration so).  *buf (grown with realloc, the caller's to
+ * free) receives the body.  Returns its length, 0 at end of file, or -1
+ * (errno set; EPROTO for a frame over frame_max).
  */
-void		 ipc_close_fd_after_fork(struct ipc *ipc);
+ssize_t		 ipc_read_frame(int fd, uint8_t **buf, size_t *cap,
+		    size_t frame_max);
 
 #endif /* LOOPD_IPC_H */

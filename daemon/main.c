@@ -1,16 +1,22 @@
 /*
  * main.c: the command line, and the order things start in.  Wiring only.
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "loader.h"
 #include "log.h"
+#include "proc.h"
 #include "supervisor.h"
+#include "worker.h"
 
 #define EXIT_USAGE	2
 #define EXIT_CONFIG	78	/* EX_CONFIG */
@@ -23,8 +29,10 @@ static const char usage_text[] =
 "\n"
 "Options:\n"
 "  -c, --config FILE        read FILE (default " LOOPD_CONFIG_FILE ")\n"
-"  -t, --check-config FILE  check FILE and exit: 0 when it is valid, 78 with\n"
-"                           one FILE:LINE:COLUMN: message per problem when not\n"
+"  -t, --check-config [FILE]\n"
+"                           check FILE (or the -c file, or the default) and\n"
+"                           exit: 0 when it is valid, 78 with one\n"
+"                           FILE:LINE:COLUMN: message per problem when not\n"
 "  -P, --plugin-dir DIR     load plugins from DIR, whatever the file says\n"
 "                           (default " LOOPD_PLUGIN_DIR ")\n"
 "  -f, --foreground         accepted for compatibility; loopd never forks\n"
@@ -50,32 +58,51 @@ struct options {
 	const char	*config;
 	const char	*plugin_dir;
 	int		 check;
+	int		 worker;
 };
+
+static void	usage_error(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("loopd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'loopd --help' for more information.\n", stderr);
+	exit(EXIT_USAGE);
+}
 
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "config",		required_argument, NULL, 'c' },
-		{ "check-config",	required_argument, NULL, 't' },
+		{ "check-config",	no_argument,	   NULL, 't' },
 		{ "plugin-dir",		required_argument, NULL, 'P' },
 		{ "foreground",		no_argument,	   NULL, 'f' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
+		{ PROC_WORKER_ARG + 2,	no_argument,	   NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
-	o->config = LOOPD_CONFIG_FILE;
-	while ((ch = getopt_long(argc, argv, "c:t:P:fhV", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "c:tP:fhV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
 			o->config = optarg;
 			break;
 		case 't':
-			o->config = optarg;
 			o->check = 1;
+			break;
+		case 'W':
+			o->worker = 1;
 			break;
 		case 'P':
 			o->plugin_dir = optarg;
@@ -95,11 +122,46 @@ parse_options(int argc, char **argv, struct options *o)
 			exit(EXIT_USAGE);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "loopd: unexpected argument '%s'\n"
-		    "Try 'loopd --help' for more information.\n", argv[optind]);
-		exit(EXIT_USAGE);
+	/* -t FILE, as nginx -t and earlier loopd take it. */
+	if (o->check && optind < argc) {
+		if (o->config != NULL)
+			usage_error("-t %s and -c name two files: give one",
+			    argv[optind]);
+		o->config = argv[optind++];
 	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->config == NULL)
+		o->config = LOOPD_CONFIG_FILE;
+}
+
+/*
+ * Whatever of fds 0-2 is closed is opened on /dev/null before anything
+ * else opens a file, or the first socket or pipe would become "stderr".
+ */
+static void
+std_fds_open(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 &&
+		    open("/dev/null", O_RDWR) != fd)
+			exit(1);	/* nowhere to say why */
+}
+
+/* Where this executable is, for starting workers.  (Should an upgrade put
+ * another binary there, its workers refuse a supervisor of another
+ * protocol version: see MSG_PROTOCOL.) */
+static int
+self_path(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+
+	if (n <= 0 || (size_t)n >= len - 1)
+		return -1;
+	buf[n] = '\0';
+	return 0;
 }
 
 /*
@@ -165,9 +227,15 @@ main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct conf *conf;
+	char exe[PATH_MAX];
 	int status;
 
+	std_fds_open();
 	parse_options(argc, argv, &o);
+	if (o.worker) {
+		log_capture_libevent();
+		return worker_main();
+	}
 	if ((conf = load_config(&o)) == NULL)
 		return EXIT_CONFIG;
 	if (o.check) {
@@ -180,7 +248,13 @@ main(int argc, char **argv)
 	log_set_level(conf->log_level);
 	log_set_format(conf->log_format == CONF_LOG_TEXT ? LOG_FORMAT_TEXT :
 	    LOG_FORMAT_JSON);
-	status = supervisor_run(conf);
+	if (self_path(exe, sizeof exe) < 0) {
+		log_plain("loopd: cannot find its own executable in "
+		    "/proc/self/exe: is /proc mounted?");
+		config_free(conf);
+		return 1;
+	}
+	status = supervisor_run(conf, exe);
 	config_free(conf);
 	return status;
 }

@@ -1,13 +1,16 @@
 /*
  * worker.c: one loop's process.
  *
- * The worker builds its event_base on the configured backend, starts its
- * tasks, and reports to the supervisor over the IPC channel: task states
- * and log records.  It obeys "cancel" (run every task's cancel hook, then
- * exit once every task has ended).  It exits at once if the supervisor
- * goes away.  It loads plugin code; the supervisor never does.
+ * The worker is exec'ed by the supervisor with its channel and crash page
+ * in place (proc.h).  It reads its loop's configuration from the channel,
+ * builds its event_base on the configured backend, starts its tasks, and
+ * reports to the supervisor: task states and log records.  It obeys
+ * "cancel" (run every task's cancel hook, then exit once every task has
+ * ended).  It exits at once if the supervisor goes away.  It loads plugin
+ * code; the supervisor never does.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +22,26 @@
 #include "crash.h"
 #include "ipc.h"
 #include "log.h"
+#include "msg.h"
+#include "proc.h"
 #include "task.h"
 #include "worker.h"
 
+/* The supervisor is trusted: its configuration frames may be large. */
+#define WORKER_FRAME_MAX	(256 * 1024 * 1024)
+
 struct worker {
-	const struct conf	*conf;
+	struct conf		*conf;		/* this loop's, from the channel */
 	const struct loop_conf	*loop;
 	struct event_base	*base;
 	struct ipc		*ipc;
 	struct task_host	 host;
 	struct loopd_task	**tasks;
 	size_t			 ntasks;
+	size_t			 nlive;		/* tasks not done or failed */
+	uint32_t		*names;		/* task name -> index + 1 */
+	size_t			 nameslots;	/* a power of two */
+	struct msg_out		 out;		/* reused for every message */
 	int			 cancelling;
 };
 
@@ -60,70 +72,170 @@ worker_base(enum conf_backend backend)
 	return base;
 }
 
-static void
-worker_forward(struct worker *w, json_t *record)
-{
-	json_t *msg = json_pack("{s:s, s:O}", "type", "log", "record", record);
+/* ---- task names, for log records that name their task ------------------- */
 
-	if (msg == NULL)
-		return;
-	ipc_send(w->ipc, msg, 1);
-	json_decref(msg);
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
-/* Records go to the supervisor; when the channel was too full to take
- * some, the first record that fits again is preceded by a count. */
+static int
+worker_index_names(struct worker *w)
+{
+	size_t i, slot, mask;
+
+	for (w->nameslots = 16; w->nameslots < w->ntasks * 2;)
+		w->nameslots *= 2;
+	if ((w->names = calloc(w->nameslots, sizeof *w->names)) == NULL)
+		return -1;
+	mask = w->nameslots - 1;
+	for (i = 0; i < w->ntasks; i++) {
+		slot = name_hash(w->loop->tasks[i].name) & mask;
+		while (w->names[slot] != 0)
+			slot = (slot + 1) & mask;
+		w->names[slot] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+static int64_t
+worker_task_index(const struct worker *w, const char *name)
+{
+	size_t slot, mask = w->nameslots - 1;
+	uint32_t v;
+
+	if (w->names == NULL)
+		return -1;
+	for (slot = name_hash(name) & mask; (v = w->names[slot]) != 0;
+	    slot = (slot + 1) & mask)
+		if (strcmp(w->loop->tasks[v - 1].name, name) == 0)
+			return v - 1;
+	return -1;
+}
+
+/* ---- reports to the supervisor ------------------------------------------- */
+
+static int
+level_of(const char *name)
+{
+	int i;
+
+	for (i = LOOPD_LOG_DEBUG; i < LOOPD_LOG_ERROR; i++)
+		if (strcmp(name, log_level_name(i)) == 0)
+			return i;
+	return LOOPD_LOG_ERROR;
+}
+
+/* The worker's drops, said once the channel has room again. */
 static void
-worker_log_sink(void *ctx, json_t *record)
+worker_report_drops(struct worker *w)
+{
+	size_t n = ipc_take_dropped(w->ipc);
+
+	if (n == 0)
+		return;
+	msg_begin(&w->out, MSG_DROPPED);
+	msg_put_int(&w->out, (int64_t)n);
+	/* Not droppable: a lost count would make the accounting wrong. */
+	if (!w->out.nomem)
+		ipc_send(w->ipc, w->out.p, w->out.len, 0);
+}
+
+/* Fields the supervisor stamps itself, or that travel apart. */
+static int
+worker_key_stamped(const char *key)
+{
+	static const char *const keys[] = {
+		"ts", "level", "msg", "pid", "loop", "task", "plugin",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		if (strcmp(key, keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A record becomes MSG_LOG: level, ts, msg, the task's index, then the
+ * other fields.  pid, loop and plugin are left out: the supervisor knows
+ * them better.
+ */
+static void
+worker_log_sink(void *ctx, json_t *r)
 {
 	struct worker *w = ctx;
-	size_t dropped = ipc_take_dropped(w->ipc);
-	json_t *r;
+	const char *key, *task;
+	size_t nextra = 0;
+	json_t *v;
+	char *text;
 
-	if (dropped > 0) {
-		r = log_record(LOOPD_LOG_WARNING, "%zu log records dropped: the "
-		    "supervisor could not keep up", dropped);
-		log_add(r, "loop", w->loop->name);
-		log_add_int(r, "dropped", (long long)dropped);
-		if (r != NULL)
-			worker_forward(w, r);
-		json_decref(r);
+	if (ipc_queued(w->ipc) <= IPC_QUEUE_MAX)
+		worker_report_drops(w);
+	task = json_string_value(json_object_get(r, "task"));
+	msg_begin(&w->out, MSG_LOG);
+	msg_put_int(&w->out, level_of(json_string_value(
+	    json_object_get(r, "level"))));
+	msg_put_str(&w->out, json_string_value(json_object_get(r, "ts")), 0);
+	msg_put_str(&w->out, json_string_value(json_object_get(r, "msg")),
+	    MSG_STRING_MAX);
+	msg_put_int(&w->out, task != NULL ? worker_task_index(w, task) : -1);
+	json_object_foreach(r, key, v)
+		if (!worker_key_stamped(key))
+			nextra++;
+	msg_put_int(&w->out, (int64_t)nextra);
+	json_object_foreach(r, key, v) {
+		if (worker_key_stamped(key))
+			continue;
+		msg_put_str(&w->out, key, MSG_STRING_MAX);
+		if (json_is_integer(v)) {
+			msg_put_int(&w->out, 0);
+			msg_put_int(&w->out, json_integer_value(v));
+		} else if (json_is_string(v)) {
+			msg_put_int(&w->out, 1);
+			msg_put_str(&w->out, json_string_value(v),
+			    MSG_STRING_MAX);
+		} else {
+			text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			msg_put_int(&w->out, 1);
+			msg_put_str(&w->out, text ? text : "?", MSG_STRING_MAX);
+			free(text);
+		}
 	}
-	worker_forward(w, record);
+	/* When the channel is full this is dropped and counted by the ipc,
+	 * and the count is said once there is room. */
+	if (!w->out.nomem)
+		ipc_send(w->ipc, w->out.p, w->out.len, 1);
 }
 
-static size_t
-worker_live_tasks(const struct worker *w)
+static void
+worker_channel_empty(void *ctx)
 {
-	size_t i, n = 0;
-
-	for (i = 0; i < w->ntasks; i++)
-		if (task_is_live(w->tasks[i]))
-			n++;
-	return n;
+	worker_report_drops(ctx);
 }
 
 static void
 worker_task_state(void *ctx, struct loopd_task *t)
 {
 	struct worker *w = ctx;
-	json_t *msg;
+	const struct loopd_plugin *d = t->plugin.desc;
 
-	msg = json_pack("{s:s, s:s, s:s}", "type", "state", "task",
-	    t->conf->name, "state", task_state_name(t->state));
-	if (msg == NULL)
-		return;
-	if (t->plugin.desc != NULL && t->plugin.desc->version != NULL)
-		json_object_set_new(msg, "plugin_version",
-		    log_string(t->plugin.desc->version));
-	if (t->state == TASK_FAILED) {
-		json_object_set_new(msg, "error", json_pack("{s:o, s:o}",
-		    "type", log_string(t->err_type),
-		    "message", log_string(t->err_msg)));
-	}
-	ipc_send(w->ipc, msg, 0);
-	json_decref(msg);
-	if (w->cancelling && worker_live_tasks(w) == 0)
+	msg_begin(&w->out, MSG_STATE);
+	msg_put_int(&w->out, t->index);
+	msg_put_int(&w->out, t->state);
+	msg_put_str(&w->out, d != NULL ? d->version : NULL, MSG_STRING_MAX);
+	msg_put_str(&w->out, t->err_type, MSG_STRING_MAX);
+	msg_put_str(&w->out, t->err_msg, MSG_STRING_MAX);
+	/* Never dropped: the supervisor must hear how every task ended. */
+	ipc_send(w->ipc, w->out.p, w->out.len, 0);
+	if (!task_is_live(t) && w->nlive > 0)
+		w->nlive--;
+	if (w->cancelling && w->nlive == 0)
 		event_base_loopbreak(w->base);
 }
 
@@ -137,17 +249,17 @@ worker_cancel(struct worker *w)
 	w->cancelling = 1;
 	for (i = 0; i < w->ntasks; i++)
 		task_cancel(w->tasks[i]);
-	if (worker_live_tasks(w) == 0)
+	if (w->nlive == 0)
 		event_base_loopbreak(w->base);
 }
 
 static void
-worker_frame(void *ctx, json_t *msg)
+worker_frame(void *ctx, const void *body, size_t len)
 {
 	struct worker *w = ctx;
-	const char *type = json_string_value(json_object_get(msg, "type"));
+	struct msg_in in;
 
-	if (strcmp(type, "cancel") == 0)
+	if (msg_open(&in, body, len) == MSG_CANCEL && msg_done(&in) == 0)
 		worker_cancel(w);
 }
 
@@ -160,26 +272,67 @@ worker_closed(void *ctx, const char *reason)
 	event_base_loopbreak(w->base);
 }
 
+/* ---- the process ---------------------------------------------------------- */
+
+static pid_t	worker_pid;
+
+/* A plugin's child dies with its worker, so that nothing it forked
+ * outlives loopd; grandchildren are the supervisor's to reap. */
+static void
+worker_forked(void)
+{
+	if (getppid() == worker_pid)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /*
  * Signals: the supervisor decides when a worker stops, so a Ctrl-C or a
  * SIGTERM sent to the whole process group is its to handle.  If the
- * supervisor dies, PR_SET_PDEATHSIG ends the worker.
+ * supervisor dies, PR_SET_PDEATHSIG (set before the exec) ends the worker.
  */
 static void
 worker_signals(void)
 {
 	struct sigaction sa = { .sa_handler = SIG_IGN };
-	sigset_t all;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	worker_pid = getpid();
+	pthread_atfork(NULL, NULL, worker_forked);
+}
+
+/* The configuration, frame by frame, before there is a loop. */
+static struct conf *
+worker_read_config(void)
+{
+	struct msg_conf_reader r = { 0 };
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	const char *why = NULL;
+	ssize_t n;
+	int rc = 0;
+
+	while (rc == 0) {
+		n = ipc_read_frame(PROC_FD_CHANNEL, &buf, &cap,
+		    WORKER_FRAME_MAX);
+		if (n <= 0) {
+			why = n == 0 ? "the channel closed" : strerror(errno);
+			rc = -1;
+			break;
+		}
+		rc = msg_conf_add(&r, buf, (size_t)n, &why);
+	}
+	free(buf);
+	if (rc < 0) {
+		log_plain("loopd worker: no configuration from the "
+		    "supervisor: %s", why);
+		config_free(r.conf);
+		return NULL;
+	}
+	return r.conf;
 }
 
 static int
@@ -196,6 +349,9 @@ worker_start(struct worker *w)
 			return -1;
 		w->ntasks++;
 	}
+	w->nlive = w->ntasks;
+	if (worker_index_names(w) < 0)
+		return -1;
 	for (i = 0; i < w->ntasks; i++)
 		task_start(w->tasks[i]);
 	return 0;
@@ -209,48 +365,69 @@ worker_free(struct worker *w)
 	for (i = 0; i < w->ntasks; i++)
 		task_free(w->tasks[i]);
 	free(w->tasks);
+	free(w->names);
 	if (w->ipc != NULL) {
+		worker_report_drops(w);
 		ipc_flush(w->ipc, 1000);
 		log_set_sink(NULL, NULL);
 		ipc_free(w->ipc);
 	}
+	msg_out_free(&w->out);
 	if (w->base != NULL)
 		event_base_free(w->base);
+	config_free(w->conf);
 }
 
+static const struct ipc_callbacks worker_ipc = {
+	.frame = worker_frame,
+	.closed = worker_closed,
+	.empty = worker_channel_empty,
+};
+
 int
-worker_run(const struct conf *conf, const struct loop_conf *loop, int fd,
-    volatile int *running, int crash_fd)
+worker_main(void)
 {
-	struct worker w = { .conf = conf, .loop = loop };
+	struct worker w = { 0 };
+	struct crash_page *page;
 	json_t *r;
 	int rc = 0;
 
 	worker_signals();
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	unsetenv("NOTIFY_SOCKET");	/* the supervisor speaks for loopd */
-	crash_install(crash_fd);
-	*running = -1;
-	if ((w.base = worker_base(loop->backend)) == NULL) {
-		log_emit(log_record(LOOPD_LOG_ERROR, "loop '%s': backend %s is "
-		    "not available on this system: choose another backend",
-		    loop->name, config_backend_name(loop->backend)));
-		close(fd);
+	/* The supervisor speaks to systemd for loopd. */
+	unsetenv("NOTIFY_SOCKET");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	if ((page = crash_install(PROC_FD_CRASH)) == NULL) {
+		log_plain("loopd worker: no crash page on fd %d: %s (a worker "
+		    "is started by loopd, not by hand)", PROC_FD_CRASH,
+		    strerror(errno));
+		return WORKER_EXIT_CONFIG;
+	}
+	if ((w.conf = worker_read_config()) == NULL)
+		return WORKER_EXIT_CONFIG;
+	w.loop = &w.conf->loops[0];
+	log_set_level(w.conf->log_level);
+	if ((w.base = worker_base(w.loop->backend)) == NULL) {
+		/* Not a task's fault: said on stderr, seen by the supervisor
+		 * as this exit status. */
+		config_free(w.conf);
 		return WORKER_EXIT_BACKEND;
 	}
-	w.host = (struct task_host){ .base = w.base, .loop = loop->name,
-	    .running = running, .on_state = worker_task_state, .ctx = &w };
-	if ((w.ipc = ipc_new(w.base, fd, worker_frame, worker_closed, &w)) ==
-	    NULL) {
-		close(fd);
+	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
+	    .running = &page->running, .on_state = worker_task_state,
+	    .ctx = &w };
+	w.ipc = ipc_new(w.base, PROC_FD_CHANNEL, WORKER_FRAME_MAX, &worker_ipc,
+	    &w);
+	if (w.ipc == NULL) {
 		worker_free(&w);
 		return 1;
 	}
 	log_set_sink(worker_log_sink, &w);
 	r = log_record(LOOPD_LOG_INFO, "loop started on %s",
 	    event_base_get_method(w.base));
-	log_add(r, "loop", loop->name);
 	log_add(r, "backend", event_base_get_method(w.base));
+	log_add(r, "event", "loop_start");
 	log_emit(r);
 
 	if (worker_start(&w) < 0)

@@ -422,10 +422,17 @@ class Daemon:
                            % (self.pgid, left))
 
     def _kill_group(self):
+        """SIGKILL to loopd's session: its process group, and the groups
+        of its workers, which lead groups of their own."""
         try:
             os.killpg(self.pgid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for pid, _, _ in processes_in_group(self.pgid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def stderr_problems(self):
         """What is wrong with stderr: lines that are not JSON (sanitizer

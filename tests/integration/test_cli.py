@@ -35,9 +35,27 @@ class CliTest(LoopdTestCase):
         self.assertIn("--help", p.stderr)
 
     def test_missing_option_argument(self):
-        p = self.run_loopd(["--check-config"])
+        p = self.run_loopd(["--config"])
         self.assertEqual(p.returncode, 2)
         self.assertIn("--help", p.stderr)
+
+    def test_check_config_without_file_checks_the_default(self):
+        """As nginx -t: no file means the default configuration file."""
+        p = self.run_loopd(["--check-config"])
+        default = re.search(r"read FILE \(default (\S+)\)",
+                            self.run_loopd(["--help"]).stdout).group(1)
+        self.assertIn(p.returncode, (0, 78), p.stderr)
+        self.assertIn(default, p.stdout + p.stderr)
+
+    def test_check_config_and_config_name_one_file(self):
+        good = self.write_config([{"name": "l", "tasks": [
+            {"name": "t", "plugin": "ticker"}]}])
+        p = self.run_loopd(["-t", "other.yaml", "-c", good])
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("other.yaml", p.stderr)
+        p = self.run_loopd(["-t", "-c", good])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(good, p.stdout)
 
     def test_unexpected_argument(self):
         p = self.run_loopd(["-c", "x.yaml", "extra"])

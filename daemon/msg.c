@@ -1,0 +1,421 @@
+/*
+ * msg.c: typed values in message bodies, and the configuration messages.
+ *
+ * A value is a tag byte and its bytes: 'i' and eight bytes of a signed
+ * integer (little-endian), 's' and a four-byte length, that many bytes
+ * and a NUL.  The reader checks the tag, that the length fits in what is
+ * left, that the string holds no NUL before its end and is followed by
+ * one; the first problem stops every later read.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "loopd/plugin.h"
+#include "msg.h"
+
+#define TAG_INT	'i'
+#define TAG_STR	's'
+
+/* Nodes deeper than this are refused; config.c refuses them sooner. */
+#define NODE_DEPTH_MAX	128
+
+static void
+msg_grow(struct msg_out *m, size_t more)
+{
+	uint8_t *p;
+	size_t cap;
+
+	if (m->nomem || m->len + more <= m->cap)
+		return;
+	cap = m->cap ? m->cap : 256;
+	while (cap < m->len + more)
+		cap *= 2;
+	if ((p = realloc(m->p, cap)) == NULL) {
+		m->nomem = 1;
+		return;
+	}
+	m->p = p;
+	m->cap = cap;
+}
+
+static void
+msg_put(struct msg_out *m, const void *v, size_t n)
+{
+	msg_grow(m, n);
+	if (m->nomem)
+		return;
+	memcpy(m->p + m->len, v, n);
+	m->len += n;
+}
+
+void
+msg_begin(struct msg_out *m, enum msg_type type)
+{
+	uint8_t t = (uint8_t)type;
+
+	m->len = 0;
+	m->nomem = 0;
+	msg_put(m, &t, 1);
+}
+
+void
+msg_put_int(struct msg_out *m, int64_t v)
+{
+	uint8_t b[9];
+	uint64_t u = (uint64_t)v;
+	int i;
+
+	b[0] = TAG_INT;
+	for (i = 0; i < 8; i++)
+		b[1 + i] = (uint8_t)(u >> (8 * i));
+	msg_put(m, b, sizeof b);
+}
+
+void
+msg_put_str(struct msg_out *m, const char *s, size_t max)
+{
+	uint8_t b[5];
+	size_t n = s != NULL ? strlen(s) : 0;
+	int i;
+
+	if (max > 0 && n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;	/* do not cut a UTF-8 sequence */
+	}
+	b[0] = TAG_STR;
+	for (i = 0; i < 4; i++)
+		b[1 + i] = (uint8_t)(n >> (8 * i));
+	msg_put(m, b, sizeof b);
+	if (n > 0)
+		msg_put(m, s, n);
+	msg_put(m, "", 1);
+}
+
+void
+msg_out_free(struct msg_out *m)
+{
+	free(m->p);
+	memset(m, 0, sizeof *m);
+}
+
+int
+msg_open(struct msg_in *in, const void *body, size_t len)
+{
+	in->p = body;
+	in->end = in->p + len;
+	in->bad = NULL;
+	if (len < 1) {
+		in->bad = "empty message";
+		return -1;
+	}
+	return *in->p++;
+}
+
+static int
+msg_fail(struct msg_in *in, const char *why)
+{
+	if (in->bad == NULL)
+		in->bad = why;
+	in->p = in->end;
+	return -1;
+}
+
+int
+msg_get_int(struct msg_in *in, int64_t *v)
+{
+	uint64_t u = 0;
+	int i;
+
+	if (in->bad != NULL)
+		return -1;
+	if (in->end - in->p < 9)
+		return msg_fail(in, "message ends inside a value");
+	if (in->p[0] != TAG_INT)
+		return msg_fail(in, "expected an integer");
+	for (i = 0; i < 8; i++)
+		u |= (uint64_t)in->p[1 + i] << (8 * i);
+	in->p += 9;
+	*v = (int64_t)u;
+	return 0;
+}
+
+int
+msg_get_range(struct msg_in *in, int64_t lo, int64_t hi, int64_t *v)
+{
+	if (msg_get_int(in, v) < 0)
+		return -1;
+	if (*v < lo || *v > hi)
+		return msg_fail(in, "integer out of range");
+	return 0;
+}
+
+const char *
+msg_get_str(struct msg_in *in, size_t *lenp)
+{
+	const char *s;
+	uint32_t n = 0;
+	int i;
+
+	if (in->bad != NULL)
+		return NULL;
+	if (in->end - in->p < 5 || in->p[0] != TAG_STR) {
+		msg_fail(in, "expected a string");
+		return NULL;
+	}
+	for (i = 0; i < 4; i++)
+		n |= (uint32_t)in->p[1 + i] << (8 * i);
+	if ((size_t)(in->end - in->p) - 5 < (size_t)n + 1) {
+		msg_fail(in, "string longer than its message");
+		return NULL;
+	}
+	s = (const char *)in->p + 5;
+	if (s[n] != '\0' || memchr(s, '\0', n) != NULL) {
+		msg_fail(in, "string with a NUL byte");
+		return NULL;
+	}
+	in->p += 5 + (size_t)n + 1;
+	if (lenp != NULL)
+		*lenp = n;
+	return s;
+}
+
+int
+msg_done(struct msg_in *in)
+{
+	if (in->bad == NULL && in->p != in->end)
+		msg_fail(in, "bytes after the last value");
+	return in->bad == NULL ? 0 : -1;
+}
+
+/* ---- configuration: supervisor side -------------------------------------- */
+
+static void
+put_mark(struct msg_out *m, struct conf_mark mark)
+{
+	msg_put_int(m, mark.line);
+	msg_put_int(m, mark.col);
+}
+
+static void
+put_node(struct msg_out *m, const struct conf_node *n)
+{
+	size_t i;
+
+	msg_put_int(m, n->kind);
+	put_mark(m, n->mark);
+	if (n->kind == CONF_SCALAR) {
+		msg_put_str(m, n->value, 0);
+		msg_put_int(m, (n->quoted ? 1 : 0) | (n->is_null ? 2 : 0));
+		return;
+	}
+	msg_put_int(m, (int64_t)n->n);
+	for (i = 0; i < n->n; i++) {
+		if (n->kind == CONF_MAP) {
+			msg_put_str(m, n->keys[i], 0);
+			put_mark(m, n->key_marks[i]);
+		}
+		put_node(m, n->items[i]);
+	}
+}
+
+int
+msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
+    int (*send)(void *ctx, const struct msg_out *m), void *ctx)
+{
+	struct msg_out m = { 0 };
+	const struct task_conf *t;
+	size_t i;
+	int rc = 0;
+
+	msg_begin(&m, MSG_LOOP);
+	msg_put_str(&m, MSG_PROTOCOL, 0);
+	msg_put_str(&m, conf->path, 0);
+	msg_put_str(&m, conf->plugin_dir, 0);
+	msg_put_int(&m, conf->log_level);
+	msg_put_int(&m, conf->log_format);
+	msg_put_str(&m, loop->name, 0);
+	msg_put_int(&m, loop->backend);
+	put_mark(&m, loop->mark);
+	msg_put_int(&m, (int64_t)loop->ntasks);
+	rc = m.nomem ? -1 : send(ctx, &m);
+	for (i = 0; rc == 0 && i < loop->ntasks; i++) {
+		t = &loop->tasks[i];
+		msg_begin(&m, MSG_TASK);
+		msg_put_int(&m, (int64_t)i);
+		msg_put_str(&m, t->name, 0);
+		msg_put_str(&m, t->plugin, 0);
+		msg_put_str(&m, t->plugin_path, 0);
+		put_mark(&m, t->mark);
+		msg_put_int(&m, t->config != NULL);
+		if (t->config != NULL)
+			put_node(&m, t->config);
+		rc = m.nomem ? -1 : send(ctx, &m);
+	}
+	if (rc == 0) {
+		msg_begin(&m, MSG_GO);
+		rc = m.nomem ? -1 : send(ctx, &m);
+	}
+	msg_out_free(&m);
+	return rc;
+}
+
+/* ---- configuration: worker side ------------------------------------------ */
+
+static char *
+get_strdup(struct msg_in *in)
+{
+	const char *s = msg_get_str(in, NULL);
+	char *copy;
+
+	if (s == NULL)
+		return NULL;
+	if ((copy = strdup(s)) == NULL)
+		msg_fail(in, "out of memory");
+	return copy;
+}
+
+static void
+get_mark(struct msg_in *in, const struct conf *conf, struct conf_mark *mark)
+{
+	int64_t line = 0, col = 0;
+
+	msg_get_range(in, 0, INT32_MAX, &line);
+	msg_get_range(in, 0, INT32_MAX, &col);
+	mark->file = conf->path;
+	mark->line = (int)line;
+	mark->col = (int)col;
+}
+
+static struct conf_node *
+get_node(struct msg_in *in, const struct conf *conf, int depth)
+{
+	struct conf_node *n;
+	int64_t kind, count, flags;
+	size_t i;
+
+	if (depth > NODE_DEPTH_MAX) {
+		msg_fail(in, "configuration nested too deep");
+		return NULL;
+	}
+	if (msg_get_range(in, CONF_SCALAR, CONF_SEQ, &kind) < 0)
+		return NULL;
+	if ((n = calloc(1, sizeof *n)) == NULL) {
+		msg_fail(in, "out of memory");
+		return NULL;
+	}
+	n->kind = (enum conf_kind)kind;
+	get_mark(in, conf, &n->mark);
+	if (n->kind == CONF_SCALAR) {
+		n->value = get_strdup(in);
+		msg_get_range(in, 0, 3, &flags);
+		n->quoted = (flags & 1) != 0;
+		n->is_null = (flags & 2) != 0;
+		return n;
+	}
+	/* Each item takes at least 10 bytes: no count can outgrow the body. */
+	if (msg_get_range(in, 0, (in->end - in->p) / 10, &count) < 0)
+		return n;
+	n->items = calloc((size_t)count + 1, sizeof *n->items);
+	if (n->kind == CONF_MAP) {
+		n->keys = calloc((size_t)count + 1, sizeof *n->keys);
+		n->key_marks = calloc((size_t)count + 1, sizeof *n->key_marks);
+	}
+	if (n->items == NULL || (n->kind == CONF_MAP &&
+	    (n->keys == NULL || n->key_marks == NULL))) {
+		msg_fail(in, "out of memory");
+		return n;
+	}
+	for (i = 0; i < (size_t)count && in->bad == NULL; i++) {
+		if (n->kind == CONF_MAP) {
+			n->keys[i] = get_strdup(in);
+			get_mark(in, conf, &n->key_marks[i]);
+		}
+		n->items[i] = get_node(in, conf, depth + 1);
+		n->n = i + 1;
+	}
+	return n;
+}
+
+static int
+conf_add_loop(struct conf *conf, struct msg_in *in)
+{
+	struct loop_conf *loop;
+	const char *proto;
+	int64_t level, format, backend, ntasks;
+
+	if (conf->nloops != 0)
+		return msg_fail(in, "a second MSG_LOOP");
+	proto = msg_get_str(in, NULL);
+	if (proto != NULL && strcmp(proto, MSG_PROTOCOL) != 0)
+		return msg_fail(in, "the supervisor speaks another protocol "
+		    "version (was loopd upgraded while it ran? restart it)");
+	if ((conf->loops = calloc(1, sizeof *conf->loops)) == NULL)
+		return msg_fail(in, "out of memory");
+	conf->nloops = 1;
+	loop = &conf->loops[0];
+	conf->path = get_strdup(in);
+	conf->plugin_dir = get_strdup(in);
+	msg_get_range(in, LOOPD_LOG_DEBUG, LOOPD_LOG_ERROR, &level);
+	msg_get_range(in, CONF_LOG_JSON, CONF_LOG_TEXT, &format);
+	loop->name = get_strdup(in);
+	msg_get_range(in, CONF_BACKEND_AUTO, CONF_BACKEND_SELECT, &backend);
+	get_mark(in, conf, &loop->mark);
+	msg_get_range(in, 1, INT32_MAX, &ntasks);
+	if (msg_done(in) < 0)
+		return -1;
+	conf->log_level = (int)level;
+	conf->log_format = (enum conf_log_format)format;
+	loop->backend = (enum conf_backend)backend;
+	if ((loop->tasks = calloc((size_t)ntasks, sizeof *loop->tasks)) ==
+	    NULL)
+		return msg_fail(in, "out of memory");
+	loop->ntasks = (size_t)ntasks;
+	return 0;
+}
+
+static int
+conf_add_task(struct conf *conf, struct msg_in *in, size_t *filled)
+{
+	struct loop_conf *loop = &conf->loops[0];
+	struct task_conf *t;
+	int64_t index, has_config;
+
+	if (msg_get_range(in, (int64_t)*filled, (int64_t)*filled, &index) < 0)
+		return msg_fail(in, "tasks out of order");
+	t = &loop->tasks[index];
+	(*filled)++;
+	t->name = get_strdup(in);
+	t->plugin = get_strdup(in);
+	t->plugin_path = get_strdup(in);
+	get_mark(in, conf, &t->mark);
+	msg_get_range(in, 0, 1, &has_config);
+	if (in->bad == NULL && has_config)
+		t->config = get_node(in, conf, 0);
+	return msg_done(in);
+}
+
+int
+msg_conf_add(struct msg_conf_reader *r, const void *body, size_t len,
+    const char **why)
+{
+	struct msg_in in;
+	int type, rc;
+
+	type = msg_open(&in, body, len);
+	if (r->conf == NULL && (r->conf = calloc(1, sizeof *r->conf)) == NULL)
+		rc = msg_fail(&in, "out of memory");
+	else if (type != MSG_LOOP && r->conf->nloops == 0)
+		rc = msg_fail(&in, "configuration must start with MSG_LOOP");
+	else if (type == MSG_LOOP)
+		rc = conf_add_loop(r->conf, &in);
+	else if (type == MSG_TASK && r->filled < r->conf->loops[0].ntasks)
+		rc = conf_add_task(r->conf, &in, &r->filled);
+	else if (type == MSG_GO && r->filled == r->conf->loops[0].ntasks)
+		rc = msg_done(&in) < 0 ? -1 : 1;
+	else
+		rc = msg_fail(&in, "unexpected message in the configuration");
+	if (rc < 0)
+		*why = in.bad;
+	return rc;
+}
