@@ -160,19 +160,31 @@ utf8_json(const char *s, size_t len)
 	return j;
 }
 
-json_t *
-log_string(const char *s)
+char *
+log_cut(const char *s)
 {
 	size_t len = strlen(s);
 	char *cut;
-	json_t *j;
 
-	if (len <= LOG_STRING_MAX)
-		return utf8_json(s, len);
-	/* A record must fit in one line and one IPC frame: cut it, and say
-	 * so in the string itself. */
+	if (len <= LOG_CUT_MAX)
+		return NULL;
 	if (asprintf(&cut, "%.*s... [truncated: %zu bytes in all]",
 	    LOG_STRING_MAX, s, len) < 0)
+		return NULL;
+	return cut;
+}
+
+json_t *
+log_string(const char *s)
+{
+	char *cut;
+	json_t *j;
+
+	/* A record must fit in one line and one IPC frame: cut it, and say
+	 * so in the string itself. */
+	if (strlen(s) <= LOG_CUT_MAX)
+		return utf8_json(s, strlen(s));
+	if ((cut = log_cut(s)) == NULL)
 		return json_string("(out of memory)");
 	j = utf8_json(cut, strlen(cut));
 	free(cut);

@@ -115,10 +115,16 @@ void		 log_emit(json_t *record);
 
 /* Longer strings are cut, with a note of their full length. */
 #define LOG_STRING_MAX	(64 * 1024)
+/* A string up to this long is kept whole: one that was cut already, with
+ * its note, is not cut again when it crosses to the supervisor. */
+#define LOG_CUT_MAX	(LOG_STRING_MAX + 64)
 
 /* A JSON string from any bytes: invalid UTF-8 becomes U+FFFD, and more than
- * LOG_STRING_MAX bytes are cut.  New. */
+ * LOG_CUT_MAX bytes are cut to LOG_STRING_MAX and a note.  New. */
 json_t		*log_string(const char *s);
+/* s cut as log_string() cuts it, new (free()), or NULL when s is short
+ * enough to be kept whole (or memory ran out). */
+char		*log_cut(const char *s);
 
 /* Write one line "FILE:LINE:COL: msg" style text to stderr, unformatted:
  * for --check-config and errors before the log is set up. */

@@ -122,6 +122,9 @@ parse_options(int argc, char **argv, struct options *o)
 			exit(EXIT_USAGE);
 		}
 	}
+	/* A worker's title, for ps: loop=NAME. */
+	if (o->worker && optind < argc)
+		optind++;
 	/* -t FILE, as nginx -t and earlier loopd take it. */
 	if (o->check && optind < argc) {
 		if (o->config != NULL)

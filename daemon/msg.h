@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
 #define MSG_PROTOCOL	"loopd-msg/1 " LOOPD_VERSION
@@ -45,8 +46,9 @@ enum msg_type {
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state
- * message, whatever its error says, always fits in a frame. */
-#define MSG_STRING_MAX	(64 * 1024)
+ * message, whatever its error says, always fits in a frame.  A string
+ * log.c cut (with its note of how long it was) is not cut again. */
+#define MSG_STRING_MAX	LOG_CUT_MAX
 
 /* A message being written: a growable buffer, reusable after msg_reset. */
 struct msg_out {

@@ -50,7 +50,9 @@ int
 proc_spawn(struct proc *p, struct event_base *base, const char *exe,
     const char *title, const struct ipc_callbacks *cb, void *ctx)
 {
-	char *argv[] = { (char *)title, (char *)PROC_WORKER_ARG, NULL };
+	/* argv[0] stays the file's path: backtraces name the program by it. */
+	char *argv[] = { (char *)exe, (char *)PROC_WORKER_ARG, (char *)title,
+	    NULL };
 	sigset_t all, old;
 	pid_t parent = getpid();
 	int sp[2], saved;

@@ -36,7 +36,7 @@ struct proc {
 };
 
 /*
- * Start `exe --worker` with argv[0] = title, its channel on cb/ctx.
+ * Start `exe --worker TITLE` (the title shows in ps), its channel on cb/ctx.
  * Returns 0, or -1 with errno set (nothing is left open).
  */
 int	 proc_spawn(struct proc *p, struct event_base *base, const char *exe,

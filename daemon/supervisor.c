@@ -387,7 +387,7 @@ sv_spawn(struct sv_loop *l)
 	struct supervisor *sv = l->sv;
 	char title[96];
 
-	snprintf(title, sizeof title, "loopd: loop %s", l->loop->name);
+	snprintf(title, sizeof title, "loop=%s", l->loop->name);
 	if (proc_spawn(&l->proc, sv->base, sv->exe, title, &sv_ipc, l) < 0)
 		return -1;
 	sv->nworkers++;

@@ -224,13 +224,16 @@ worker_task_state(void *ctx, struct loopd_task *t)
 {
 	struct worker *w = ctx;
 	const struct loopd_plugin *d = t->plugin.desc;
+	char *cut = t->err_msg != NULL ? log_cut(t->err_msg) :
+	    NULL;
 
 	msg_begin(&w->out, MSG_STATE);
 	msg_put_int(&w->out, t->index);
 	msg_put_int(&w->out, t->state);
 	msg_put_str(&w->out, d != NULL ? d->version : NULL, MSG_STRING_MAX);
 	msg_put_str(&w->out, t->err_type, MSG_STRING_MAX);
-	msg_put_str(&w->out, t->err_msg, MSG_STRING_MAX);
+	msg_put_str(&w->out, cut != NULL ? cut : t->err_msg, MSG_STRING_MAX);
+	free(cut);
 	/* Never dropped: the supervisor must hear how every task ended. */
 	ipc_send(w->ipc, w->out.p, w->out.len, 0);
 	if (!task_is_live(t) && w->nlive > 0)

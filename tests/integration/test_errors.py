@@ -99,16 +99,29 @@ class CrashTest(LoopdTestCase):
         d.assert_no_process_left(timeout=0.5)
         return err
 
+    def assertBacktrace(self, err):
+        """The crash reporter ran: the dying worker's stack reached the
+        record, through the plugin's code and loopd's own."""
+        bt = err.get("backtrace")
+        self.assertIsInstance(bt, list, err)
+        self.assertGreater(len(bt), 3, bt)
+        for frame in bt:
+            self.assertIsInstance(frame, str)
+        self.assertTrue(any("crasher.so" in f for f in bt), bt)
+        self.assertTrue(any(re.search(r"/loopd\(", f) for f in bt), bt)
+
     def test_segv(self):
         err = self.crash("segv")
         self.assertEqual(err.get("signal"), "SIGSEGV")
         self.assertEqual(err.get("signo"), 11)
         self.assertNotIn("exit_status", err)
+        self.assertBacktrace(err)
 
     def test_abort(self):
         err = self.crash("abort")
         self.assertEqual(err.get("signal"), "SIGABRT")
         self.assertEqual(err.get("signo"), 6)
+        self.assertBacktrace(err)
 
     def test_exit_7(self):
         err = self.crash("exit")

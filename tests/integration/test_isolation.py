@@ -63,7 +63,9 @@ class IsolationTest(LoopdTestCase):
         pid = d.worker_pid("one")
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             argv = f.read().split(b"\0")
-        self.assertEqual(argv[:2], [b"loopd: loop one", b"--worker"])
+        self.assertEqual(argv[1:3], [b"--worker", b"loop=one"])
+        self.assertEqual(os.path.realpath(argv[0].decode()),
+                         os.path.realpath(self.bin))
         self.assertEqual(os.getpgid(pid), pid, "not its own process group")
         with open("/proc/%d/environ" % pid, "rb") as f:
             self.assertNotIn(b"NOTIFY_SOCKET=", f.read())

@@ -34,19 +34,33 @@ class OversizedRecordTest(LoopdTestCase):
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 0)
 
-    def test_huge_log_record_leaves_a_trace(self):
+    def test_failure_whose_escaped_message_passes_a_frame(self):
+        """300,000 control bytes escape to 1.8 MB of JSON: the failure is
+        still reported (cut, and saying so), and READY=1 still comes."""
+        notify = self.notify_socket()
+        d = self.start([loop("l", task("bigfail", "failer", when="start",
+                                       control=300000),
+                             task("tick", "ticker", interval="50ms"))],
+                       extra_env={"NOTIFY_SOCKET": notify.path})
+        err = d.wait_record(event="task_error", task="bigfail", timeout=5)
+        self.assertEqual(err["error"]["type"], "test_failure")
+        message = err["error"]["message"]
+        self.assertTrue(message.startswith("\x01" * 100), message[:20])
+        self.assertIn("[truncated: 300000 bytes in all]", message)
+        notify.wait_for("READY", "1", timeout=5)
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+    def test_huge_log_record_is_cut_not_lost(self):
         d = self.start([loop("l", task("big", "ticker", interval="50ms",
                                        message=HUGE),
                              task("small", "ticker", interval="50ms"))])
         d.wait_record(task="small", msg="tick 3")
-        # Either the record itself (perhaps cut short) or a warning that
-        # records were dropped.
-        d.wait_for(lambda r: (r.get("task") == "big" and
-                              r.get("msg", "").startswith("xxxx")) or
-                   re.search(r"drop|truncat|too (long|large)",
-                             r.get("msg", "")) is not None,
-                   timeout=5, what="the big ticker's record, or a note that "
-                   "it was dropped")
+        rec = d.wait_record(task="big", msg=re.compile(r"^xxxx"), timeout=5)
+        self.assertRegex(rec["msg"], r"\.\.\. \[truncated: %d bytes in "
+                         r"all\]$" % (len(HUGE) + len(" 1")))
+        self.assertLess(len(rec["msg"]), 70 * 1024)
+        self.assertEqual(d.find(event="log_dropped"), [])
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 0)
 

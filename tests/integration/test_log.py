@@ -95,16 +95,10 @@ class LogTest(LoopdTestCase):
         dropped = self.flood_paused(6000, pad=480)
         self.assertGreater(dropped, 0, "a stalled reader dropped nothing")
 
-    # TODO(worker channel): a worker whose channel is full drops records and
-    # reports them in a record of its own, which is itself dropped when the
-    # channel is still full, and its count was already reset: those drops
-    # are lost and the equality fails.  Enable this test once the worker
-    # reports its channel's drops in a frame that ends in
-    # log_count_dropped() in the supervisor.
-    @unittest.skipUnless(os.environ.get("LOOPD_TEST_WORKER_DROPS"),
-                         "worker channel drops are not counted exactly yet")
     def test_flood_through_full_worker_channel_counted_exactly(self):
-        """Both queues overflow: 100000 records as fast as they come."""
+        """Both queues overflow: 100000 records as fast as they come.  The
+        worker's channel drops records too, and says how many in a message
+        that is never dropped; the supervisor adds them to its own."""
         dropped = self.flood_paused(100000, pad=0)
         self.assertGreater(dropped, 0, "a stalled reader dropped nothing")
 
