@@ -5,6 +5,7 @@
  *     how: segv | abort | exit   # default segv
  *     after: 50ms
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@ static void
 crasher_fire(loopd_task *t, void *arg)
 {
 	const char *how = arg;
-	volatile int *volatile nowhere = NULL;
+	volatile int *volatile nowhere = (volatile int *)(uintptr_t)64;
 
 	loopd_log(t, LOOPD_LOG_WARNING, "about to %s", how);
 	if (strcmp(how, "abort") == 0)
