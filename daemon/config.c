@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "loopd/plugin.h"
+#include "arena.h"
 #include "config.h"
 #include "errlist.h"
 #include "strset.h"
@@ -614,6 +615,102 @@ check(struct parse *p, struct conf_node *top, const char *override,
 	return conf;
 }
 
+/* ---- compaction ---------------------------------------------------------- */
+
+static struct conf_node *
+node_clone(struct arena *a, const struct conf_node *n, const char *file)
+{
+	struct conf_node *c;
+	size_t i;
+
+	if (n == NULL || (c = arena_alloc(a, sizeof *c)) == NULL)
+		return NULL;
+	*c = *n;
+	c->mark.file = file;
+	if (n->value != NULL && (c->value = arena_strdup(a, n->value)) == NULL)
+		return NULL;
+	if (n->n == 0)
+		return c;
+	if ((c->items = arena_alloc(a, n->n * sizeof *c->items)) == NULL)
+		return NULL;
+	if (n->kind == CONF_MAP &&
+	    ((c->keys = arena_alloc(a, n->n * sizeof *c->keys)) == NULL ||
+	    (c->key_marks = arena_alloc(a, n->n * sizeof *c->key_marks)) ==
+	    NULL))
+		return NULL;
+	for (i = 0; i < n->n; i++) {
+		if ((c->items[i] = node_clone(a, n->items[i], file)) == NULL)
+			return NULL;
+		if (n->kind != CONF_MAP)
+			continue;
+		if ((c->keys[i] = arena_strdup(a, n->keys[i])) == NULL)
+			return NULL;
+		c->key_marks[i] = n->key_marks[i];
+		c->key_marks[i].file = file;
+	}
+	return c;
+}
+
+static int
+task_clone(struct arena *a, struct task_conf *c, const struct task_conf *t,
+    const char *file)
+{
+	*c = *t;
+	c->mark.file = file;
+	c->config = NULL;
+	return (c->name = arena_strdup(a, t->name)) == NULL ||
+	    (c->plugin = arena_strdup(a, t->plugin)) == NULL ||
+	    (c->plugin_path = arena_strdup(a, t->plugin_path)) == NULL ||
+	    (t->config != NULL &&
+	    (c->config = node_clone(a, t->config, file)) == NULL) ? -1 : 0;
+}
+
+/*
+ * conf moved into an arena: the parse leaves its scratch freed between
+ * the pieces it keeps, so a large configuration would hold twice its size.
+ * Returns the new conf (the old one is freed), or conf itself when memory
+ * ran out.
+ */
+static struct conf *
+config_compact(struct conf *conf)
+{
+	struct arena *a;
+	struct conf *c;
+	struct loop_conf *lc;
+	const struct loop_conf *l;
+	size_t i, j;
+
+	if ((a = arena_new()) == NULL || (c = arena_alloc(a, sizeof *c)) ==
+	    NULL)
+		goto fail;
+	*c = *conf;
+	c->arena = a;
+	if ((c->path = arena_strdup(a, conf->path)) == NULL ||
+	    (c->plugin_dir = arena_strdup(a, conf->plugin_dir)) == NULL ||
+	    (c->loops = arena_alloc(a, conf->nloops * sizeof *c->loops)) ==
+	    NULL)
+		goto fail;
+	for (i = 0; i < conf->nloops; i++) {
+		l = &conf->loops[i];
+		lc = &c->loops[i];
+		*lc = *l;
+		lc->mark.file = c->path;
+		if ((lc->name = arena_strdup(a, l->name)) == NULL ||
+		    (lc->tasks = arena_alloc(a, l->ntasks *
+		    sizeof *lc->tasks)) == NULL)
+			goto fail;
+		for (j = 0; j < l->ntasks; j++)
+			if (task_clone(a, &lc->tasks[j], &l->tasks[j],
+			    c->path) < 0)
+				goto fail;
+	}
+	config_free(conf);
+	return c;
+fail:
+	arena_free(a);
+	return conf;
+}
+
 /* ---- the interface ------------------------------------------------------ */
 
 struct conf *
@@ -634,9 +731,10 @@ config_parse_string(const char *text, size_t len, const char *name,
 	if ((top = tree_load(text, len, &p.errs)) != NULL)
 		conf = check(&p, top, plugin_dir_override, default_plugin_dir);
 	tree_free(top);
-	if (conf != NULL && !errlist_failed(&p.errs))
+	if (conf != NULL && !errlist_failed(&p.errs)) {
 		conf->path = file;
-	else {
+		conf = config_compact(conf);
+	} else {
 		config_free(conf);
 		conf = NULL;
 		errlist_move(&p.errs, errs, file);
@@ -768,6 +866,10 @@ config_free(struct conf *conf)
 
 	if (conf == NULL)
 		return;
+	if (conf->arena != NULL) {
+		arena_free(conf->arena);
+		return;
+	}
 	for (i = 0; i < conf->nloops; i++) {
 		for (j = 0; j < conf->loops[i].ntasks; j++) {
 			t = &conf->loops[i].tasks[j];

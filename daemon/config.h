@@ -43,7 +43,12 @@ struct loop_conf {
 	struct conf_mark	 mark;
 };
 
+struct arena;
+
+/* A struct conf and everything in it (names, paths, `config:` trees) live
+ * in one arena (arena.h): free it only with config_free(), never a piece. */
 struct conf {
+	struct arena		*arena;
 	char			*path;		/* the file as named */
 	char			*plugin_dir;	/* absolute or as given */
 	int			 log_level;	/* LOOPD_LOG_* */

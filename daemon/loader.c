@@ -226,3 +226,87 @@ loader_close(struct plugin *p)
 	p->dl = NULL;
 	p->desc = NULL;
 }
+
+struct loader_entry {
+	struct loader_entry	*next;
+	char			*path;
+	struct plugin		 plugin;
+	size_t			 users;
+};
+
+struct loader_cache {
+	struct loader_entry	*entries;
+};
+
+struct loader_cache *
+loader_cache_new(void)
+{
+	return calloc(1, sizeof(struct loader_cache));
+}
+
+void
+loader_cache_free(struct loader_cache *c)
+{
+	struct loader_entry *e;
+
+	if (c == NULL)
+		return;
+	while ((e = c->entries) != NULL) {
+		c->entries = e->next;
+		loader_close(&e->plugin);
+		free(e->path);
+		free(e);
+	}
+	free(c);
+}
+
+int
+loader_cache_open(struct loader_cache *c, const char *path, struct plugin *p,
+    struct plugin_error *err)
+{
+	struct loader_entry *e;
+
+	for (e = c->entries; e != NULL; e = e->next)
+		if (strcmp(e->path, path) == 0)
+			break;
+	if (e == NULL) {
+		/* A failure is not kept: the file may be fixed meanwhile. */
+		if ((e = calloc(1, sizeof *e)) == NULL ||
+		    (e->path = strdup(path)) == NULL) {
+			free(e);
+			return fail(err, "plugin_not_loadable", "%s cannot be "
+			    "loaded: out of memory", path);
+		}
+		if (loader_open(path, &e->plugin, err) < 0) {
+			free(e->path);
+			free(e);
+			return -1;
+		}
+		e->next = c->entries;
+		c->entries = e;
+	}
+	e->users++;
+	*p = e->plugin;
+	return 0;
+}
+
+void
+loader_cache_close(struct loader_cache *c, struct plugin *p)
+{
+	struct loader_entry *e, **prev;
+
+	if (p->dl == NULL)
+		return;
+	for (prev = &c->entries; (e = *prev) != NULL; prev = &e->next) {
+		if (e->plugin.dl != p->dl)
+			continue;
+		if (--e->users == 0) {
+			*prev = e->next;
+			loader_close(&e->plugin);
+			free(e->path);
+			free(e);
+		}
+		break;
+	}
+	memset(p, 0, sizeof *p);
+}

@@ -48,4 +48,20 @@ int	loader_open(const char *path, struct plugin *p,
 /* dlclose p, if open; p may be all zero.  Runs its destructors. */
 void	loader_close(struct plugin *p);
 
+/*
+ * The plugins one worker has opened.  Each file is checked and opened once
+ * however many tasks use it (for each of 40,000 tasks, a path walk and a
+ * dlopen would dominate the start).  An entry is closed with its last
+ * user.  Worker main thread.
+ */
+struct loader_cache;
+
+struct loader_cache *loader_cache_new(void);
+/* Close what is still open and free c (NULL is fine). */
+void	loader_cache_free(struct loader_cache *c);
+/* As loader_open(), through c; release with loader_cache_close(). */
+int	loader_cache_open(struct loader_cache *c, const char *path,
+	    struct plugin *p, struct plugin_error *err);
+void	loader_cache_close(struct loader_cache *c, struct plugin *p);
+
 #endif /* LOOPD_LOADER_H */

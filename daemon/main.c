@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,9 @@ main(int argc, char **argv)
 		config_free(conf);
 		return 0;
 	}
+	/* The parse's scratch (the file's text, libyaml's buffers) goes back
+	 * to the system: the supervisor idles with what it keeps. */
+	malloc_trim(0);
 	log_capture_libevent();
 	log_set_level(conf->log_level);
 	log_set_format(conf->log_format == CONF_LOG_TEXT ? LOG_FORMAT_TEXT :

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "loopd/plugin.h"
+#include "arena.h"
 #include "msg.h"
 
 #define TAG_INT	'i'
@@ -262,15 +263,28 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 
 /* ---- configuration: worker side ------------------------------------------ */
 
+/* Everything of the worker's conf goes into its arena. */
+static void *
+get_mem(struct msg_in *in, const struct conf *conf, size_t n)
+{
+	void *p;
+
+	if (in->bad != NULL)
+		return NULL;
+	if ((p = arena_alloc(conf->arena, n)) == NULL)
+		msg_fail(in, "out of memory");
+	return p;
+}
+
 static char *
-get_strdup(struct msg_in *in)
+get_strdup(struct msg_in *in, const struct conf *conf)
 {
 	const char *s = msg_get_str(in, NULL);
 	char *copy;
 
 	if (s == NULL)
 		return NULL;
-	if ((copy = strdup(s)) == NULL)
+	if ((copy = arena_strdup(conf->arena, s)) == NULL)
 		msg_fail(in, "out of memory");
 	return copy;
 }
@@ -291,7 +305,7 @@ static struct conf_node *
 get_node(struct msg_in *in, const struct conf *conf, int depth)
 {
 	struct conf_node *n;
-	int64_t kind, count, flags;
+	int64_t kind = 0, count = 0, flags = 0;
 	size_t i;
 
 	if (depth > NODE_DEPTH_MAX) {
@@ -300,14 +314,12 @@ get_node(struct msg_in *in, const struct conf *conf, int depth)
 	}
 	if (msg_get_range(in, CONF_SCALAR, CONF_SEQ, &kind) < 0)
 		return NULL;
-	if ((n = calloc(1, sizeof *n)) == NULL) {
-		msg_fail(in, "out of memory");
+	if ((n = get_mem(in, conf, sizeof *n)) == NULL)
 		return NULL;
-	}
 	n->kind = (enum conf_kind)kind;
 	get_mark(in, conf, &n->mark);
 	if (n->kind == CONF_SCALAR) {
-		n->value = get_strdup(in);
+		n->value = get_strdup(in, conf);
 		msg_get_range(in, 0, 3, &flags);
 		n->quoted = (flags & 1) != 0;
 		n->is_null = (flags & 2) != 0;
@@ -316,19 +328,15 @@ get_node(struct msg_in *in, const struct conf *conf, int depth)
 	/* Each item takes at least 10 bytes: no count can outgrow the body. */
 	if (msg_get_range(in, 0, (in->end - in->p) / 10, &count) < 0)
 		return n;
-	n->items = calloc((size_t)count + 1, sizeof *n->items);
+	n->items = get_mem(in, conf, (size_t)count * sizeof *n->items);
 	if (n->kind == CONF_MAP) {
-		n->keys = calloc((size_t)count + 1, sizeof *n->keys);
-		n->key_marks = calloc((size_t)count + 1, sizeof *n->key_marks);
-	}
-	if (n->items == NULL || (n->kind == CONF_MAP &&
-	    (n->keys == NULL || n->key_marks == NULL))) {
-		msg_fail(in, "out of memory");
-		return n;
+		n->keys = get_mem(in, conf, (size_t)count * sizeof *n->keys);
+		n->key_marks = get_mem(in, conf,
+		    (size_t)count * sizeof *n->key_marks);
 	}
 	for (i = 0; i < (size_t)count && in->bad == NULL; i++) {
 		if (n->kind == CONF_MAP) {
-			n->keys[i] = get_strdup(in);
+			n->keys[i] = get_strdup(in, conf);
 			get_mark(in, conf, &n->key_marks[i]);
 		}
 		n->items[i] = get_node(in, conf, depth + 1);
@@ -337,12 +345,28 @@ get_node(struct msg_in *in, const struct conf *conf, int depth)
 	return n;
 }
 
+static struct conf *
+msg_conf_new(void)
+{
+	struct arena *a;
+	struct conf *conf;
+
+	if ((a = arena_new()) == NULL)
+		return NULL;
+	if ((conf = arena_alloc(a, sizeof *conf)) == NULL) {
+		arena_free(a);
+		return NULL;
+	}
+	conf->arena = a;
+	return conf;
+}
+
 static int
 conf_add_loop(struct conf *conf, struct msg_in *in)
 {
 	struct loop_conf *loop;
 	const char *proto;
-	int64_t level, format, backend, ntasks;
+	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
 
 	if (conf->nloops != 0)
 		return msg_fail(in, "a second MSG_LOOP");
@@ -350,15 +374,15 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	if (proto != NULL && strcmp(proto, MSG_PROTOCOL) != 0)
 		return msg_fail(in, "the supervisor speaks another protocol "
 		    "version (was loopd upgraded while it ran? restart it)");
-	if ((conf->loops = calloc(1, sizeof *conf->loops)) == NULL)
-		return msg_fail(in, "out of memory");
+	if ((conf->loops = get_mem(in, conf, sizeof *conf->loops)) == NULL)
+		return -1;
 	conf->nloops = 1;
 	loop = &conf->loops[0];
-	conf->path = get_strdup(in);
-	conf->plugin_dir = get_strdup(in);
+	conf->path = get_strdup(in, conf);
+	conf->plugin_dir = get_strdup(in, conf);
 	msg_get_range(in, LOOPD_LOG_DEBUG, LOOPD_LOG_ERROR, &level);
 	msg_get_range(in, CONF_LOG_JSON, CONF_LOG_TEXT, &format);
-	loop->name = get_strdup(in);
+	loop->name = get_strdup(in, conf);
 	msg_get_range(in, CONF_BACKEND_AUTO, CONF_BACKEND_SELECT, &backend);
 	get_mark(in, conf, &loop->mark);
 	msg_get_range(in, 1, INT32_MAX, &ntasks);
@@ -367,9 +391,9 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	conf->log_level = (int)level;
 	conf->log_format = (enum conf_log_format)format;
 	loop->backend = (enum conf_backend)backend;
-	if ((loop->tasks = calloc((size_t)ntasks, sizeof *loop->tasks)) ==
-	    NULL)
-		return msg_fail(in, "out of memory");
+	if ((loop->tasks = get_mem(in, conf, (size_t)ntasks *
+	    sizeof *loop->tasks)) == NULL)
+		return -1;
 	loop->ntasks = (size_t)ntasks;
 	return 0;
 }
@@ -379,15 +403,15 @@ conf_add_task(struct conf *conf, struct msg_in *in, size_t *filled)
 {
 	struct loop_conf *loop = &conf->loops[0];
 	struct task_conf *t;
-	int64_t index, has_config;
+	int64_t index = 0, has_config = 0;
 
 	if (msg_get_range(in, (int64_t)*filled, (int64_t)*filled, &index) < 0)
 		return msg_fail(in, "tasks out of order");
 	t = &loop->tasks[index];
 	(*filled)++;
-	t->name = get_strdup(in);
-	t->plugin = get_strdup(in);
-	t->plugin_path = get_strdup(in);
+	t->name = get_strdup(in, conf);
+	t->plugin = get_strdup(in, conf);
+	t->plugin_path = get_strdup(in, conf);
 	get_mark(in, conf, &t->mark);
 	msg_get_range(in, 0, 1, &has_config);
 	if (in->bad == NULL && has_config)
@@ -403,7 +427,9 @@ msg_conf_add(struct msg_conf_reader *r, const void *body, size_t len,
 	int type, rc;
 
 	type = msg_open(&in, body, len);
-	if (r->conf == NULL && (r->conf = calloc(1, sizeof *r->conf)) == NULL)
+	if (r->conf == NULL)
+		r->conf = msg_conf_new();
+	if (r->conf == NULL)
 		rc = msg_fail(&in, "out of memory");
 	else if (type != MSG_LOOP && r->conf->nloops == 0)
 		rc = msg_fail(&in, "configuration must start with MSG_LOOP");

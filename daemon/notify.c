@@ -1,13 +1,46 @@
 /*
  * notify.c: READY=1, STOPPING=1 and STATUS= for systemd's Type=notify.
+ *
+ * libsystemd is opened when the supervisor has something to say under a
+ * NOTIFY_SOCKET, not linked: a worker (the same executable) then maps
+ * neither it nor the compression and crypto libraries it pulls in, a third
+ * of an idle worker's memory.
  */
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "notify.h"
+
+#define NOTIFY_LIBSYSTEMD	"libsystemd.so.0"
+
+typedef int	(*sd_notify_fn)(int, const char *);
+
+/*
+ * Say msg with libsystemd's sd_notify(), which is opened for it and closed
+ * again: the supervisor speaks a few times in its life, and an idle loopd
+ * need not keep a library, and what it pulls in, mapped for that.
+ */
+static void
+notify_say(const char *msg)
+{
+	sd_notify_fn fn = NULL;
+	void *dl;
+
+	if (getenv("NOTIFY_SOCKET") == NULL)
+		return;
+	if ((dl = dlopen(NOTIFY_LIBSYSTEMD, RTLD_NOW | RTLD_LOCAL)) != NULL)
+		*(void **)&fn = dlsym(dl, "sd_notify");
+	if (fn == NULL) {
+		fprintf(stderr, "loopd: NOTIFY_SOCKET is set, but %s cannot "
+		    "be used: %s\n", NOTIFY_LIBSYSTEMD, dlerror());
+		return;
+	}
+	/* Keep NOTIFY_SOCKET: the supervisor sends more than once. */
+	fn(0, msg);
+	dlclose(dl);
+}
 
 static void
 notify_send(const char *state, const char *fmt, va_list ap)
@@ -16,12 +49,12 @@ notify_send(const char *state, const char *fmt, va_list ap)
 static void
 notify_send(const char *state, const char *fmt, va_list ap)
 {
-	char status[256];
+	char status[256], msg[300];
 
 	vsnprintf(status, sizeof status, fmt, ap);
-	/* Keep NOTIFY_SOCKET: the supervisor sends more than once. */
-	sd_notifyf(0, "%s%sSTATUS=%s", state ? state : "", state ? "\n" : "",
-	    status);
+	snprintf(msg, sizeof msg, "%s%sSTATUS=%s", state ? state : "",
+	    state ? "\n" : "", status);
+	notify_say(msg);
 }
 
 void

@@ -12,6 +12,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,6 +127,7 @@ sv_check_ready(struct supervisor *sv)
 	if (sv->ready || sv->stopping || sv->nstarting > 0)
 		return;
 	sv->ready = 1;
+	malloc_trim(0);		/* start-up's buffers, the workers' configs */
 	notify_ready("running %zu of %zu tasks on %zu loops", running,
 	    sv->ntasks, sv->nloops);
 	r = log_record(LOOPD_LOG_INFO, "ready: %zu of %zu tasks running on "

@@ -72,7 +72,8 @@ task_start(struct loopd_task *t)
 	int rc;
 
 	task_enter(t);		/* a plugin's constructors run in the load */
-	if (loader_open(t->conf->plugin_path, &t->plugin, &perr) < 0) {
+	if (loader_cache_open(t->host->plugins, t->conf->plugin_path,
+	    &t->plugin, &perr) < 0) {
 		task_leave(t);
 		task_end(t, perr.type, perr.msg);
 		return;
@@ -155,7 +156,7 @@ task_free(struct loopd_task *t)
 			task_leave(t);
 		}
 	}
-	loader_close(&t->plugin);
+	loader_cache_close(t->host->plugins, &t->plugin);
 	event_free(t->reaper);
 	free(t->err_type);
 	free(t->err_msg);

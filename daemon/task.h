@@ -37,6 +37,7 @@ struct task_host {
 	/* Index of the task whose code runs now, or -1; read by the
 	 * supervisor when the worker dies.  Shared memory. */
 	volatile int		*running;
+	struct loader_cache	*plugins;	/* the worker's open plugins */
 	/* Told of every state change; the task may be freed inside. */
 	void			(*on_state)(void *ctx, struct loopd_task *t);
 	void			*ctx;

@@ -10,6 +10,7 @@
  * code; the supervisor never does.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -357,6 +358,7 @@ worker_start(struct worker *w)
 		return -1;
 	for (i = 0; i < w->ntasks; i++)
 		task_start(w->tasks[i]);
+	malloc_trim(0);		/* what the starts no longer need */
 	return 0;
 }
 
@@ -369,6 +371,7 @@ worker_free(struct worker *w)
 		task_free(w->tasks[i]);
 	free(w->tasks);
 	free(w->names);
+	loader_cache_free(w->host.plugins);
 	if (w->ipc != NULL) {
 		worker_report_drops(w);
 		ipc_flush(w->ipc, 1000);
@@ -410,6 +413,7 @@ worker_main(void)
 	if ((w.conf = worker_read_config()) == NULL)
 		return WORKER_EXIT_CONFIG;
 	w.loop = &w.conf->loops[0];
+	malloc_trim(0);		/* the frames' scratch */
 	log_set_level(w.conf->log_level);
 	if ((w.base = worker_base(w.loop->backend)) == NULL) {
 		/* Not a task's fault: said on stderr, seen by the supervisor
@@ -418,8 +422,12 @@ worker_main(void)
 		return WORKER_EXIT_BACKEND;
 	}
 	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
-	    .running = &page->running, .on_state = worker_task_state,
-	    .ctx = &w };
+	    .running = &page->running, .plugins = loader_cache_new(),
+	    .on_state = worker_task_state, .ctx = &w };
+	if (w.host.plugins == NULL) {
+		worker_free(&w);
+		return 1;
+	}
 	w.ipc = ipc_new(w.base, PROC_FD_CHANNEL, WORKER_FRAME_MAX, &worker_ipc,
 	    &w);
 	if (w.ipc == NULL) {

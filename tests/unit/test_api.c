@@ -92,7 +92,8 @@ fixture_init(struct fixture *f)
 	f->base = event_base_new();
 	f->running = -1;
 	f->host = (struct task_host){ .base = f->base, .loop = "l",
-	    .running = &f->running, .on_state = on_state, .ctx = f };
+	    .running = &f->running, .plugins = loader_cache_new(),
+	    .on_state = on_state, .ctx = f };
 	f->conf = (struct task_conf){ .name = "t", .plugin = "p",
 	    .plugin_path = "/nonexistent/p.so" };
 	f->task = task_new(&f->host, &f->conf, 0);
@@ -104,6 +105,7 @@ static void
 fixture_free(struct fixture *f)
 {
 	task_free(f->task);
+	loader_cache_free(f->host.plugins);
 	event_base_free(f->base);
 }
 
