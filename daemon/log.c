@@ -592,8 +592,8 @@ out_notice(size_t then)
 
 	if (n == 0)
 		return 0;
-	if (out.broken)
-		return -1;
+	if (out.broken || !out_room(then + LOG_NOTICE_MAX))
+		return -1;	/* no room: do not build it to find out */
 	if (asprintf(&msg, "%zu log record%s dropped: the log output did not "
 	    "keep up", n, n == 1 ? "" : "s") < 0)
 		return -1;
@@ -677,6 +677,14 @@ log_flush(int timeout_ms)
 		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
 			return -1;
 	}
+}
+
+int
+log_would_drop(size_t n)
+{
+	out_ready();
+	return out.kind != OUT_BLOCKING && (out.broken ||
+	    !out_room(n + (out.dropped > 0 ? LOG_NOTICE_MAX : 0)));
 }
 
 void

@@ -58,6 +58,8 @@ void		 log_write_stderr(void *ctx, json_t *record);
 
 /* The most bytes of lines waiting for the output; more are dropped. */
 #define LOG_QUEUE_MAX	(1024 * 1024)
+/* A drop notice's line is shorter than this. */
+#define LOG_NOTICE_MAX	256
 
 /*
  * Point the stderr writer at fd (borrowed: it must stay open until the next
@@ -91,6 +93,12 @@ int		 log_flush(int timeout_ms);
 
 /* Count n records dropped elsewhere (a worker's channel): the next drop
  * notice includes them. */
+/*
+ * True when a line of about n bytes would be dropped if it were written
+ * now: the supervisor counts such a record without building it.
+ * Supervisor main thread.
+ */
+int		 log_would_drop(size_t n);
 void		 log_count_dropped(size_t n);
 
 /*

@@ -213,6 +213,25 @@ sv_log_extra(struct msg_in *in, json_t *r)
 	return NULL;
 }
 
+/* A MSG_LOG that will not be written: check the rest of it all the same,
+ * and count it as dropped when it would have been. */
+static const char *
+sv_log_skip(struct sv_loop *l, struct msg_in *in, int64_t nextra, int count)
+{
+	json_t *scratch = json_object();
+	const char *why = NULL;
+	int64_t i;
+
+	for (i = 0; i < nextra && why == NULL; i++)
+		why = sv_log_extra(in, scratch);
+	json_decref(scratch);
+	if (why == NULL && msg_done(in) < 0)
+		why = in->bad;
+	if (why == NULL && count)
+		log_count_dropped(1);
+	return why;
+}
+
 /* MSG_LOG: check it, stamp pid and loop, write it.  NULL or the fault. */
 static const char *
 sv_log(struct sv_loop *l, struct msg_in *in)
@@ -231,6 +250,11 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 		return in->bad;
 	if (!ts_valid(ts, tslen))
 		return "a record without a valid ts";
+	/* Below the level, or bound to be dropped: the rest is only checked
+	 * (the worker filters levels too; a full log output must not cost the
+	 * work of building what it cannot take). */
+	if (level < log_level() || log_would_drop(strlen(msg) + 128))
+		return sv_log_skip(l, in, nextra, level >= log_level());
 	if ((r = json_object()) == NULL)
 		return NULL;
 	json_object_set_new(r, "ts", json_stringn(ts, tslen));
@@ -245,7 +269,7 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 		why = sv_log_extra(in, r);
 	if (why == NULL && msg_done(in) < 0)
 		why = in->bad;
-	if (why != NULL || level < log_level())
+	if (why != NULL)
 		json_decref(r);
 	else
 		log_emit(r);
