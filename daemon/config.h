@@ -54,6 +54,7 @@ struct conf {
 	int			 log_level;	/* LOOPD_LOG_* */
 	enum conf_log_format	 log_format;
 	uint64_t		 grace_ms;	/* shutdown.grace, default 10 s */
+	enum conf_on_exhausted	 on_exhausted;	/* top-level on_exhausted */
 	struct loop_conf	*loops;
 	size_t			 nloops;
 };
@@ -72,6 +73,12 @@ struct conf_errors {
 
 /* Defaults for what the file does not say. */
 #define CONF_DEFAULT_GRACE_MS	10000
+#define CONF_DEFAULT_BACKOFF_MIN_MS	100
+#define CONF_DEFAULT_BACKOFF_MAX_MS	30000
+#define CONF_DEFAULT_INTENSITY		5
+#define CONF_DEFAULT_WINDOW_MS		60000
+#define CONF_DEFAULT_START_TIMEOUT_MS	10000
+#define CONF_DEFAULT_HANG_TIMEOUT_MS	5000
 #define CONF_MAX_GRACE_MS	(60 * 60 * 1000)
 #define CONF_NAME_MAX		64
 /* A larger file is refused rather than read. */
