@@ -43,6 +43,11 @@ struct loop_conf {
 	struct conf_mark	 mark;
 };
 
+enum conf_on_exhausted {
+	CONF_EXHAUSTED_STAY,		/* failed stays down; the rest goes on */
+	CONF_EXHAUSTED_EXIT,		/* loopd exits non-zero */
+};
+
 struct arena;
 
 /* A struct conf and everything in it (names, paths, `config:` trees) live
