@@ -27,12 +27,45 @@ enum conf_log_format {
 	CONF_LOG_TEXT,
 };
 
+enum conf_restart_policy {
+	CONF_RESTART_ON_FAILURE,	/* the default */
+	CONF_RESTART_ALWAYS,
+	CONF_RESTART_NEVER,
+};
+
+/*
+ * restart: { policy: always|on-failure|never, backoff: MIN..MAX,
+ * intensity: N/WINDOW }.  A loop's applies to its tasks and to its worker;
+ * a task's own `restart:` replaces its loop's, key by key (a key the task
+ * does not set is the loop's).
+ */
+struct restart_conf {
+	enum conf_restart_policy policy;
+	uint64_t		 backoff_min_ms;	/* default 100 ms */
+	uint64_t		 backoff_max_ms;	/* default 30 s */
+	uint32_t		 intensity;		/* restarts... default 5 */
+	uint64_t		 window_ms;		/* ...within, default 60 s */
+};
+
+enum conf_hang_action {
+	CONF_HANG_RESTART,		/* the default */
+	CONF_HANG_LOG,
+};
+
+/* limits: { memory: 512M, open_files: 4096, cpu_seconds: N }; 0: unset. */
+struct limits_conf {
+	uint64_t		 memory;	/* bytes (RLIMIT_AS) */
+	uint64_t		 open_files;	/* RLIMIT_NOFILE */
+	uint64_t		 cpu_seconds;	/* RLIMIT_CPU */
+};
+
 struct task_conf {
 	char			*name;
 	char			*plugin;	/* a name: [A-Za-z0-9_-]+ */
 	char			*plugin_path;	/* plugin_dir/plugin.so */
 	struct conf_node	*config;	/* the `config:` mapping, or NULL */
 	struct conf_mark	 mark;		/* where the task's mapping starts */
+	struct restart_conf	 restart;	/* its loop's, as the task amends */
 };
 
 struct loop_conf {
@@ -41,6 +74,11 @@ struct loop_conf {
 	struct task_conf	*tasks;
 	size_t			 ntasks;
 	struct conf_mark	 mark;
+	struct restart_conf	 restart;
+	uint64_t		 start_timeout_ms;	/* default 10 s */
+	uint64_t		 hang_timeout_ms;	/* default 5 s */
+	enum conf_hang_action	 hang_action;
+	struct limits_conf	 limits;
 };
 
 enum conf_on_exhausted {
