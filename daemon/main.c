@@ -177,26 +177,46 @@ self_path(char *buf, size_t len)
 static void
 warn_missing_plugins(const struct conf *conf)
 {
-	struct plugin_error perr;
+	struct checked {
+		const char		*path;
+		int			 state;	/* 0 missing, 1 fine, 2 not trusted */
+		struct plugin_error	 err;
+	} *seen = NULL, *c, *grown;
+	size_t i, j, k, nseen = 0, bad = 0;
 	struct stat st;
-	size_t i, j, bad = 0;
 
+	/* Each plugin file once, however many tasks use it. */
 	for (i = 0; i < conf->nloops; i++)
 		for (j = 0; j < conf->loops[i].ntasks; j++) {
 			const struct task_conf *t = &conf->loops[i].tasks[j];
 
-			if (stat(t->plugin_path, &st) < 0)
+			for (k = 0, c = NULL; k < nseen && c == NULL; k++)
+				if (strcmp(seen[k].path, t->plugin_path) == 0)
+					c = &seen[k];
+			if (c == NULL) {
+				if ((grown = realloc(seen, (nseen + 1) *
+				    sizeof *seen)) == NULL)
+					break;
+				seen = grown;
+				c = &seen[nseen++];
+				c->path = t->plugin_path;
+				c->state = stat(c->path, &st) < 0 ? 0 :
+				    loader_check_trust(c->path, &c->err) < 0 ?
+				    2 : 1;
+			}
+			if (c->state == 0)
 				log_plain("%s:%d:%d: warning: task '%s': plugin "
 				    "file %s does not exist", t->mark.file,
 				    t->mark.line, t->mark.col, t->name,
 				    t->plugin_path);
-			else if (loader_check_trust(t->plugin_path, &perr) < 0) {
+			else if (c->state == 2) {
 				log_plain("%s:%d:%d: task '%s': %s",
 				    t->mark.file, t->mark.line, t->mark.col,
-				    t->name, perr.msg);
+				    t->name, c->err.msg);
 				bad++;
 			}
 		}
+	free(seen);
 	if (bad == 0)
 		return;
 	log_plain("%s: %zu problem%s found", conf->path, bad,

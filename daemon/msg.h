@@ -14,6 +14,7 @@
  *   MSG_TASK    one task: names, plugin path, its `config:` tree
  *   MSG_GO      the configuration is complete
  * and later:
+ *   MSG_START   start task N (again: it ended, or the worker is new)
  *   MSG_CANCEL  cancel every task and exit once they have ended
  *
  * Worker to supervisor:
@@ -43,6 +44,7 @@ enum msg_type {
 	MSG_STATE,
 	MSG_LOG,
 	MSG_DROPPED,
+	MSG_START,
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state

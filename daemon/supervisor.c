@@ -28,20 +28,44 @@
 #include "msg.h"
 #include "notify.h"
 #include "proc.h"
+#include "restart.h"
 #include "supervisor.h"
 #include "task.h"
 #include "worker.h"
+
+/* Where a task stands, beside the state its worker reported. */
+enum sv_phase {
+	SV_PENDING,		/* to start once its worker is up */
+	SV_LIVE,		/* in its worker: `state` says how */
+	SV_WAITING,		/* in its backoff before a restart */
+	SV_FAILED,		/* down for good: failed and not restarted */
+	SV_ENDED,		/* ended cleanly and not restarted */
+	SV_NPHASES,
+};
+
+/* The supervisor's view of one task. */
+struct sv_task {
+	struct sv_loop		*l;		/* its loop */
+	unsigned char		 state;		/* enum task_state, as reported */
+	unsigned char		 phase;		/* enum sv_phase */
+	unsigned char		 first;		/* its first start is not over */
+	struct restart_state	*rs;		/* from its first restart on */
+	struct event		*timer;		/* while waiting */
+};
 
 /* The supervisor's view of one loop and its worker. */
 struct sv_loop {
 	struct supervisor	*sv;
 	const struct loop_conf	*loop;
 	struct proc		 proc;
-	unsigned char		*states;	/* enum task_state, per task */
-	size_t			 nlive;		/* tasks not done or failed */
+	struct sv_task		*tasks;
+	size_t			 nlive;		/* live tasks not done or failed */
 	int			 killed;	/* we sent SIGKILL at the grace */
 	char			*broken;	/* why we killed it, if we did */
 	struct event		*eof;		/* channel closed, not reaped */
+	struct restart_state	 rs;		/* the worker's restarts */
+	struct event		*respawn;	/* the worker's backoff */
+	int			 gave_up;	/* the loop stays down */
 };
 
 /* A worker that closed its channel has this long to be reaped. */
@@ -56,14 +80,22 @@ struct supervisor {
 	struct event		*sig[4];
 	struct event		*grace;
 	size_t			 ntasks;
-	size_t			 nstarting;	/* tasks not yet past starting */
-	size_t			 nlive;		/* tasks not done or failed */
+	size_t			 nphase[SV_NPHASES];	/* tasks in each phase */
+	size_t			 nstarting;	/* live tasks still starting */
+	size_t			 nfirst;	/* first starts not yet over */
 	size_t			 nworkers;	/* workers not yet reaped */
+	struct event		*status;	/* STATUS= is due */
 	int			 stopping;
 	int			 forced;	/* tasks outlived the grace */
 	int			 lost;		/* tasks died with a worker */
+	int			 unclean;	/* a task failed or died */
+	int			 exhausted;	/* on_exhausted: exit fired */
 	int			 ready;
 };
+
+/* Exit statuses; see loopd(8). */
+#define SV_EXIT_UNCLEAN		1	/* a task failed, died or was forced */
+#define SV_EXIT_EXHAUSTED	3	/* restarts ran out, on_exhausted: exit */
 
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
 
@@ -80,6 +112,10 @@ static const char *const stamped_keys[] = {
 static json_t *
 sv_record(struct sv_loop *l, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static void	sv_task_ended(struct sv_loop *, size_t, int, int, const char *,
+		    const char *);
+static void	sv_stop(struct supervisor *, int);
+static void	sv_worker_died(struct sv_loop *, int, const char *);
 
 /* A record tagged with the loop and the worker's pid. */
 static json_t *
@@ -115,41 +151,155 @@ word_in(const char *s, const char *const *words, size_t n)
 	return 0;
 }
 
-/* ---- readiness ---------------------------------------------------------- */
+/* ---- tasks, readiness and status ------------------------------------------ */
 
-/* READY=1 once no task is still starting. */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *const phase_words[] = {
+	"restarting", "running", "restarting", "failed", "ended",
+};
+
+/* STATUS= says what is true now; it is sent at most every 100 ms. */
+static void
+sv_status_due(struct supervisor *sv)
+{
+	struct timeval tv = { 0, 100 * 1000 };
+
+	if (sv->ready && !sv->stopping && !evtimer_pending(sv->status, NULL))
+		evtimer_add(sv->status, &tv);
+}
+
+/* Task i of l is now in phase p and state s; keep the counts. */
+static void
+sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
+{
+	struct supervisor *sv = l->sv;
+	struct sv_task *t = &l->tasks[i];
+
+	if (t->phase == SV_LIVE && t->state == TASK_STARTING)
+		sv->nstarting--;
+	if (p == SV_LIVE && s == TASK_STARTING)
+		sv->nstarting++;
+	if (t->phase == SV_LIVE && t->state < TASK_DONE)
+		l->nlive--;
+	if (p == SV_LIVE && s < TASK_DONE)
+		l->nlive++;
+	sv->nphase[t->phase]--;
+	sv->nphase[p]++;
+	if (t->first && p != SV_PENDING && !(p == SV_LIVE &&
+	    s == TASK_STARTING)) {
+		t->first = 0;
+		sv->nfirst--;
+	}
+	t->phase = (unsigned char)p;
+	t->state = (unsigned char)s;
+	sv_status_due(sv);
+}
+
+/* Is task t of loop l running now? */
+static int
+sv_task_running(const struct sv_task *t)
+{
+	return t->phase == SV_LIVE && t->state == TASK_RUNNING;
+}
+
+/* Seconds to the next restart, or -1 when none is waiting. */
+static long
+sv_next_restart(struct supervisor *sv)
+{
+	struct timeval tv, now;
+	long best = -1, left;
+	size_t i, j;
+
+	evutil_gettimeofday(&now, NULL);
+	for (i = 0; i < sv->nloops; i++)
+		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
+			if (sv->loops[i].tasks[j].timer == NULL ||
+			    !evtimer_pending(sv->loops[i].tasks[j].timer, &tv))
+				continue;
+			left = (long)(tv.tv_sec - now.tv_sec) +
+			    (tv.tv_usec > now.tv_usec ? 1 : 0);
+			if (best < 0 || left < best)
+				best = left < 0 ? 0 : left;
+		}
+	return best;
+}
+
+static void
+sv_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *sv = arg;
+	size_t running = sv->nphase[SV_LIVE] - sv->nstarting;
+	size_t restarting = sv->nphase[SV_WAITING] + sv->nphase[SV_PENDING];
+	long next = sv_next_restart(sv);
+	char when[48] = "";
+
+	if (next >= 0)
+		snprintf(when, sizeof when, " (next in %lds)", next);
+	notify_status("running %zu of %zu tasks; %zu restarting%s, %zu "
+	    "failed, %zu ended", running, sv->ntasks, restarting, when,
+	    sv->nphase[SV_FAILED], sv->nphase[SV_ENDED]);
+}
+
+/* The tasks not running, as a new JSON array of at most 20 "name (why)". */
+static json_t *
+sv_not_running(struct supervisor *sv, size_t *n)
+{
+	json_t *a = json_array();
+	const struct sv_task *t;
+	char buf[160];
+	size_t i, j;
+
+	*n = 0;
+	for (i = 0; i < sv->nloops; i++)
+		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
+			t = &sv->loops[i].tasks[j];
+			if (sv_task_running(t))
+				continue;
+			if ((*n)++ >= 20)
+				continue;
+			snprintf(buf, sizeof buf, "%s (%s)",
+			    sv->loops[i].loop->tasks[j].name,
+			    t->phase == SV_LIVE ? task_state_name(
+			    (enum task_state)t->state) : phase_words[t->phase]);
+			json_array_append_new(a, json_string(buf));
+		}
+	return a;
+}
+
+/* READY=1 once every task's first start is over; a warning when any task
+ * is not running then, naming them. */
 static void
 sv_check_ready(struct supervisor *sv)
 {
-	size_t running = sv->nlive;
-	json_t *r;
+	size_t running = sv->nphase[SV_LIVE] - sv->nstarting, down;
+	json_t *r, *names;
 
-	if (sv->ready || sv->stopping || sv->nstarting > 0)
+	if (sv->ready || sv->stopping || sv->nfirst > 0)
 		return;
 	sv->ready = 1;
 	malloc_trim(0);		/* start-up's buffers, the workers' configs */
 	notify_ready("running %zu of %zu tasks on %zu loops", running,
 	    sv->ntasks, sv->nloops);
-	r = log_record(LOOPD_LOG_INFO, "ready: %zu of %zu tasks running on "
-	    "%zu loops", running, sv->ntasks, sv->nloops);
+	names = sv_not_running(sv, &down);
+	r = log_record(down > 0 ? LOOPD_LOG_WARNING : LOOPD_LOG_INFO, "ready: "
+	    "%zu of %zu tasks running on %zu loops%s", running, sv->ntasks,
+	    sv->nloops, down > 0 ? "; not running: see not_running" : "");
 	log_add(r, "event", "ready");
+	if (r != NULL && down > 0) {
+		json_object_set_new(r, "not_running", names);
+		log_add_int(r, "not_running_count", (long long)down);
+	} else
+		json_decref(names);
 	log_emit(r);
-}
-
-/* Task i of l is now in state s; keep the counts. */
-static void
-sv_set_state(struct sv_loop *l, size_t i, enum task_state s)
-{
-	struct supervisor *sv = l->sv;
-	enum task_state old = l->states[i];
-
-	if (old == TASK_STARTING && s != TASK_STARTING)
-		sv->nstarting--;
-	if (old < TASK_DONE && s >= TASK_DONE) {
-		sv->nlive--;
-		l->nlive--;
-	}
-	l->states[i] = (unsigned char)s;
+	sv_status_due(sv);
 }
 
 /* ---- what a worker says --------------------------------------------------- */
@@ -292,10 +442,13 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	m = msg_get_str(in, NULL);
 	if (msg_done(in) < 0)
 		return in->bad;
-	if (l->states[i] >= TASK_DONE || s <= l->states[i])
+	if (l->tasks[i].phase != SV_LIVE || l->tasks[i].state >= TASK_DONE ||
+	    s <= l->tasks[i].state)
 		return "a task state that does not follow the last one";
 	tc = &l->loop->tasks[i];
-	sv_set_state(l, (size_t)i, (enum task_state)s);
+	sv_task_set(l, (size_t)i, SV_LIVE, (enum task_state)s);
+	if (s == TASK_RUNNING && l->tasks[i].rs != NULL)
+		restart_running(l->tasks[i].rs, now_ms());
 	if (s == TASK_FAILED) {
 		r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed: %s",
 		    tc->name, *m ? m : "(no message)");
@@ -313,6 +466,9 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		log_add(r, "state", task_state_name((enum task_state)s));
 	}
 	log_emit(r);
+	if (s == TASK_FAILED || s == TASK_DONE)
+		sv_task_ended(l, (size_t)i, s == TASK_FAILED, 1, s == TASK_DONE ?
+		    "ended" : "failed", *type ? type : "error");
 	sv_check_ready(l->sv);
 	return NULL;
 }
@@ -438,7 +594,8 @@ sv_lost_tasks(const struct sv_loop *l)
 	size_t i;
 
 	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->states[i] < TASK_DONE)
+		if (l->tasks[i].phase == SV_LIVE && l->tasks[i].state <
+		    TASK_DONE)
 			json_array_append_new(lost,
 			    json_string(l->loop->tasks[i].name));
 	return lost;
@@ -514,11 +671,15 @@ static void
 sv_reaped(struct sv_loop *l, int status)
 {
 	struct supervisor *sv = l->sv;
-	size_t i;
+	int running = l->broken == NULL ? proc_running(&l->proc) : -1;
+	const char *cause = l->broken != NULL ? "protocol" : l->killed ?
+	    "killed" : WIFSIGNALED(status) ? "crash" : "exit";
 
 	/* What the worker said before it went comes first. */
 	if (l->proc.ipc != NULL)
 		ipc_drain(l->proc.ipc);
+	if (running < 0 || (size_t)running >= l->loop->ntasks)
+		running = -1;
 	if (l->killed && l->broken == NULL)
 		log_emit(sv_record(l, LOOPD_LOG_WARNING, "worker of loop '%s' "
 		    "killed", l->loop->name));
@@ -530,14 +691,14 @@ sv_reaped(struct sv_loop *l, int status)
 		if (sv->stopping && l->nlive > 0)
 			sv->lost = 1;
 	}
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->states[i] < TASK_DONE)
-			sv_set_state(l, i, TASK_FAILED);
 	evtimer_del(l->eof);
 	proc_release(&l->proc);	/* and whatever its plugins forked */
 	free(l->broken);
 	l->broken = NULL;
+	l->killed = 0;
 	sv->nworkers--;
+	if (l->nlive > 0)
+		sv_worker_died(l, running, cause);
 }
 
 /* Children of ours that are not workers were orphaned by a plugin. */
@@ -581,7 +742,237 @@ sv_reap(struct supervisor *sv)
 	if (sv->nworkers == 0)
 		event_base_loopbreak(sv->base);
 	else
-		notify_status("stopping: waiting for %zu tasks", sv->nlive);
+		notify_status("stopping: waiting for %zu tasks",
+		    sv->nphase[SV_LIVE]);
+}
+
+/* ---- restarts ----------------------------------------------------------------- */
+
+/* The start of task i goes to its worker now. */
+static void
+sv_start_task(struct sv_loop *l, size_t i)
+{
+	struct msg_out m = { 0 };
+
+	msg_begin(&m, MSG_START);
+	msg_put_int(&m, (int64_t)i);
+	if (!m.nomem && ipc_send(l->proc.ipc, m.p, m.len, 0) == 0)
+		sv_task_set(l, i, SV_LIVE, TASK_STARTING);
+	msg_out_free(&m);
+}
+
+static void	sv_respawn_cb(evutil_socket_t, short, void *);
+
+/* Start (or start again) l's worker with every pending task. */
+static void
+sv_launch(struct sv_loop *l)
+{
+	size_t i;
+
+	if (l->proc.pid > 0 || l->sv->stopping || l->gave_up ||
+	    l->sv->nphase[SV_PENDING] == 0)
+		return;
+	if (sv_spawn(l) < 0) {
+		log_emit(sv_record(l, LOOPD_LOG_ERROR, "cannot start the "
+		    "worker: %s", strerror(errno)));
+		for (i = 0; i < l->loop->ntasks; i++)
+			if (l->tasks[i].phase == SV_PENDING)
+				sv_task_ended(l, i, 1, 1, "worker", "spawn");
+		return;
+	}
+	for (i = 0; i < l->loop->ntasks; i++)
+		if (l->tasks[i].phase == SV_PENDING)
+			sv_start_task(l, i);
+}
+
+static void
+sv_respawn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sv_launch(arg);
+}
+
+/* A waiting task's backoff is over. */
+static void
+sv_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sv_task *t = arg;
+	struct sv_loop *l = t->l;
+	size_t i = (size_t)(t - l->tasks);
+
+	event_free(t->timer);
+	t->timer = NULL;
+	if (l->proc.pid > 0 && l->broken == NULL) {
+		sv_start_task(l, i);
+		return;
+	}
+	sv_task_set(l, i, SV_PENDING, TASK_STARTING);
+	if (!evtimer_pending(l->respawn, NULL))
+		sv_launch(l);
+}
+
+static struct timeval
+ms_tv(uint64_t ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	return tv;
+}
+
+/* Restart history, for a record. */
+static void
+sv_add_history(json_t *r, const struct restart_state *rs)
+{
+	if (r != NULL && rs != NULL) {
+		log_add_int(r, "restarts", rs->total);
+		json_object_set_new(r, "history_ms_ago",
+		    restart_history(rs, now_ms()));
+	}
+}
+
+/* Restarts of task i ran out: it stays down, and loopd may go. */
+static void
+sv_exhausted(struct sv_loop *l, size_t i, const char *cause)
+{
+	const struct task_conf *tc = &l->loop->tasks[i];
+	const struct restart_conf *rc = &tc->restart;
+	json_t *r;
+
+	sv_task_set(l, i, SV_FAILED, TASK_FAILED);
+	r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed %u times within "
+	    "%llu ms (%s): it stays down", tc->name, rc->intensity + 1,
+	    (unsigned long long)rc->window_ms, cause);
+	sv_add_task(r, tc);
+	log_add(r, "event", "restart_exhausted");
+	log_add(r, "state", "failed");
+	log_add(r, "cause", cause);
+	sv_add_history(r, l->tasks[i].rs);
+	log_emit(r);
+	if (l->sv->conf->on_exhausted == CONF_EXHAUSTED_EXIT) {
+		l->sv->exhausted = 1;
+		sv_stop(l->sv, 0);
+	}
+}
+
+/*
+ * Task i of l ended: failed or not, charged to it or not (it died with
+ * its worker in another task's code).  The policy decides: down for good,
+ * or back after a backoff.
+ */
+static void
+sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
+    const char *why, const char *type)
+{
+	struct supervisor *sv = l->sv;
+	struct sv_task *t = &l->tasks[i];
+	const struct task_conf *tc = &l->loop->tasks[i];
+	struct timeval tv;
+	uint64_t delay = 0;
+	char cause[128];
+	json_t *r;
+
+	if (failed)
+		sv->unclean = 1;
+	snprintf(cause, sizeof cause, "%s%s%s", why, type ? ": " : "",
+	    type ? type : "");
+	if (sv->stopping || l->gave_up) {
+		sv_task_set(l, i, failed ? SV_FAILED : SV_ENDED,
+		    failed ? TASK_FAILED : TASK_DONE);
+		return;
+	}
+	if (t->rs == NULL && (t->rs = calloc(1, sizeof *t->rs)) == NULL) {
+		sv_task_set(l, i, SV_FAILED, TASK_FAILED);
+		return;
+	}
+	switch (restart_decide(t->rs, &tc->restart, failed, charged,
+	    now_ms(), (uint32_t)random(), &delay)) {
+	case RESTART_NO:
+		sv_task_set(l, i, failed ? SV_FAILED : SV_ENDED,
+		    failed ? TASK_FAILED : TASK_DONE);
+		return;
+	case RESTART_EXHAUSTED:
+		sv_exhausted(l, i, cause);
+		return;
+	case RESTART_YES:
+		break;
+	}
+	r = sv_record(l, LOOPD_LOG_WARNING, "task '%s' restarts in %llu ms "
+	    "(%s)%s", tc->name, (unsigned long long)delay, cause, charged ?
+	    "" : "; not charged: it died with its worker in another task's "
+	    "code");
+	sv_add_task(r, tc);
+	log_add(r, "event", "task_restart");
+	log_add_int(r, "attempt", t->rs->total);
+	log_add_int(r, "delay_ms", (long long)delay);
+	log_add(r, "cause", cause);
+	if (r != NULL)
+		json_object_set_new(r, "charged", json_boolean(charged));
+	log_emit(r);
+	if (!charged && l->proc.pid <= 0) {
+		/* It starts with its worker. */
+		sv_task_set(l, i, SV_PENDING, TASK_STARTING);
+		return;
+	}
+	if ((t->timer = evtimer_new(sv->base, sv_wait_cb, t)) == NULL) {
+		sv_task_set(l, i, SV_FAILED, TASK_FAILED);
+		return;
+	}
+	tv = ms_tv(delay);
+	evtimer_add(t->timer, &tv);
+	sv_task_set(l, i, SV_WAITING, TASK_STARTING);
+}
+
+/* l's worker died while tasks lived in it: they go back under the policy,
+ * and the worker comes back after its own backoff. */
+static void
+sv_worker_died(struct sv_loop *l, int running, const char *why)
+{
+	struct supervisor *sv = l->sv;
+	struct timeval tv;
+	uint64_t delay = 0;
+	size_t i;
+	json_t *r;
+
+	sv->unclean = 1;
+	for (i = 0; i < l->loop->ntasks; i++)
+		if (l->tasks[i].phase == SV_LIVE && l->tasks[i].state <
+		    TASK_DONE)
+			sv_task_ended(l, i, 1, (int)i == running, why, NULL);
+	if (sv->stopping || sv->nphase[SV_PENDING] + sv->nphase[SV_WAITING] ==
+	    0)
+		return;
+	switch (restart_decide(&l->rs, &l->loop->restart, 1, 1, now_ms(),
+	    (uint32_t)random(), &delay)) {
+	case RESTART_YES:
+		tv = ms_tv(delay);
+		evtimer_add(l->respawn, &tv);
+		return;
+	case RESTART_NO:
+	case RESTART_EXHAUSTED:
+		break;
+	}
+	l->gave_up = 1;
+	r = sv_record(l, LOOPD_LOG_ERROR, "the worker of loop '%s' died %u "
+	    "times within %llu ms: the loop stays down", l->loop->name,
+	    l->loop->restart.intensity + 1,
+	    (unsigned long long)l->loop->restart.window_ms);
+	log_add(r, "event", "restart_exhausted");
+	log_add(r, "state", "failed");
+	sv_add_history(r, &l->rs);
+	log_emit(r);
+	for (i = 0; i < l->loop->ntasks; i++)
+		if (l->tasks[i].phase == SV_PENDING ||
+		    l->tasks[i].phase == SV_WAITING) {
+			if (l->tasks[i].timer != NULL) {
+				event_free(l->tasks[i].timer);
+				l->tasks[i].timer = NULL;
+			}
+			sv_task_set(l, i, SV_FAILED, TASK_FAILED);
+		}
+	if (sv->conf->on_exhausted == CONF_EXHAUSTED_EXIT) {
+		sv->exhausted = 1;
+		sv_stop(sv, 0);
+	}
 }
 
 /* ---- shutdown ------------------------------------------------------------------ */
@@ -599,7 +990,8 @@ sv_force(struct supervisor *sv)
 		if (l->proc.pid <= 0)
 			continue;
 		for (j = 0; j < l->loop->ntasks; j++) {
-			if (l->states[j] >= TASK_DONE)
+			if (l->tasks[j].phase != SV_LIVE ||
+			    l->tasks[j].state >= TASK_DONE)
 				continue;
 			r = sv_record(l, LOOPD_LOG_WARNING, "task '%s' did "
 			    "not finish within the grace period; killing it",
@@ -629,11 +1021,14 @@ sv_stop(struct supervisor *sv, int sig)
 {
 	struct msg_out m = { 0 };
 	struct timeval tv;
-	char name[24];
+	char name[48];
 	json_t *r;
-	size_t i;
+	size_t i, j;
 
-	signal_name(sig, name, sizeof name);
+	if (sig == 0)
+		snprintf(name, sizeof name, "restarts ran out");
+	else
+		signal_name(sig, name, sizeof name);
 	if (sv->stopping) {
 		r = log_record(LOOPD_LOG_WARNING, "%s again: stopping now",
 		    name);
@@ -643,7 +1038,24 @@ sv_stop(struct supervisor *sv, int sig)
 		return;
 	}
 	sv->stopping = 1;
-	notify_stopping("stopping: cancelling %zu tasks", sv->nlive);
+	evtimer_del(sv->status);
+	/* Nothing waits to start again. */
+	for (i = 0; i < sv->nloops; i++) {
+		evtimer_del(sv->loops[i].respawn);
+		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
+			struct sv_task *t = &sv->loops[i].tasks[j];
+
+			if (t->timer != NULL) {
+				event_free(t->timer);
+				t->timer = NULL;
+			}
+			if (t->phase == SV_WAITING || t->phase == SV_PENDING)
+				sv_task_set(&sv->loops[i], j, SV_ENDED,
+				    TASK_DONE);
+		}
+	}
+	notify_stopping("stopping: cancelling %zu tasks",
+	    sv->nphase[SV_LIVE]);
 	r = log_record(LOOPD_LOG_INFO, "%s: cancelling every task, grace "
 	    "%llu ms", name, (unsigned long long)sv->conf->grace_ms);
 	log_add(r, "event", "shutdown");
@@ -690,7 +1102,7 @@ sv_signal_cb(evutil_socket_t sig, short what, void *arg)
 static int
 sv_init(struct supervisor *sv, const struct conf *conf, const char *exe)
 {
-	size_t i;
+	size_t i, j;
 
 	memset(sv, 0, sizeof *sv);
 	sv->conf = conf;
@@ -712,15 +1124,25 @@ sv_init(struct supervisor *sv, const struct conf *conf, const char *exe)
 		sv->loops[i].sv = sv;
 		sv->loops[i].loop = &conf->loops[i];
 		sv->loops[i].proc.crash_fd = -1;
-		sv->loops[i].nlive = conf->loops[i].ntasks;
 		sv->ntasks += conf->loops[i].ntasks;
-		sv->loops[i].states = calloc(conf->loops[i].ntasks, 1);
+		sv->loops[i].tasks = calloc(conf->loops[i].ntasks,
+		    sizeof *sv->loops[i].tasks);
 		sv->loops[i].eof = evtimer_new(sv->base, sv_eof_cb,
 		    &sv->loops[i]);
-		if (sv->loops[i].states == NULL || sv->loops[i].eof == NULL)
+		sv->loops[i].respawn = evtimer_new(sv->base, sv_respawn_cb,
+		    &sv->loops[i]);
+		if (sv->loops[i].tasks == NULL || sv->loops[i].eof == NULL ||
+		    sv->loops[i].respawn == NULL)
 			return -1;
+		for (j = 0; j < conf->loops[i].ntasks; j++) {
+			sv->loops[i].tasks[j].l = &sv->loops[i];
+			sv->loops[i].tasks[j].phase = SV_PENDING;
+			sv->loops[i].tasks[j].first = 1;
+		}
 	}
-	sv->nstarting = sv->nlive = sv->ntasks;
+	sv->nphase[SV_PENDING] = sv->nfirst = sv->ntasks;
+	if ((sv->status = evtimer_new(sv->base, sv_status_cb, sv)) == NULL)
+		return -1;
 	log_attach(sv->base);
 	return 0;
 }
@@ -745,16 +1167,30 @@ sv_block_signals(void)
 static void
 sv_free(struct supervisor *sv)
 {
-	size_t i;
+	size_t i, j;
 
 	sv_block_signals();
 	for (i = 0; i < sv->nloops; i++) {
-		proc_release(&sv->loops[i].proc);
-		free(sv->loops[i].states);
-		free(sv->loops[i].broken);
-		if (sv->loops[i].eof != NULL)
-			event_free(sv->loops[i].eof);
+		struct sv_loop *l = &sv->loops[i];
+
+		proc_release(&l->proc);
+		for (j = 0; l->tasks != NULL && j < l->loop->ntasks; j++) {
+			if (l->tasks[j].timer != NULL)
+				event_free(l->tasks[j].timer);
+			if (l->tasks[j].rs != NULL)
+				restart_clear(l->tasks[j].rs);
+			free(l->tasks[j].rs);
+		}
+		free(l->tasks);
+		free(l->broken);
+		restart_clear(&l->rs);
+		if (l->eof != NULL)
+			event_free(l->eof);
+		if (l->respawn != NULL)
+			event_free(l->respawn);
 	}
+	if (sv->status != NULL)
+		event_free(sv->status);
 	free(sv->loops);
 	for (i = 0; i < 4; i++)
 		if (sv->sig[i] != NULL)
@@ -787,7 +1223,7 @@ supervisor_run(const struct conf *conf, const char *exe)
 {
 	struct supervisor sv;
 	json_t *r;
-	size_t i, j;
+	size_t i;
 	int status;
 
 	if (sv_init(&sv, conf, exe) < 0) {
@@ -807,22 +1243,21 @@ supervisor_run(const struct conf *conf, const char *exe)
 	log_add(r, "event", "start");
 	log_emit(r);
 	notify_status("starting %zu loops", conf->nloops);
-	for (i = 0; i < sv.nloops; i++) {
-		if (sv_spawn(&sv.loops[i]) == 0)
-			continue;
-		log_emit(sv_record(&sv.loops[i], LOOPD_LOG_ERROR, "cannot "
-		    "start the worker: %s", strerror(errno)));
-		for (j = 0; j < sv.loops[i].loop->ntasks; j++)
-			sv_set_state(&sv.loops[i], j, TASK_FAILED);
-	}
+	srandom((unsigned)getpid() ^ (unsigned)now_ms());
+	for (i = 0; i < sv.nloops; i++)
+		sv_launch(&sv.loops[i]);
 	sv_check_ready(&sv);
-	if (sv.nworkers > 0)
+	if (!sv.stopping || sv.nworkers > 0)
 		event_base_dispatch(sv.base);
 
-	status = sv.forced || sv.lost ? 1 : 0;
-	r = log_record(LOOPD_LOG_INFO, "loopd stopped%s", sv.forced ?
-	    " after killing tasks that outlived the grace period" : sv.lost ?
-	    " after losing tasks whose worker died" : "");
+	status = sv.exhausted ? SV_EXIT_EXHAUSTED : sv.forced || sv.lost ||
+	    sv.unclean ? SV_EXIT_UNCLEAN : 0;
+	r = log_record(status == 0 ? LOOPD_LOG_INFO : LOOPD_LOG_WARNING,
+	    "loopd stopped%s", sv.exhausted ? " because restarts ran out "
+	    "(on_exhausted: exit)" : sv.forced ? " after killing tasks that "
+	    "outlived the grace period" : sv.lost ? " after losing tasks whose "
+	    "worker died" : sv.unclean ? "; tasks failed or died since it "
+	    "started" : "");
 	log_add(r, "event", "exit");
 	log_add_int(r, "exit_status", status);
 	log_emit(r);

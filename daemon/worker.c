@@ -40,6 +40,7 @@ struct worker {
 	struct loopd_task	**tasks;
 	size_t			 ntasks;
 	size_t			 nlive;		/* tasks not done or failed */
+	size_t			 nstarts;	/* task starts so far */
 	uint32_t		*names;		/* task name -> index + 1 */
 	size_t			 nameslots;	/* a power of two */
 	struct msg_out		 out;		/* reused for every message */
@@ -252,9 +253,30 @@ worker_cancel(struct worker *w)
 		return;
 	w->cancelling = 1;
 	for (i = 0; i < w->ntasks; i++)
-		task_cancel(w->tasks[i]);
+		if (w->tasks[i] != NULL)
+			task_cancel(w->tasks[i]);
 	if (w->nlive == 0)
 		event_base_loopbreak(w->base);
+}
+
+/* MSG_START: task i starts, or starts again once it has ended. */
+static void
+worker_start_task(struct worker *w, size_t i)
+{
+	struct loopd_task *t = w->tasks[i];
+
+	if (w->cancelling || (t != NULL && task_is_live(t)))
+		return;
+	task_free(t);
+	if ((w->tasks[i] = task_new(&w->host, &w->loop->tasks[i], (int)i)) ==
+	    NULL)
+		return;		/* the supervisor sees no state: a hang */
+	w->nlive++;
+	task_start(w->tasks[i]);
+	/* Once every task has started, what the starts no longer need goes
+	 * back to the system. */
+	if (++w->nstarts == w->ntasks)
+		malloc_trim(0);
 }
 
 static void
@@ -262,9 +284,19 @@ worker_frame(void *ctx, const void *body, size_t len)
 {
 	struct worker *w = ctx;
 	struct msg_in in;
+	int64_t i;
 
-	if (msg_open(&in, body, len) == MSG_CANCEL && msg_done(&in) == 0)
-		worker_cancel(w);
+	switch (msg_open(&in, body, len)) {
+	case MSG_CANCEL:
+		if (msg_done(&in) == 0)
+			worker_cancel(w);
+		break;
+	case MSG_START:
+		if (msg_get_range(&in, 0, (int64_t)w->ntasks - 1, &i) == 0 &&
+		    msg_done(&in) == 0)
+			worker_start_task(w, (size_t)i);
+		break;
+	}
 }
 
 static void
@@ -339,27 +371,15 @@ worker_read_config(void)
 	return r.conf;
 }
 
+/* The task table; tasks start when the supervisor says (MSG_START). */
 static int
-worker_start(struct worker *w)
+worker_tasks(struct worker *w)
 {
-	size_t i;
-
 	w->tasks = calloc(w->loop->ntasks, sizeof *w->tasks);
 	if (w->tasks == NULL)
 		return -1;
-	for (i = 0; i < w->loop->ntasks; i++) {
-		w->tasks[i] = task_new(&w->host, &w->loop->tasks[i], (int)i);
-		if (w->tasks[i] == NULL)
-			return -1;
-		w->ntasks++;
-	}
-	w->nlive = w->ntasks;
-	if (worker_index_names(w) < 0)
-		return -1;
-	for (i = 0; i < w->ntasks; i++)
-		task_start(w->tasks[i]);
-	malloc_trim(0);		/* what the starts no longer need */
-	return 0;
+	w->ntasks = w->loop->ntasks;
+	return worker_index_names(w);
 }
 
 static void
@@ -441,7 +461,7 @@ worker_main(void)
 	log_add(r, "event", "loop_start");
 	log_emit(r);
 
-	if (worker_start(&w) < 0)
+	if (worker_tasks(&w) < 0)
 		rc = 1;
 	else
 		event_base_dispatch(w.base);

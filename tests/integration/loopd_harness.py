@@ -107,10 +107,16 @@ def task(name, plugin, **config):
     return t
 
 
-def loop(name, *tasks, backend=None):
+def loop(name, *tasks, backend=None, restart=None, **settings):
+    """A loop's mapping.  Its restart policy is `never` unless restart=
+    says otherwise, so that a test sees each failure once; tests of
+    supervision pass their own.  Other settings (hang_timeout=, limits=,
+    ...) are passed through."""
     lp = {"name": name}
     if backend is not None:
         lp["backend"] = backend
+    lp["restart"] = restart if restart is not None else {"policy": "never"}
+    lp.update(settings)
     lp["tasks"] = list(tasks)
     return lp
 
