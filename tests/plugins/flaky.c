@@ -1,0 +1,95 @@
+/*
+ * flaky: a test plugin that misbehaves until told it may stop.
+ *
+ *   config:
+ *     do: fail | crash | exit | done | spin   # what goes wrong (fail)
+ *     when: start | later                     # in start, or from a timer
+ *     after: 20ms                             # with when: later
+ *     marker: /path    # when set: misbehave only while this file does not
+ *                      # exist, and create it when misbehaving: so "once"
+ *
+ * A healthy start logs "serving" and ticks "alive N" every 50 ms.  The
+ * marker lives in the file system because a restart may be in a new
+ * worker process, and the plugin's own memory does not survive that.
+ */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <loopd/plugin.h>
+
+struct flaky {
+	const char	*what;
+	unsigned long	 ticks;
+};
+
+static void
+misbehave(loopd_task *t, const char *what)
+{
+	volatile int *volatile nowhere = (volatile int *)(uintptr_t)64;
+
+	loopd_log(t, LOOPD_LOG_WARNING, "about to %s", what);
+	if (strcmp(what, "crash") == 0)
+		*nowhere = 0;
+	else if (strcmp(what, "exit") == 0)
+		exit(3);
+	else if (strcmp(what, "done") == 0)
+		loopd_task_done(t);
+	else if (strcmp(what, "spin") == 0)
+		for (;;)
+			;
+	else
+		loopd_task_fail(t, "test_failure", "flaky failed on purpose");
+}
+
+static void
+flaky_later(loopd_task *t, void *arg)
+{
+	misbehave(t, arg);
+}
+
+static void
+flaky_tick(loopd_task *t, void *arg)
+{
+	struct flaky *f = arg;
+
+	loopd_log(t, LOOPD_LOG_DEBUG, "alive %lu", ++f->ticks);
+}
+
+static int
+flaky_start(loopd_task *t, const loopd_args *args, void **state)
+{
+	const char *what = loopd_args_string(args, "do", "fail");
+	const char *when = loopd_args_string(args, "when", "start");
+	const char *marker = loopd_args_string(args, "marker", NULL);
+	struct flaky *f;
+	int fd;
+
+	if (marker == NULL || access(marker, F_OK) != 0) {
+		if (marker != NULL && (fd = open(marker, O_CREAT | O_WRONLY |
+		    O_CLOEXEC, 0600)) >= 0)
+			close(fd);
+		if (strcmp(when, "start") == 0) {
+			misbehave(t, what);
+			return strcmp(what, "done") == 0 ? 0 : -1;
+		}
+		return loopd_timer_start(t, (uint64_t)loopd_args_duration_ms(
+		    args, "after", 20), 0, flaky_later, (void *)what) ? 0 : -1;
+	}
+	if ((f = calloc(1, sizeof *f)) == NULL)
+		return -1;
+	*state = f;
+	loopd_log(t, LOOPD_LOG_INFO, "serving");
+	return loopd_timer_start(t, 50, 50, flaky_tick, f) ? 0 : -1;
+}
+
+static void
+flaky_stop(void *state)
+{
+	free(state);
+}
+
+LOOPD_PLUGIN(.name = "flaky", .version = "0.1", .start = flaky_start,
+    .stop = flaky_stop);
