@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "crash.h"
@@ -30,14 +31,41 @@ static const int crash_signals[] = {
 static int	crash_fd = -1;
 static char	crash_stack[64 * 1024];
 
-static void
-crash_handler(int sig)
+/* Where the signal hit, from the context the kernel saved, or NULL. */
+static void *
+crash_pc(const void *context)
 {
-	void *frames[CRASH_FRAMES];
-	int n;
+	const ucontext_t *uc = context;
+
+	if (uc == NULL)
+		return NULL;
+#if defined(__x86_64__)
+	return (void *)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__i386__)
+	return (void *)uc->uc_mcontext.gregs[REG_EIP];
+#elif defined(__aarch64__)
+	return (void *)uc->uc_mcontext.pc;
+#else
+	return NULL;
+#endif
+}
+
+static void
+crash_handler(int sig, siginfo_t *si, void *context)
+{
+	void *frames[CRASH_FRAMES], *pc = crash_pc(context);
+	int i, n;
 
 	n = backtrace(frames, CRASH_FRAMES);
-	backtrace_symbols_fd(frames, n, crash_fd);
+	/* The frames start where the signal hit, not in this handler and
+	 * the signal trampoline: the first is then the faulting
+	 * instruction and every other one a return address, which is what
+	 * the supervisor's symbolizer takes them for. */
+	for (i = 0; i < n && frames[i] != pc; i++)
+		;
+	if (i == n)
+		i = 0;
+	backtrace_symbols_fd(frames + i, n - i, crash_fd);
 	/* SA_RESETHAND restored the default action. */
 	raise(sig);
 }
@@ -97,8 +125,8 @@ crash_install(int fd)
 	if (sigaltstack(&ss, NULL) < 0)
 		return NULL;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = crash_handler;
-	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+	sa.sa_sigaction = crash_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
 		if (sigaction(crash_signals[i], &sa, NULL) < 0)

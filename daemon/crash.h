@@ -7,8 +7,10 @@
  * know after the worker died: the index of the task whose code was
  * running.  When plugin code kills the worker with SIGSEGV, SIGBUS,
  * SIGILL, SIGFPE or SIGABRT, the worker's signal handler writes a
- * backtrace after that page, then dies of the same signal; the supervisor
- * reads it when it reaps the worker.  The worker can write anything
+ * backtrace after that page, from the instruction the signal hit (the
+ * handler's own frames left out), then dies of the same signal; the
+ * supervisor reads it when it reaps the worker and symbolizes it
+ * (symbolize.h).  The worker can write anything
  * there, so the supervisor treats both as claims, not facts.
  */
 #ifndef LOOPD_CRASH_H

@@ -30,6 +30,7 @@
 #include "proc.h"
 #include "restart.h"
 #include "supervisor.h"
+#include "symbolize.h"
 #include "task.h"
 #include "worker.h"
 
@@ -626,6 +627,58 @@ sv_death_words(const struct sv_loop *l, int status, char *what, size_t len)
 
 /* The worker ended when it was not asked to, or before its tasks had:
  * say why, and what was lost. */
+/* ---- crash reports: symbolized frames, blame (symbolize.h) ---------------- */
+
+/*
+ * The dead worker's backtrace with function names and source lines, new,
+ * or NULL.  When *tcp is NULL (no task's code was running), the plugin of
+ * the innermost frame in a plugin of the loop fills blame, and names *tcp
+ * when only one task of the loop uses it.
+ */
+static json_t *
+sv_symbolized_backtrace(struct sv_loop *l, struct symbolize_blame *blame,
+    const struct task_conf **tcp)
+{
+	json_t *raw, *bt;
+
+	if ((raw = proc_backtrace(&l->proc)) == NULL)
+		return NULL;
+	bt = symbolize_frames(raw);
+	json_decref(raw);
+	if (bt != NULL && *tcp == NULL &&
+	    symbolize_blame(bt, l->loop, blame) == 0 && blame->task != NULL)
+		*tcp = blame->task;
+	return bt;
+}
+
+static void
+sv_blame_words(struct sv_loop *l, const char *what,
+    const struct symbolize_blame *b, char *buf, size_t len)
+{
+	char names[256] = "";
+	size_t i, at = 0;
+	int n;
+
+	if (b->task != NULL) {
+		snprintf(buf, len, "worker of loop '%s' %s in code of task "
+		    "'%s' (plugin %s) that the event loop called",
+		    l->loop->name, what, b->task->name, b->plugin);
+		return;
+	}
+	for (i = 0; i < json_array_size(b->suspects) && at < sizeof names;
+	    i++) {
+		n = snprintf(names + at, sizeof names - at, "%s'%s'",
+		    i > 0 ? ", " : "",
+		    json_string_value(json_array_get(b->suspects, i)));
+		if (n < 0)
+			break;
+		at += (size_t)n;
+	}
+	snprintf(buf, len, "worker of loop '%s' %s in code of plugin %s that "
+	    "the event loop called; tasks %s use that plugin: any of them may "
+	    "be the one (suspects)", l->loop->name, what, b->plugin, names);
+}
+
 static void
 sv_report_death(struct sv_loop *l, int status)
 {
@@ -634,10 +687,17 @@ sv_report_death(struct sv_loop *l, int status)
 	    (size_t)running < l->loop->ntasks && l->broken == NULL ?
 	    &l->loop->tasks[running] : NULL;
 	char what[256], msg[512], sig[24];
-	json_t *r, *bt;
+	struct symbolize_blame blame = { 0 };
+	json_t *r, *bt = NULL;
 
 	sv_death_words(l, status, what, sizeof what);
-	if (tc != NULL)
+	/* Symbolized frames; and, outside any task's code, the plugin they
+	 * are in names the task (symbolize.h). */
+	if (l->broken == NULL && WIFSIGNALED(status))
+		bt = sv_symbolized_backtrace(l, &blame, &tc);
+	if (blame.plugin != NULL)
+		sv_blame_words(l, what, &blame, msg, sizeof msg);
+	else if (tc != NULL)
 		snprintf(msg, sizeof msg, "worker of loop '%s' %s while task "
 		    "'%s' (plugin %s) was running", l->loop->name, what,
 		    tc->name, tc->plugin);
@@ -649,14 +709,19 @@ sv_report_death(struct sv_loop *l, int status)
 	log_add(r, "event", "task_error");
 	if (tc != NULL)
 		sv_add_task(r, tc);
+	if (blame.suspects != NULL) {
+		log_add(r, "plugin", blame.plugin);
+		if (r != NULL)
+			json_object_set(r, "suspects", blame.suspects);
+	}
 	if (l->broken != NULL) {
 		log_add_error(r, "protocol", msg);
 	} else if (WIFSIGNALED(status)) {
 		log_add(r, "signal", signal_name(WTERMSIG(status), sig,
 		    sizeof sig));
 		log_add_int(r, "signo", WTERMSIG(status));
-		if (r != NULL && (bt = proc_backtrace(&l->proc)) != NULL)
-			json_object_set_new(r, "backtrace", bt);
+		if (r != NULL && bt != NULL)
+			json_object_set(r, "backtrace", bt);
 		log_add_error(r, "crash", msg);
 	} else {
 		log_add_int(r, "exit_status", WEXITSTATUS(status));
@@ -664,6 +729,8 @@ sv_report_death(struct sv_loop *l, int status)
 	}
 	if (r != NULL)
 		json_object_set_new(r, "lost_tasks", sv_lost_tasks(l));
+	json_decref(bt);
+	json_decref(blame.suspects);
 	log_emit(r);
 }
 

@@ -106,9 +106,10 @@ class CrashTest(LoopdTestCase):
         self.assertIsInstance(bt, list, err)
         self.assertGreater(len(bt), 3, bt)
         for frame in bt:
-            self.assertIsInstance(frame, str)
-        self.assertTrue(any("crasher.so" in f for f in bt), bt)
-        self.assertTrue(any(re.search(r"/loopd\(", f) for f in bt), bt)
+            self.assertIsInstance(frame.get("raw"), str, frame)
+        self.assertTrue(any("crasher.so" in f["raw"] for f in bt), bt)
+        self.assertTrue(any(re.search(r"/loopd\(", f["raw"]) for f in bt),
+                        bt)
 
     def test_segv(self):
         err = self.crash("segv")
