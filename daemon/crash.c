@@ -22,14 +22,16 @@
 #define CRASH_FRAMES	64
 #define CRASH_PAGE	4096		/* the shared page; text after it */
 #define CRASH_READ_MAX	(64 * 1024)
+#define CRASH_DUMP_OFF	(CRASH_PAGE + CRASH_READ_MAX)	/* stack dumps */
 
 static const int crash_signals[] = {
 	SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
 };
 
 /* The handler can only find these through static storage. */
-static int	crash_fd = -1;
-static char	crash_stack[64 * 1024];
+static int			 crash_fd = -1;
+static char			 crash_stack[64 * 1024];
+static struct crash_page	*crash_shared;
 
 /* Where the signal hit, from the context the kernel saved, or NULL. */
 static void *
@@ -68,6 +70,33 @@ crash_handler(int sig, siginfo_t *si, void *context)
 	backtrace_symbols_fd(frames + i, n - i, crash_fd);
 	/* SA_RESETHAND restored the default action. */
 	raise(sig);
+}
+
+/*
+ * The loop is stuck: write where, and go on (the supervisor decides what
+ * happens next).  The dump has a place of its own in the file, after a
+ * crash's, and ends with a NUL; the crash's offset is left as it was.
+ */
+static void
+crash_dump_handler(int sig, siginfo_t *si, void *context)
+{
+	void *frames[CRASH_FRAMES], *pc = crash_pc(context);
+	int i, n, saved = errno;
+	off_t was;
+
+	n = backtrace(frames, CRASH_FRAMES);
+	for (i = 0; i < n && frames[i] != pc; i++)
+		;
+	if (i == n)
+		i = 0;
+	was = lseek(crash_fd, 0, SEEK_CUR);
+	if (lseek(crash_fd, CRASH_DUMP_OFF, SEEK_SET) >= 0) {
+		backtrace_symbols_fd(frames + i, n - i, crash_fd);
+		(void)!write(crash_fd, "", 1);
+		lseek(crash_fd, was, SEEK_SET);
+	}
+	crash_shared->dumps++;
+	errno = saved;
 }
 
 static struct crash_page *
@@ -131,11 +160,16 @@ crash_install(int fd)
 	for (i = 0; i < sizeof crash_signals / sizeof crash_signals[0]; i++)
 		if (sigaction(crash_signals[i], &sa, NULL) < 0)
 			return NULL;
+	crash_shared = page;
+	sa.sa_sigaction = crash_dump_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	if (sigaction(CRASH_DUMP_SIGNAL, &sa, NULL) < 0)
+		return NULL;
 	return page;
 }
 
-json_t *
-crash_read(int fd)
+static json_t *
+crash_read_at(int fd, off_t off)
 {
 	char *buf, *line, *save = NULL;
 	json_t *frames;
@@ -143,8 +177,8 @@ crash_read(int fd)
 
 	if ((buf = malloc(CRASH_READ_MAX + 1)) == NULL)
 		return NULL;
-	n = pread(fd, buf, CRASH_READ_MAX, CRASH_PAGE);
-	if (n <= 0) {
+	n = pread(fd, buf, CRASH_READ_MAX, off);
+	if (n <= 0 || buf[0] == '\0') {	/* nothing, or a hole */
 		free(buf);
 		return NULL;
 	}
@@ -155,4 +189,16 @@ crash_read(int fd)
 		json_array_append_new(frames, log_string(line));
 	free(buf);
 	return frames;
+}
+
+json_t *
+crash_read(int fd)
+{
+	return crash_read_at(fd, CRASH_PAGE);
+}
+
+json_t *
+crash_read_dump(int fd)
+{
+	return crash_read_at(fd, CRASH_DUMP_OFF);
 }

@@ -16,13 +16,20 @@
 #ifndef LOOPD_CRASH_H
 #define LOOPD_CRASH_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 struct crash_page {
 	volatile int32_t	running;	/* task index, or -1 */
+	volatile uint32_t	dumps;		/* stack dumps written */
+	volatile uint64_t	beat_ms;	/* the loop's last heartbeat */
 };
+
+/* The supervisor sends this to a worker whose loop seems stuck: the
+ * worker writes the stuck thread's stack and carries on. */
+#define CRASH_DUMP_SIGNAL	(SIGRTMIN + 1)
 
 /* Supervisor: a new memory file (O_CLOEXEC) and its page mapped into
  * *page, or -1 (errno).  Release with crash_close(). */
@@ -36,5 +43,7 @@ struct crash_page *crash_install(int fd);
 /* Supervisor: what a dead worker wrote to fd, as a new JSON array of
  * frames, or NULL when it wrote nothing. */
 json_t	*crash_read(int fd);
+/* Supervisor: the last stack dump (CRASH_DUMP_SIGNAL), the same way. */
+json_t	*crash_read_dump(int fd);
 
 #endif /* LOOPD_CRASH_H */

@@ -109,6 +109,30 @@ proc_backtrace(const struct proc *p)
 	return p->crash_fd >= 0 ? crash_read(p->crash_fd) : NULL;
 }
 
+uint64_t
+proc_beat(const struct proc *p)
+{
+	return p->page != NULL ? p->page->beat_ms : 0;
+}
+
+int
+proc_dump(const struct proc *p)
+{
+	return p->pid > 0 ? kill(p->pid, CRASH_DUMP_SIGNAL) : -1;
+}
+
+uint32_t
+proc_dumps(const struct proc *p)
+{
+	return p->page != NULL ? p->page->dumps : 0;
+}
+
+json_t *
+proc_dump_read(const struct proc *p)
+{
+	return p->crash_fd >= 0 ? crash_read_dump(p->crash_fd) : NULL;
+}
+
 void
 proc_kill(const struct proc *p)
 {

@@ -15,6 +15,7 @@
 #ifndef LOOPD_PROC_H
 #define LOOPD_PROC_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -47,6 +48,15 @@ int	 proc_running(const struct proc *p);
 
 /* What the worker's crash handler wrote, as a new JSON array, or NULL. */
 json_t	*proc_backtrace(const struct proc *p);
+
+/* The worker's last heartbeat (CLOCK_MONOTONIC ms), 0 before the first. */
+uint64_t proc_beat(const struct proc *p);
+/* Ask the worker for a dump of the stack it is stuck in; how many it has
+ * written so far (a new one has arrived when this grows). */
+int	 proc_dump(const struct proc *p);
+uint32_t proc_dumps(const struct proc *p);
+/* The last dump, as a new JSON array of raw frames, or NULL. */
+json_t	*proc_dump_read(const struct proc *p);
 
 /* SIGKILL the worker and its process group (what its plugins forked). */
 void	 proc_kill(const struct proc *p);

@@ -11,6 +11,7 @@
  * worker that breaks the protocol is killed and its tasks reported lost.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -67,6 +68,15 @@ struct sv_loop {
 	struct restart_state	 rs;		/* the worker's restarts */
 	struct event		*respawn;	/* the worker's backoff */
 	int			 gave_up;	/* the loop stays down */
+	struct event		*watch;		/* looks for a stuck loop */
+	struct event		*dump;		/* waits for its stack */
+	uint64_t		 hang_beat;	/* the stall being handled */
+	uint64_t		 hang_ms;	/* how long, when seen */
+	uint32_t		 dumps_before;
+	int			 dump_tries;
+	int			 hang_task;	/* the stuck task, or -1 */
+	int			 hung;		/* killed for a hang */
+	uint64_t		 vm_peak;	/* the worker's size, bytes */
 };
 
 /* A worker that closed its channel has this long to be reaped. */
@@ -106,7 +116,9 @@ static const char *const worker_events[] = { "libevent", "loop_start" };
 static const char *const stamped_keys[] = {
 	"ts", "level", "msg", "pid", "loop", "task", "plugin",
 	"plugin_version", "error", "signal", "signo", "backtrace",
-	"exit_status", "lost_tasks", "state", "dropped",
+	"exit_status", "lost_tasks", "state", "dropped", "limit", "function",
+	"duration_ms", "action", "suspects", "history_ms_ago", "restarts",
+	"attempt", "delay_ms", "cause", "charged", "not_running",
 };
 #define SV_EXTRA_MAX	32	/* extra fields in one record */
 
@@ -117,6 +129,7 @@ static void	sv_task_ended(struct sv_loop *, size_t, int, int, const char *,
 		    const char *);
 static void	sv_stop(struct supervisor *, int);
 static void	sv_worker_died(struct sv_loop *, int, const char *);
+static const char *sv_limit_hit(struct sv_loop *, int, int);
 
 /* A record tagged with the loop and the worker's pid. */
 static json_t *
@@ -456,6 +469,7 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		sv_add_task(r, tc);
 		log_add(r, "plugin_version", *ver ? ver : NULL);
 		log_add(r, "event", "task_error");
+		log_add(r, "limit", sv_limit_hit(l, 0, 1));
 		log_add_error(r, *type ? type : "error", m);
 	} else {
 		r = sv_record(l, s == TASK_DONE || s == TASK_RUNNING ?
@@ -564,6 +578,8 @@ sv_send(void *ctx, const struct msg_out *m)
 	return ipc_send(ctx, m->p, m->len, 0);
 }
 
+static int	sv_watch_start(struct sv_loop *);
+
 static int
 sv_spawn(struct sv_loop *l)
 {
@@ -574,6 +590,10 @@ sv_spawn(struct sv_loop *l)
 	if (proc_spawn(&l->proc, sv->base, sv->exe, title, &sv_ipc, l) < 0)
 		return -1;
 	sv->nworkers++;
+	l->hang_beat = 0;
+	l->hung = 0;
+	l->vm_peak = 0;
+	sv_watch_start(l);
 	if (msg_send_loop(sv->conf, l->loop, sv_send, l->proc.ipc) < 0)
 		sv_break(l, "could not be sent its configuration");
 	return 0;
@@ -617,6 +637,9 @@ sv_death_words(const struct sv_loop *l, int status, char *what, size_t len)
 		snprintf(what, len, "could not start: backend %s is not "
 		    "available on this system; choose another backend",
 		    config_backend_name(l->loop->backend));
+	else if (WEXITSTATUS(status) == WORKER_EXIT_LIMITS)
+		snprintf(what, len, "could not set its limits (see the line "
+		    "it wrote on stderr)");
 	else if (WEXITSTATUS(status) == 127)
 		snprintf(what, len, "could not be started (exec of %s "
 		    "failed)", l->sv->exe);
@@ -688,7 +711,9 @@ sv_report_death(struct sv_loop *l, int status)
 	    &l->loop->tasks[running] : NULL;
 	char what[256], msg[512], sig[24];
 	struct symbolize_blame blame = { 0 };
+	const char *limit;
 	json_t *r, *bt = NULL;
+	size_t at;
 
 	sv_death_words(l, status, what, sizeof what);
 	/* Symbolized frames; and, outside any task's code, the plugin they
@@ -705,8 +730,13 @@ sv_report_death(struct sv_loop *l, int status)
 		snprintf(msg, sizeof msg, "worker of loop '%s' %s%s",
 		    l->loop->name, what, l->broken != NULL ? "" :
 		    " outside any task's code");
+	if ((limit = sv_limit_hit(l, status, 0)) != NULL) {
+		at = strlen(msg);
+		snprintf(msg + at, sizeof msg - at, " (at its limits.%s)", limit);
+	}
 	r = sv_record(l, LOOPD_LOG_ERROR, "%s", msg);
 	log_add(r, "event", "task_error");
+	log_add(r, "limit", limit);
 	if (tc != NULL)
 		sv_add_task(r, tc);
 	if (blame.suspects != NULL) {
@@ -738,9 +768,10 @@ static void
 sv_reaped(struct sv_loop *l, int status)
 {
 	struct supervisor *sv = l->sv;
-	int running = l->broken == NULL ? proc_running(&l->proc) : -1;
-	const char *cause = l->broken != NULL ? "protocol" : l->killed ?
-	    "killed" : WIFSIGNALED(status) ? "crash" : "exit";
+	int running = l->hung ? l->hang_task : l->broken == NULL ?
+	    proc_running(&l->proc) : -1;
+	const char *cause = l->broken != NULL ? "protocol" : l->hung ? "hang" :
+	    l->killed ? "killed" : WIFSIGNALED(status) ? "crash" : "exit";
 
 	/* What the worker said before it went comes first. */
 	if (l->proc.ipc != NULL)
@@ -750,6 +781,8 @@ sv_reaped(struct sv_loop *l, int status)
 	if (l->killed && l->broken == NULL)
 		log_emit(sv_record(l, LOOPD_LOG_WARNING, "worker of loop '%s' "
 		    "killed", l->loop->name));
+	else if (l->hung)
+		;	/* the task_hang record said it all */
 	else if (sv->stopping && l->nlive == 0 && l->broken == NULL &&
 	    WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		log_emit(sv_record(l, LOOPD_LOG_INFO, "loop stopped"));
@@ -759,10 +792,13 @@ sv_reaped(struct sv_loop *l, int status)
 			sv->lost = 1;
 	}
 	evtimer_del(l->eof);
+	event_del(l->watch);
+	evtimer_del(l->dump);
 	proc_release(&l->proc);	/* and whatever its plugins forked */
 	free(l->broken);
 	l->broken = NULL;
 	l->killed = 0;
+	l->hung = 0;
 	sv->nworkers--;
 	if (l->nlive > 0)
 		sv_worker_died(l, running, cause);
@@ -811,6 +847,189 @@ sv_reap(struct supervisor *sv)
 	else
 		notify_status("stopping: waiting for %zu tasks",
 		    sv->nphase[SV_LIVE]);
+}
+
+/* ---- hangs ---------------------------------------------------------------------- */
+
+/*
+ * The worker's loop beats (worker.c); when the beats stop for longer than
+ * the loop's hang_timeout (start_timeout while a start runs), the loop is
+ * stuck now: the supervisor asks the worker for the stuck thread's stack,
+ * names the task and the function in one record, and, under hang_action:
+ * restart, kills the worker, which comes back under the restart policy.
+ */
+#define SV_DUMP_WAIT_MS		20
+#define SV_DUMP_TRIES		50
+
+static void
+sv_report_hang(struct sv_loop *l)
+{
+	const struct task_conf *tc = l->hang_task >= 0 ?
+	    &l->loop->tasks[l->hang_task] : NULL;
+	struct symbolize_blame blame = { 0 };
+	const char *fn = NULL, *action;
+	json_t *raw, *bt = NULL, *r;
+	char msg[512];
+
+	if ((raw = proc_dump_read(&l->proc)) != NULL) {
+		bt = symbolize_frames(raw);
+		json_decref(raw);
+	}
+	if (bt != NULL && tc == NULL && symbolize_blame(bt, l->loop,
+	    &blame) == 0 && blame.task != NULL) {
+		tc = blame.task;
+		l->hang_task = (int)(tc - l->loop->tasks);
+	}
+	fn = json_string_value(json_object_get(json_array_get(bt, 0),
+	    "function"));
+	action = l->loop->hang_action == CONF_HANG_LOG ? "log" : "restart";
+	snprintf(msg, sizeof msg, "loop '%s' is stuck%s%s%s in %s for %llu "
+	    "ms%s", l->loop->name, tc != NULL ? " in task '" : "",
+	    tc != NULL ? tc->name : "", tc != NULL ? "'" : "",
+	    fn != NULL ? fn : "code with no symbol",
+	    (unsigned long long)l->hang_ms, l->loop->hang_action ==
+	    CONF_HANG_LOG ? "" : ": killing its worker");
+	r = sv_record(l, LOOPD_LOG_ERROR, "%s", msg);
+	log_add(r, "event", "task_hang");
+	if (tc != NULL)
+		sv_add_task(r, tc);
+	else if (blame.plugin != NULL) {
+		log_add(r, "plugin", blame.plugin);
+		if (r != NULL && blame.suspects != NULL)
+			json_object_set(r, "suspects", blame.suspects);
+	}
+	log_add(r, "function", fn);
+	log_add_int(r, "duration_ms", (long long)l->hang_ms);
+	log_add(r, "action", action);
+	if (r != NULL && bt != NULL)
+		json_object_set(r, "backtrace", bt);
+	log_add_error(r, "hang", msg);
+	log_emit(r);
+	json_decref(bt);
+	json_decref(blame.suspects);
+}
+
+/* The worker's address space, as the kernel says, for the memory limit. */
+static void
+sv_sample_size(struct sv_loop *l)
+{
+	unsigned long long pages = 0;
+	char path[64];
+	FILE *f;
+
+	if (l->loop->limits.memory == 0)
+		return;
+	snprintf(path, sizeof path, "/proc/%d/statm", (int)l->proc.pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	if (fscanf(f, "%llu", &pages) == 1 &&
+	    pages * (uint64_t)sysconf(_SC_PAGESIZE) > l->vm_peak)
+		l->vm_peak = pages * (uint64_t)sysconf(_SC_PAGESIZE);
+	fclose(f);
+}
+
+/* Open fds of the worker, as the kernel says, or -1. */
+static long
+sv_count_fds(const struct sv_loop *l)
+{
+	struct dirent *de;
+	char path[64];
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)l->proc.pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Which of the loop's limits the worker ran into, if one: death by
+ * SIGXCPU, an address space near the memory limit, or its fds at the
+ * open_files limit (while it lives).  NULL when none. */
+static const char *
+sv_limit_hit(struct sv_loop *l, int status, int alive)
+{
+	const struct limits_conf *lim = &l->loop->limits;
+	long fds;
+
+	if (!alive && WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
+		return "cpu_seconds";
+	if (!alive && lim->memory != 0 && l->vm_peak >= lim->memory / 10 * 9)
+		return "memory";
+	if (alive && lim->open_files != 0 && (fds = sv_count_fds(l)) >= 0 &&
+	    (uint64_t)fds + 2 >= lim->open_files)
+		return "open_files";
+	return NULL;
+}
+
+/* The stack has arrived, or waiting for it is over. */
+static void
+sv_dump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sv_loop *l = arg;
+	struct timeval tv = { 0, SV_DUMP_WAIT_MS * 1000 };
+
+	if (l->proc.pid <= 0)
+		return;
+	if (proc_dumps(&l->proc) == l->dumps_before &&
+	    ++l->dump_tries < SV_DUMP_TRIES) {
+		evtimer_add(l->dump, &tv);
+		return;
+	}
+	sv_report_hang(l);
+	l->sv->unclean = 1;
+	if (l->loop->hang_action == CONF_HANG_LOG)
+		return;
+	l->hung = 1;
+	proc_kill(&l->proc);
+}
+
+static void
+sv_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sv_loop *l = arg;
+	struct timeval tv = { 0, SV_DUMP_WAIT_MS * 1000 };
+	uint64_t beat = proc_beat(&l->proc), now = now_ms(), limit;
+	int running = proc_running(&l->proc);
+
+	if (l->proc.pid <= 0 || beat == 0 || l->broken != NULL || l->hung ||
+	    l->sv->stopping)
+		return;
+	sv_sample_size(l);
+	if (running < 0 || (size_t)running >= l->loop->ntasks)
+		running = -1;
+	limit = running >= 0 && l->tasks[running].phase == SV_LIVE &&
+	    l->tasks[running].state == TASK_STARTING ?
+	    l->loop->start_timeout_ms : l->loop->hang_timeout_ms;
+	if (now < beat || now - beat <= limit || l->hang_beat == beat)
+		return;		/* beating, or this stall is in hand */
+	l->hang_beat = beat;
+	l->hang_ms = now - beat;
+	l->hang_task = running;
+	l->dumps_before = proc_dumps(&l->proc);
+	l->dump_tries = 0;
+	proc_dump(&l->proc);
+	evtimer_add(l->dump, &tv);
+}
+
+/* Look for a stuck loop five times within its shortest timeout. */
+static int
+sv_watch_start(struct sv_loop *l)
+{
+	uint64_t ms = l->loop->hang_timeout_ms;
+	struct timeval tv;
+
+	if (l->loop->start_timeout_ms < ms)
+		ms = l->loop->start_timeout_ms;
+	ms /= 5;
+	ms = ms < 20 ? 20 : ms > 1000 ? 1000 : ms;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	return event_add(l->watch, &tv);
 }
 
 /* ---- restarts ----------------------------------------------------------------- */
@@ -1198,8 +1417,13 @@ sv_init(struct supervisor *sv, const struct conf *conf, const char *exe)
 		    &sv->loops[i]);
 		sv->loops[i].respawn = evtimer_new(sv->base, sv_respawn_cb,
 		    &sv->loops[i]);
+		sv->loops[i].watch = event_new(sv->base, -1, EV_PERSIST,
+		    sv_watch_cb, &sv->loops[i]);
+		sv->loops[i].dump = evtimer_new(sv->base, sv_dump_cb,
+		    &sv->loops[i]);
 		if (sv->loops[i].tasks == NULL || sv->loops[i].eof == NULL ||
-		    sv->loops[i].respawn == NULL)
+		    sv->loops[i].respawn == NULL || sv->loops[i].watch ==
+		    NULL || sv->loops[i].dump == NULL)
 			return -1;
 		for (j = 0; j < conf->loops[i].ntasks; j++) {
 			sv->loops[i].tasks[j].l = &sv->loops[i];
@@ -1255,6 +1479,10 @@ sv_free(struct supervisor *sv)
 			event_free(l->eof);
 		if (l->respawn != NULL)
 			event_free(l->respawn);
+		if (l->watch != NULL)
+			event_free(l->watch);
+		if (l->dump != NULL)
+			event_free(l->dump);
 	}
 	if (sv->status != NULL)
 		event_free(sv->status);

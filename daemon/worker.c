@@ -15,7 +15,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -44,6 +46,8 @@ struct worker {
 	uint32_t		*names;		/* task name -> index + 1 */
 	size_t			 nameslots;	/* a power of two */
 	struct msg_out		 out;		/* reused for every message */
+	struct crash_page	*page;		/* shared with the supervisor */
+	struct event		*beat;		/* the loop's heartbeat */
 	int			 cancelling;
 };
 
@@ -308,6 +312,50 @@ worker_closed(void *ctx, const char *reason)
 	event_base_loopbreak(w->base);
 }
 
+/* ---- the heartbeat ---------------------------------------------------------- */
+
+/*
+ * A timer on the loop writes the time to the shared page: when a callback
+ * (the API's, or one libevent calls directly) or a hook does not return,
+ * the beats stop, and the supervisor sees it while it lasts.  A loop that
+ * is only busy still beats: libevent runs due timers on every turn.
+ */
+static uint64_t
+worker_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+worker_beat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	w->page->beat_ms = worker_now_ms();
+}
+
+static int
+worker_beat_start(struct worker *w)
+{
+	uint64_t ms = w->loop->hang_timeout_ms;
+	struct timeval tv;
+
+	if (w->loop->start_timeout_ms != 0 && w->loop->start_timeout_ms < ms)
+		ms = w->loop->start_timeout_ms;
+	ms /= 5;
+	ms = ms < 20 ? 20 : ms > 1000 ? 1000 : ms;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	w->beat = event_new(w->base, -1, EV_PERSIST, worker_beat_cb, w);
+	if (w->beat == NULL || event_add(w->beat, &tv) < 0)
+		return -1;
+	worker_beat_cb(-1, 0, w);
+	return 0;
+}
+
 /* ---- the process ---------------------------------------------------------- */
 
 static pid_t	worker_pid;
@@ -338,6 +386,35 @@ worker_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	worker_pid = getpid();
 	pthread_atfork(NULL, NULL, worker_forked);
+}
+
+/*
+ * The loop's limits, before any plugin is loaded.  The hard CPU limit is a
+ * second above the soft one: SIGXCPU first, which the supervisor names,
+ * then SIGKILL if a plugin ignores it.  NULL, or what could not be set.
+ */
+static const char *
+worker_limits(const struct limits_conf *lim)
+{
+	struct rlimit rl;
+
+	if (lim->memory != 0) {
+		rl.rlim_cur = rl.rlim_max = lim->memory;
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			return "memory";
+	}
+	if (lim->open_files != 0) {
+		rl.rlim_cur = rl.rlim_max = lim->open_files;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return "open_files";
+	}
+	if (lim->cpu_seconds != 0) {
+		rl.rlim_cur = lim->cpu_seconds;
+		rl.rlim_max = lim->cpu_seconds + 1;
+		if (setrlimit(RLIMIT_CPU, &rl) < 0)
+			return "cpu_seconds";
+	}
+	return NULL;
 }
 
 /* The configuration, frame by frame, before there is a loop. */
@@ -399,6 +476,8 @@ worker_free(struct worker *w)
 		ipc_free(w->ipc);
 	}
 	msg_out_free(&w->out);
+	if (w->beat != NULL)
+		event_free(w->beat);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	config_free(w->conf);
@@ -415,6 +494,7 @@ worker_main(void)
 {
 	struct worker w = { 0 };
 	struct crash_page *page;
+	const char *why;
 	json_t *r;
 	int rc = 0;
 
@@ -433,6 +513,13 @@ worker_main(void)
 	if ((w.conf = worker_read_config()) == NULL)
 		return WORKER_EXIT_CONFIG;
 	w.loop = &w.conf->loops[0];
+	w.page = page;
+	if ((why = worker_limits(&w.loop->limits)) != NULL) {
+		log_plain("loopd worker: loop '%s': cannot set limits.%s: %s",
+		    w.loop->name, why, strerror(errno));
+		config_free(w.conf);
+		return WORKER_EXIT_LIMITS;
+	}
 	malloc_trim(0);		/* the frames' scratch */
 	log_set_level(w.conf->log_level);
 	if ((w.base = worker_base(w.loop->backend)) == NULL) {
@@ -461,7 +548,7 @@ worker_main(void)
 	log_add(r, "event", "loop_start");
 	log_emit(r);
 
-	if (worker_tasks(&w) < 0)
+	if (worker_tasks(&w) < 0 || worker_beat_start(&w) < 0)
 		rc = 1;
 	else
 		event_base_dispatch(w.base);

@@ -7,6 +7,7 @@
 /* Exit statuses a worker uses on its own, besides 0 and 1. */
 #define WORKER_EXIT_BACKEND	3	/* the backend is not available */
 #define WORKER_EXIT_CONFIG	4	/* its configuration did not arrive */
+#define WORKER_EXIT_LIMITS	5	/* its limits could not be set */
 
 /*
  * `loopd --worker`, exec'ed by the supervisor (see proc.h): read this

@@ -108,6 +108,109 @@ class RestartTest(LoopdTestCase):
         self.assertEqual(rec["exit_status"], 3)
 
 
+class HangTest(LoopdTestCase):
+    """A loop stuck in plugin code is reported while it is stuck, with the
+    function that spins, and the other loops go on."""
+
+    def hang(self, when, action="restart"):
+        timeout = "start_timeout" if when == "start" else "hang_timeout"
+        d = self.start([loop("stuck", task("spin", "flaky", **{"do": "spin"},
+                                           when=when, after="10ms",
+                                           marker=os.path.join(self.tmp,
+                                                               "m")),
+                             restart=FAST, hang_action=action,
+                             **{timeout: "1s"}),
+                        loop("net", task("echo", "echo", port=0))])
+        port = d.echo_port()
+        stuck = d.worker_pid("stuck")
+        rec = d.wait_record(event="task_hang", timeout=15)
+        self.assertEqual(rec["task"], "spin")
+        self.assertEqual(rec["loop"], "stuck")
+        self.assertEqual(rec["function"], "flaky_spin")
+        self.assertEqual(rec["error"]["type"], "hang")
+        self.assertGreaterEqual(rec["duration_ms"], 1000)
+        self.assertLess(rec["duration_ms"], 3000)
+        self.assertEqual(rec["action"], action)
+        self.assertEqual(rec["backtrace"][0]["function"], "flaky_spin")
+        self.assertEqual(echo_roundtrip(port, b"meanwhile"), b"meanwhile")
+        return d, stuck, rec
+
+    def test_hang_in_a_callback_restarts_the_loop(self):
+        d, stuck, rec = self.hang("later")
+        again = d.wait_record(loop="stuck", event="loop_start",
+                              after=d.index_of(rec))
+        self.assertNotEqual(again["pid"], stuck)
+        rs = d.wait_record(event="task_restart", task="spin")
+        self.assertEqual(rs["cause"], "hang")
+        d.wait_record(task="spin", msg="serving", after=d.index_of(rec))
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 1)
+
+    def test_hang_in_start(self):
+        d, stuck, rec = self.hang("start")
+        d.wait_record(task="spin", msg="serving", after=d.index_of(rec))
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 1)
+
+    def test_hang_action_log_only_reports(self):
+        d, stuck, rec = self.hang("later", action="log")
+        self.assertTrue(os.path.exists("/proc/%d" % stuck))
+        self.assertEqual(len(d.find(event="task_hang")), 1)
+        self.assertEqual(d.find(event="task_restart"), [])
+        d._kill_group()
+
+    def test_busy_is_not_stuck(self):
+        d = self.start([loop("busy", task("b", "flaky", **{"do": "busy"}),
+                             hang_timeout="1s")])
+        d.wait_record(task="b", msg="busy done", timeout=15)
+        self.assertEqual(d.find(event="task_hang"), [])
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+
+class LimitsTest(LoopdTestCase):
+    """A worker that hits one of its loop's limits is reported with the
+    limit's name; the others go on."""
+
+    def limited(self, what, limits, **kw):
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        return self.start([loop("hog", task("h", "flaky", **{"do": what}),
+                                limits=limits, **kw),
+                           loop("net", task("echo", "echo", port=0))],
+                          extra_env={"ASAN_OPTIONS": (asan + ":" if asan
+                                                      else "") +
+                                     "handle_abort=0:allocator_may_return_"
+                                     "null=1"},
+                          allow_crash_report=True)
+
+    def test_memory(self):
+        if os.environ.get("LOOPD_SANITIZE"):
+            self.skipTest("ASan reserves terabytes of address space")
+        d = self.limited("memory", {"memory": "256M"})
+        err = d.wait_record(event="task_error", loop="hog", timeout=30)
+        self.assertEqual(err["limit"], "memory", err)
+        self.assertIn("limits.memory", err["msg"])
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 1)
+
+    def test_open_files(self):
+        d = self.limited("fds", {"open_files": 64})
+        err = d.wait_record(event="task_error", task="h")
+        self.assertEqual(err["limit"], "open_files", err)
+        self.assertIn("Too many open files", err["error"]["message"])
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 1)
+
+    def test_cpu_seconds(self):
+        d = self.limited("spin", {"cpu_seconds": 1}, hang_timeout="30s",
+                         start_timeout="30s")
+        err = d.wait_record(event="task_error", loop="hog", timeout=15)
+        self.assertEqual(err["limit"], "cpu_seconds", err)
+        self.assertEqual(err["signal"], "SIGXCPU")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 1)
+
+
 class StatusTest(LoopdTestCase):
 
     def test_status_and_ready_say_what_is_true(self):

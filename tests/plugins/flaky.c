@@ -2,7 +2,12 @@
  * flaky: a test plugin that misbehaves until told it may stop.
  *
  *   config:
- *     do: fail | crash | exit | done | spin   # what goes wrong (fail)
+ *     do: fail | crash | exit | done | spin | busy | memory | fds
+ *                      # what goes wrong; memory: allocate until malloc
+ *                      # fails, then abort; fds: open until EMFILE, then
+ *                      # fail
+ *                      # (fail); busy: back-to-back 5 ms callbacks for
+ *                      # 3 s, which is busy but not stuck
  *     when: start | later                     # in start, or from a timer
  *     after: 20ms                             # with when: later
  *     marker: /path    # when set: misbehave only while this file does not
@@ -12,10 +17,12 @@
  * marker lives in the file system because a restart may be in a new
  * worker process, and the plugin's own memory does not survive that.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <loopd/plugin.h>
@@ -25,7 +32,73 @@ struct flaky {
 	unsigned long	 ticks;
 };
 
+/* Spins where a stack dump can name it. */
+__attribute__((noinline)) static void
+flaky_spin(void)
+{
+	for (;;)
+		__asm__ volatile("" ::: "memory");
+}
+
+static int
+before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
+	    a->tv_nsec < b->tv_nsec);
+}
+
+/* 5 ms of work, then the next turn of the loop, until the time is up. */
 static void
+flaky_busy(loopd_task *t, void *arg)
+{
+	static struct timespec until;
+	struct timespec now, end;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (until.tv_sec == 0) {
+		until = now;
+		until.tv_sec += 3;
+	}
+	if (!before(&now, &until)) {
+		loopd_log(t, LOOPD_LOG_INFO, "busy done");
+		return;
+	}
+	end = now;
+	end.tv_nsec += 5000000;
+	if (end.tv_nsec >= 1000000000) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000;
+	}
+	do
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	while (before(&now, &end));
+	loopd_call_soon(t, flaky_busy, arg);
+}
+
+/* Allocate and touch until the address space runs out, then give up. */
+static void
+flaky_hog_memory(void)
+{
+	char *p;
+
+	while ((p = malloc(1 << 20)) != NULL)
+		memset(p, 1, 1 << 20);
+	abort();
+}
+
+/* Leak fds until there are no more. */
+static void
+flaky_hog_fds(loopd_task *t)
+{
+	int n = 0;
+
+	while (open("/dev/null", O_RDONLY | O_CLOEXEC) >= 0)
+		n++;
+	loopd_task_fail(t, "io", "open: %s after %d files", strerror(errno),
+	    n);
+}
+
+__attribute__((noinline)) static void
 misbehave(loopd_task *t, const char *what)
 {
 	volatile int *volatile nowhere = (volatile int *)(uintptr_t)64;
@@ -38,8 +111,13 @@ misbehave(loopd_task *t, const char *what)
 	else if (strcmp(what, "done") == 0)
 		loopd_task_done(t);
 	else if (strcmp(what, "spin") == 0)
-		for (;;)
-			;
+		flaky_spin();
+	else if (strcmp(what, "busy") == 0)
+		flaky_busy(t, NULL);
+	else if (strcmp(what, "memory") == 0)
+		flaky_hog_memory();
+	else if (strcmp(what, "fds") == 0)
+		flaky_hog_fds(t);
 	else
 		loopd_task_fail(t, "test_failure", "flaky failed on purpose");
 }
@@ -73,7 +151,8 @@ flaky_start(loopd_task *t, const loopd_args *args, void **state)
 			close(fd);
 		if (strcmp(when, "start") == 0) {
 			misbehave(t, what);
-			return strcmp(what, "done") == 0 ? 0 : -1;
+			return strcmp(what, "done") == 0 ||
+			    strcmp(what, "busy") == 0 ? 0 : -1;
 		}
 		return loopd_timer_start(t, (uint64_t)loopd_args_duration_ms(
 		    args, "after", 20), 0, flaky_later, (void *)what) ? 0 : -1;
