@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,12 +47,55 @@ struct scope {
 };
 
 static const char *const top_keys[] = {
-	"plugin_dir", "log", "shutdown", "loops",
+	"plugin_dir", "log", "shutdown", "on_exhausted", "loops",
 };
 static const char *const log_keys[] = { "level", "format", "target" };
 static const char *const shutdown_keys[] = { "grace" };
-static const char *const loop_keys[] = { "name", "backend", "tasks" };
-static const char *const task_keys[] = { "name", "plugin", "config" };
+static const char *const loop_keys[] = {
+	"name", "backend", "restart", "start_timeout", "hang_timeout",
+	"hang_action", "limits", "tasks",
+};
+static const char *const task_keys[] = {
+	"name", "plugin", "restart", "config",
+};
+static const char *const restart_keys[] = { "policy", "backoff", "intensity" };
+static const char *const limits_keys[] = {
+	"memory", "open_files", "cpu_seconds",
+};
+
+/* Where a known key put at the wrong level belongs. */
+struct misplaced {
+	const char		*key;
+	const char		*hint;
+};
+
+#define IN_RESTART	"it goes inside `restart:`"
+#define IN_LIMITS	"it goes inside `limits:`"
+#define PER_LOOP	"it is a loop's setting, not a task's"
+
+static const struct misplaced top_misplaced[] = {
+	{ "restart", "it is set per loop or per task" },
+	{ "start_timeout", "it is set per loop" },
+	{ "hang_timeout", "it is set per loop" },
+	{ "hang_action", "it is set per loop" },
+	{ "limits", "it is set per loop" },
+	{ NULL, NULL },
+};
+static const struct misplaced loop_misplaced[] = {
+	{ "policy", IN_RESTART }, { "backoff", IN_RESTART },
+	{ "intensity", IN_RESTART }, { "memory", IN_LIMITS },
+	{ "open_files", IN_LIMITS }, { "cpu_seconds", IN_LIMITS },
+	{ "on_exhausted", "it is set at the top level" },
+	{ NULL, NULL },
+};
+static const struct misplaced task_misplaced[] = {
+	{ "policy", IN_RESTART }, { "backoff", IN_RESTART },
+	{ "intensity", IN_RESTART }, { "start_timeout", PER_LOOP },
+	{ "hang_timeout", PER_LOOP }, { "hang_action", PER_LOOP },
+	{ "limits", PER_LOOP }, { "backend", PER_LOOP },
+	{ "on_exhausted", "it is set at the top level" },
+	{ NULL, NULL },
+};
 
 /* In enum conf_backend order. */
 static const char *const backend_names[] = {
@@ -64,6 +108,10 @@ static const int level_values[] = {
 	LOOPD_LOG_DEBUG, LOOPD_LOG_INFO, LOOPD_LOG_WARNING, LOOPD_LOG_ERROR,
 };
 static const char *const format_names[] = { "json", "text" };
+/* In enum conf_restart_policy, conf_hang_action, conf_on_exhausted order. */
+static const char *const policy_names[] = { "always", "on-failure", "never" };
+static const char *const hang_action_names[] = { "restart", "log" };
+static const char *const exhausted_names[] = { "stay", "exit" };
 
 static void	perr(struct parse *, struct conf_mark, const char *, ...)
 		    LOOPD_PRINTF(3, 4);
@@ -234,18 +282,33 @@ want_map(struct parse *p, const struct conf_node *node, const char *pfx,
 	return want_kind(p, node, CONF_MAP, pfx, key, "a mapping");
 }
 
+static const char *
+misplaced_hint(const struct misplaced *mp, const char *key)
+{
+	for (; mp != NULL && mp->key != NULL; mp++)
+		if (strcmp(mp->key, key) == 0)
+			return mp->hint;
+	return NULL;
+}
+
+/* Every key of map not in known, reported; mp (or NULL) says where the
+ * keys of other levels belong. */
 static void
 check_keys(struct parse *p, const struct conf_node *map,
-    const char *const known[], size_t n, const char *in)
+    const char *const known[], size_t n, const char *in,
+    const struct misplaced *mp)
 {
-	const char *best;
+	const char *best, *hint;
 	size_t i;
-	char b[ERRLIST_SHOWN_BUF], list[128];
+	char b[ERRLIST_SHOWN_BUF], list[160];
 
 	for (i = 0; i < map->n; i++) {
 		if (word_index(map->keys[i], known, n) != -1)
 			continue;
-		if ((best = suggest(map->keys[i], known, n)) != NULL)
+		if ((hint = misplaced_hint(mp, map->keys[i])) != NULL)
+			perr(p, map->key_marks[i], "unknown key '%s' %s; %s",
+			    map->keys[i], in, hint);
+		else if ((best = suggest(map->keys[i], known, n)) != NULL)
 			perr(p, map->key_marks[i], "unknown key '%s' %s; did "
 			    "you mean '%s'?", errlist_shown(map->keys[i], b),
 			    in, best);
@@ -351,7 +414,7 @@ check_log(struct parse *p, const struct conf_node *log, struct conf *conf)
 
 	if (want_map(p, log, "", "log") == -1)
 		return;
-	check_keys(p, log, log_keys, NELEM(log_keys), "in log");
+	check_keys(p, log, log_keys, NELEM(log_keys), "in log", NULL);
 	if ((node = tree_map_get(log, "level")) != NULL &&
 	    (i = choose(p, node, "log.", "level", level_names,
 	    NELEM(level_names))) != -1)
@@ -379,7 +442,7 @@ check_shutdown(struct parse *p, const struct conf_node *sd,
 	if (want_map(p, sd, "", "shutdown") == -1)
 		return;
 	check_keys(p, sd, shutdown_keys, NELEM(shutdown_keys),
-	    "in shutdown");
+	    "in shutdown", NULL);
 	if ((node = tree_map_get(sd, "grace")) == NULL ||
 	    (s = want_scalar(p, node, "shutdown.", "grace",
 	    "a duration such as 10s")) == NULL)
@@ -393,6 +456,327 @@ check_shutdown(struct parse *p, const struct conf_node *sd,
 		    duration_text(CONF_MAX_GRACE_MS, lim, sizeof lim));
 	else
 		conf->grace_ms = ms;
+}
+
+/* ---- restart, timeouts, limits ------------------------------------------ */
+
+/*
+ * The duration s (a piece of node's value, named `part`, or all of it
+ * when part is NULL) into *ms when it lies in [min, max]; -1 once
+ * reported at node.  min is 0 or 1.
+ */
+static int
+duration_in(struct parse *p, const struct conf_node *node, const char *pfx,
+    const char *key, const char *part, const char *s, uint64_t min,
+    uint64_t max, uint64_t *ms)
+{
+	const char *err;
+	uint64_t v;
+	char b[ERRLIST_SHOWN_BUF], lim[32];
+
+	if (part == NULL)
+		part = "";
+	if (config_parse_duration(s, &v, &err) == -1) {
+		perr(p, node->mark, "%s%s: %s'%s' is not a valid duration: %s",
+		    pfx, key, part, errlist_shown(s, b), err);
+		return -1;
+	}
+	if (v < min) {
+		perr(p, node->mark, "%s%s: %s'%s' must be more than 0", pfx,
+		    key, part, errlist_shown(s, b));
+		return -1;
+	}
+	if (v > max) {
+		perr(p, node->mark, "%s%s: %s'%s' is too long: the limit is %s",
+		    pfx, key, part, errlist_shown(s, b),
+		    duration_text(max, lim, sizeof lim));
+		return -1;
+	}
+	*ms = v;
+	return 0;
+}
+
+static int
+take_duration(struct parse *p, const struct conf_node *node, const char *pfx,
+    const char *key, uint64_t max, uint64_t *ms)
+{
+	const char *s;
+
+	if ((s = want_scalar(p, node, pfx, key, "a duration such as 10s")) ==
+	    NULL)
+		return -1;
+	return duration_in(p, node, pfx, key, NULL, s, 1, max, ms);
+}
+
+/*
+ * Leading digits of s into *v; *end after them.  -1 with *err when there
+ * are none or they make more than max.
+ */
+static int
+parse_count(const char *s, uint64_t max, uint64_t *v, const char **end,
+    const char **err)
+{
+	uint64_t n = 0;
+
+	if (*s == '-') {
+		*err = "it cannot be negative";
+		return -1;
+	}
+	if (!isdigit((unsigned char)*s)) {
+		*err = "it is not a whole number";
+		return -1;
+	}
+	for (; isdigit((unsigned char)*s); s++) {
+		if (n > (max - (uint64_t)(*s - '0')) / 10) {
+			*err = "the number is too large";
+			return -1;
+		}
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*v = n;
+	*end = s;
+	return 0;
+}
+
+/* A whole number in [min, max] into *v, or -1 once reported. */
+static int
+take_count(struct parse *p, const struct conf_node *node, const char *pfx,
+    const char *key, uint64_t min, uint64_t max, uint64_t *v)
+{
+	const char *s, *end, *err;
+	uint64_t n;
+	char b[ERRLIST_SHOWN_BUF];
+
+	if ((s = want_scalar(p, node, pfx, key, "a whole number")) == NULL)
+		return -1;
+	err = NULL;
+	if (parse_count(s, UINT64_MAX, &n, &end, &err) == 0 && *end != '\0')
+		err = "it is not a whole number";
+	if (err != NULL) {
+		perr(p, node->mark, "%s%s: '%s' is not valid: %s", pfx, key,
+		    errlist_shown(s, b), err);
+		return -1;
+	}
+	if (n < min || n > max) {
+		perr(p, node->mark, "%s%s: '%s' is out of range: from %llu to "
+		    "%llu", pfx, key, errlist_shown(s, b),
+		    (unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+/* `backoff: MIN..MAX`. */
+static void
+restart_backoff(struct parse *p, const struct conf_node *node,
+    const char *pfx, struct restart_conf *rc)
+{
+	const char *s, *dots;
+	uint64_t lo, hi;
+	char *min, b[ERRLIST_SHOWN_BUF], tlo[32], thi[32];
+	int bad;
+
+	if ((s = want_scalar(p, node, pfx, "backoff",
+	    "a range such as 100ms..30s")) == NULL)
+		return;
+	if ((dots = strstr(s, "..")) == NULL) {
+		perr(p, node->mark, "%sbackoff: '%s' is not a range: write "
+		    "MIN..MAX, as in 100ms..30s", pfx, errlist_shown(s, b));
+		return;
+	}
+	if ((min = strndup(s, (size_t)(dots - s))) == NULL) {
+		p->errs.nomem = 1;
+		return;
+	}
+	bad = duration_in(p, node, pfx, "backoff", "the minimum ", min, 1,
+	    CONF_MAX_DURATION_MS, &lo);
+	free(min);
+	if (bad == -1 || duration_in(p, node, pfx, "backoff", "the maximum ",
+	    dots + 2, 1, CONF_MAX_DURATION_MS, &hi) == -1)
+		return;
+	if (lo > hi) {
+		perr(p, node->mark, "%sbackoff: the minimum %s is more than "
+		    "the maximum %s", pfx, duration_text(lo, tlo, sizeof tlo),
+		    duration_text(hi, thi, sizeof thi));
+		return;
+	}
+	rc->backoff_min_ms = lo;
+	rc->backoff_max_ms = hi;
+}
+
+/* `intensity: N/DURATION`. */
+static void
+restart_intensity(struct parse *p, const struct conf_node *node,
+    const char *pfx, struct restart_conf *rc)
+{
+	const char *s, *end, *err;
+	uint64_t n, ms;
+	char b[ERRLIST_SHOWN_BUF];
+
+	if ((s = want_scalar(p, node, pfx, "intensity",
+	    "a rate such as 5/60s")) == NULL)
+		return;
+	if (strchr(s, '/') == NULL) {
+		perr(p, node->mark, "%sintensity: '%s' is not a rate: write "
+		    "N/DURATION, as in 5/60s (at most 5 restarts within 60s)",
+		    pfx, errlist_shown(s, b));
+		return;
+	}
+	if (parse_count(s, CONF_MAX_INTENSITY, &n, &end, &err) == -1 ||
+	    *end != '/') {
+		perr(p, node->mark, "%sintensity: '%s': the count of restarts "
+		    "must be a whole number from 1 to %d", pfx,
+		    errlist_shown(s, b), CONF_MAX_INTENSITY);
+		return;
+	}
+	if (n == 0) {
+		perr(p, node->mark, "%sintensity: '%s': the count of restarts "
+		    "must be at least 1 (for no restart, use policy: never)",
+		    pfx, errlist_shown(s, b));
+		return;
+	}
+	if (duration_in(p, node, pfx, "intensity", "the window ", end + 1, 1,
+	    CONF_MAX_DURATION_MS, &ms) == -1)
+		return;
+	rc->intensity = n;
+	rc->window_ms = ms;
+}
+
+/* `restart:` over *rc, which holds what it does not say. */
+static void
+check_restart(struct parse *p, const struct conf_node *node,
+    const struct scope *sc, struct restart_conf *rc)
+{
+	const struct conf_node *v;
+	char pfx[160], in[160];
+	int i;
+
+	if (want_map(p, node, sc->pfx, "restart") == -1)
+		return;
+	snprintf(pfx, sizeof pfx, "%srestart.", sc->pfx);
+	snprintf(in, sizeof in, "in restart of %s", sc->name);
+	check_keys(p, node, restart_keys, NELEM(restart_keys), in, NULL);
+	if ((v = tree_map_get(node, "policy")) != NULL &&
+	    (i = choose(p, v, pfx, "policy", policy_names,
+	    NELEM(policy_names))) != -1)
+		rc->policy = (enum conf_restart_policy)i;
+	if ((v = tree_map_get(node, "backoff")) != NULL)
+		restart_backoff(p, v, pfx, rc);
+	if ((v = tree_map_get(node, "intensity")) != NULL)
+		restart_intensity(p, v, pfx, rc);
+}
+
+/* `memory: 512M`: bytes, or K, M, G for powers of 1024. */
+static void
+limit_memory(struct parse *p, const struct conf_node *node, const char *pfx,
+    struct limits_conf *lim)
+{
+	static const char *const near[] = {
+		"k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib",
+	};
+	const char *s, *end, *err, *unit = "KMG";
+	uint64_t n, shift = 0;
+	char b[ERRLIST_SHOWN_BUF];
+	int i;
+
+	if ((s = want_scalar(p, node, pfx, "memory", "a size such as 512M")) ==
+	    NULL)
+		return;
+	if (parse_count(s, INT64_MAX, &n, &end, &err) == -1) {
+		perr(p, node->mark, "%smemory: '%s' is not a valid size: %s; "
+		    "write a whole number and K, M or G, as in 512M", pfx,
+		    errlist_shown(s, b), err);
+		return;
+	}
+	if (*end != '\0' && end[1] == '\0' && strchr(unit, *end) != NULL)
+		shift = 10 * (uint64_t)(strchr(unit, *end) - unit + 1);
+	else if (*end != '\0') {
+		for (i = 0; i < (int)NELEM(near); i++)
+			if (strcasecmp(end, near[i]) == 0)
+				break;
+		if (i < (int)NELEM(near))
+			perr(p, node->mark, "%smemory: unknown unit in '%s'; "
+			    "did you mean '%.*s%c'?", pfx, errlist_shown(s, b),
+			    (int)(end - s), s, toupper((unsigned char)*end));
+		else
+			perr(p, node->mark, "%smemory: '%s' is not a valid "
+			    "size: write a whole number of bytes, or with K, "
+			    "M or G (powers of 1024), as in 512M", pfx,
+			    errlist_shown(s, b));
+		return;
+	}
+	if (n > ((uint64_t)INT64_MAX >> shift)) {
+		perr(p, node->mark, "%smemory: '%s' is too large", pfx,
+		    errlist_shown(s, b));
+		return;
+	}
+	if ((n << shift) < CONF_MIN_MEMORY) {
+		perr(p, node->mark, "%smemory: '%s' is too small: a worker "
+		    "needs at least 1M", pfx, errlist_shown(s, b));
+		return;
+	}
+	lim->memory = n << shift;
+}
+
+static void
+check_limits(struct parse *p, const struct conf_node *node,
+    const struct scope *sc, struct limits_conf *lim)
+{
+	const struct conf_node *v;
+	char pfx[160], in[160];
+
+	if (want_map(p, node, sc->pfx, "limits") == -1)
+		return;
+	snprintf(pfx, sizeof pfx, "%slimits.", sc->pfx);
+	snprintf(in, sizeof in, "in limits of %s", sc->name);
+	check_keys(p, node, limits_keys, NELEM(limits_keys), in, NULL);
+	if ((v = tree_map_get(node, "memory")) != NULL)
+		limit_memory(p, v, pfx, lim);
+	if ((v = tree_map_get(node, "open_files")) != NULL)
+		take_count(p, v, pfx, "open_files", CONF_MIN_OPEN_FILES,
+		    CONF_MAX_OPEN_FILES, &lim->open_files);
+	if ((v = tree_map_get(node, "cpu_seconds")) != NULL)
+		take_count(p, v, pfx, "cpu_seconds", 1, CONF_MAX_CPU_SECONDS,
+		    &lim->cpu_seconds);
+}
+
+/* A loop's restart, timeouts, hang action and limits. */
+static void
+check_supervision(struct parse *p, const struct conf_node *node,
+    const struct scope *sc, struct loop_conf *lc)
+{
+	const struct conf_node *v;
+	int i;
+
+	if ((v = tree_map_get(node, "restart")) != NULL)
+		check_restart(p, v, sc, &lc->restart);
+	if ((v = tree_map_get(node, "start_timeout")) != NULL)
+		take_duration(p, v, sc->pfx, "start_timeout",
+		    CONF_MAX_TIMEOUT_MS, &lc->start_timeout_ms);
+	if ((v = tree_map_get(node, "hang_timeout")) != NULL)
+		take_duration(p, v, sc->pfx, "hang_timeout",
+		    CONF_MAX_TIMEOUT_MS, &lc->hang_timeout_ms);
+	if ((v = tree_map_get(node, "hang_action")) != NULL &&
+	    (i = choose(p, v, sc->pfx, "hang_action", hang_action_names,
+	    NELEM(hang_action_names))) != -1)
+		lc->hang_action = (enum conf_hang_action)i;
+	if ((v = tree_map_get(node, "limits")) != NULL)
+		check_limits(p, v, sc, &lc->limits);
+}
+
+static void
+loop_defaults(struct loop_conf *lc)
+{
+	lc->restart.policy = CONF_RESTART_ON_FAILURE;
+	lc->restart.backoff_min_ms = CONF_DEFAULT_BACKOFF_MIN_MS;
+	lc->restart.backoff_max_ms = CONF_DEFAULT_BACKOFF_MAX_MS;
+	lc->restart.intensity = CONF_DEFAULT_INTENSITY;
+	lc->restart.window_ms = CONF_DEFAULT_WINDOW_MS;
+	lc->start_timeout_ms = CONF_DEFAULT_START_TIMEOUT_MS;
+	lc->hang_timeout_ms = CONF_DEFAULT_HANG_TIMEOUT_MS;
+	lc->hang_action = CONF_HANG_RESTART;
+	memset(&lc->limits, 0, sizeof lc->limits);
 }
 
 /* file's directory joined to a relative dir; dir itself otherwise. */
@@ -465,12 +849,14 @@ steal_item(struct conf_node *map, struct conf_node *item)
 
 static void
 check_task(struct parse *p, struct conf_node *node, size_t i,
-    const struct scope *lsc, const struct conf *conf, struct task_conf *tc)
+    const struct scope *lsc, const struct conf *conf,
+    const struct loop_conf *lc, struct task_conf *tc)
 {
 	struct conf_node *v;
 	struct scope sc;
 
 	tc->mark = node->mark;
+	tc->restart = lc->restart;
 	scope_set(&sc, "task #%zu of %s", i + 1, lsc->name);
 	if (want_kind(p, node, CONF_MAP, "", sc.name,
 	    "a mapping with name and plugin") == -1)
@@ -482,11 +868,14 @@ check_task(struct parse *p, struct conf_node *node, size_t i,
 	    claim_name(p, &p->tasks, tc->name, v->mark, "task",
 	    " across loops") == 0)
 		scope_set(&sc, "task '%s'", tc->name);
-	check_keys(p, node, task_keys, NELEM(task_keys), sc.in);
+	check_keys(p, node, task_keys, NELEM(task_keys), sc.in,
+	    task_misplaced);
 	if ((v = tree_map_get(node, "plugin")) == NULL)
 		perr(p, node->mark, "%s has no plugin: add `plugin:`", sc.name);
 	else
 		task_plugin(p, v, &sc, conf, tc);
+	if ((v = tree_map_get(node, "restart")) != NULL)
+		check_restart(p, v, &sc, &tc->restart);
 	if ((v = tree_map_get(node, "config")) != NULL &&
 	    want_map(p, v, sc.pfx, "config") == 0)
 		tc->config = steal_item(node, v);
@@ -512,7 +901,8 @@ check_tasks(struct parse *p, struct conf_node *node, const struct scope *sc,
 	}
 	lc->ntasks = node->n;
 	for (i = 0; i < node->n; i++)
-		check_task(p, node->items[i], i, sc, conf, &lc->tasks[i]);
+		check_task(p, node->items[i], i, sc, conf, lc,
+		    &lc->tasks[i]);
 }
 
 static void
@@ -524,6 +914,7 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 	int b;
 
 	lc->mark = node->mark;
+	loop_defaults(lc);
 	scope_set(&sc, "loop #%zu", i + 1);
 	if (want_kind(p, node, CONF_MAP, "", sc.name,
 	    "a mapping with name and tasks") == -1)
@@ -534,11 +925,13 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 	    "_.-")) != NULL &&
 	    claim_name(p, &p->loops, lc->name, v->mark, "loop", "") == 0)
 		scope_set(&sc, "loop '%s'", lc->name);
-	check_keys(p, node, loop_keys, NELEM(loop_keys), sc.in);
+	check_keys(p, node, loop_keys, NELEM(loop_keys), sc.in,
+	    loop_misplaced);
 	if ((v = tree_map_get(node, "backend")) != NULL &&
 	    (b = choose(p, v, sc.pfx, "backend", backend_names,
 	    NELEM(backend_names))) != -1)
 		lc->backend = (enum conf_backend)b;
+	check_supervision(p, node, &sc, lc);
 	if ((v = tree_map_get(node, "tasks")) == NULL)
 		perr(p, node->mark, "%s has no tasks: add a `tasks:` sequence",
 		    sc.name);
@@ -573,13 +966,19 @@ check_top(struct parse *p, struct conf_node *top, const char *override,
     const char *def, struct conf *conf)
 {
 	struct conf_node *node;
+	int i;
 
-	check_keys(p, top, top_keys, NELEM(top_keys), "at the top level");
+	check_keys(p, top, top_keys, NELEM(top_keys), "at the top level",
+	    top_misplaced);
 	check_plugin_dir(p, top, override, def, conf);
 	if ((node = tree_map_get(top, "log")) != NULL)
 		check_log(p, node, conf);
 	if ((node = tree_map_get(top, "shutdown")) != NULL)
 		check_shutdown(p, node, conf);
+	if ((node = tree_map_get(top, "on_exhausted")) != NULL &&
+	    (i = choose(p, node, "", "on_exhausted", exhausted_names,
+	    NELEM(exhausted_names))) != -1)
+		conf->on_exhausted = (enum conf_on_exhausted)i;
 	if ((node = tree_map_get(top, "loops")) == NULL)
 		perr(p, top->mark, "the file has no `loops:` sequence; at "
 		    "least one loop is needed");
@@ -611,6 +1010,7 @@ check(struct parse *p, struct conf_node *top, const char *override,
 	conf->log_level = LOOPD_LOG_INFO;
 	conf->log_format = CONF_LOG_JSON;
 	conf->grace_ms = CONF_DEFAULT_GRACE_MS;
+	conf->on_exhausted = CONF_EXHAUSTED_STAY;
 	check_top(p, top, override, def, conf);
 	return conf;
 }

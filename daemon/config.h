@@ -28,35 +28,30 @@ enum conf_log_format {
 };
 
 enum conf_restart_policy {
+	CONF_RESTART_ALWAYS,		/* also after loopd_task_done */
 	CONF_RESTART_ON_FAILURE,	/* the default */
-	CONF_RESTART_ALWAYS,
 	CONF_RESTART_NEVER,
 };
 
-/*
- * restart: { policy: always|on-failure|never, backoff: MIN..MAX,
- * intensity: N/WINDOW }.  A loop's applies to its tasks and to its worker;
- * a task's own `restart:` replaces its loop's, key by key (a key the task
- * does not set is the loop's).
- */
+/* `restart:`, of a loop or of a task. */
 struct restart_conf {
 	enum conf_restart_policy policy;
-	uint64_t		 backoff_min_ms;	/* default 100 ms */
-	uint64_t		 backoff_max_ms;	/* default 30 s */
-	uint32_t		 intensity;		/* restarts... default 5 */
-	uint64_t		 window_ms;		/* ...within, default 60 s */
+	uint64_t		 backoff_min_ms;	/* > 0 */
+	uint64_t		 backoff_max_ms;	/* >= backoff_min_ms */
+	uint64_t		 intensity;	/* at most this many restarts */
+	uint64_t		 window_ms;	/* within this window, > 0 */
 };
 
 enum conf_hang_action {
-	CONF_HANG_RESTART,		/* the default */
-	CONF_HANG_LOG,
+	CONF_HANG_RESTART,		/* kill the worker; the default */
+	CONF_HANG_LOG,			/* only report it */
 };
 
-/* limits: { memory: 512M, open_files: 4096, cpu_seconds: N }; 0: unset. */
+/* A loop's `limits:`, for its worker; 0 is "not limited". */
 struct limits_conf {
-	uint64_t		 memory;	/* bytes (RLIMIT_AS) */
-	uint64_t		 open_files;	/* RLIMIT_NOFILE */
-	uint64_t		 cpu_seconds;	/* RLIMIT_CPU */
+	uint64_t		 memory;	/* bytes, >= CONF_MIN_MEMORY */
+	uint64_t		 open_files;	/* CONF_MIN..MAX_OPEN_FILES */
+	uint64_t		 cpu_seconds;	/* >= 1 */
 };
 
 struct task_conf {
@@ -65,7 +60,8 @@ struct task_conf {
 	char			*plugin_path;	/* plugin_dir/plugin.so */
 	struct conf_node	*config;	/* the `config:` mapping, or NULL */
 	struct conf_mark	 mark;		/* where the task's mapping starts */
-	struct restart_conf	 restart;	/* its loop's, as the task amends */
+	/* Resolved: each key the task sets over its loop's restart. */
+	struct restart_conf	 restart;
 };
 
 struct loop_conf {
@@ -74,9 +70,9 @@ struct loop_conf {
 	struct task_conf	*tasks;
 	size_t			 ntasks;
 	struct conf_mark	 mark;
-	struct restart_conf	 restart;
-	uint64_t		 start_timeout_ms;	/* default 10 s */
-	uint64_t		 hang_timeout_ms;	/* default 5 s */
+	struct restart_conf	 restart;	/* defaults where unset */
+	uint64_t		 start_timeout_ms;
+	uint64_t		 hang_timeout_ms;
 	enum conf_hang_action	 hang_action;
 	struct limits_conf	 limits;
 };
@@ -122,6 +118,14 @@ struct conf_errors {
 #define CONF_DEFAULT_WINDOW_MS		60000
 #define CONF_DEFAULT_START_TIMEOUT_MS	10000
 #define CONF_DEFAULT_HANG_TIMEOUT_MS	5000
+/* start_timeout and hang_timeout: more than 0, at most this. */
+#define CONF_MAX_TIMEOUT_MS	(60 * 60 * 1000)
+/* Restarts counted in one window are remembered: keep them few. */
+#define CONF_MAX_INTENSITY	10000
+#define CONF_MIN_MEMORY		(1024 * 1024)
+#define CONF_MIN_OPEN_FILES	16
+#define CONF_MAX_OPEN_FILES	1048576
+#define CONF_MAX_CPU_SECONDS	INT32_MAX
 #define CONF_MAX_GRACE_MS	(60 * 60 * 1000)
 #define CONF_NAME_MAX		64
 /* A larger file is refused rather than read. */

@@ -220,6 +220,16 @@ put_node(struct msg_out *m, const struct conf_node *n)
 	}
 }
 
+static void
+put_restart(struct msg_out *m, const struct restart_conf *rc)
+{
+	msg_put_int(m, rc->policy);
+	msg_put_int(m, (int64_t)rc->backoff_min_ms);
+	msg_put_int(m, (int64_t)rc->backoff_max_ms);
+	msg_put_int(m, (int64_t)rc->intensity);
+	msg_put_int(m, (int64_t)rc->window_ms);
+}
+
 int
 msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
     int (*send)(void *ctx, const struct msg_out *m), void *ctx)
@@ -238,6 +248,13 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_str(&m, loop->name, 0);
 	msg_put_int(&m, loop->backend);
 	put_mark(&m, loop->mark);
+	put_restart(&m, &loop->restart);
+	msg_put_int(&m, (int64_t)loop->start_timeout_ms);
+	msg_put_int(&m, (int64_t)loop->hang_timeout_ms);
+	msg_put_int(&m, loop->hang_action);
+	msg_put_int(&m, (int64_t)loop->limits.memory);
+	msg_put_int(&m, (int64_t)loop->limits.open_files);
+	msg_put_int(&m, (int64_t)loop->limits.cpu_seconds);
 	msg_put_int(&m, (int64_t)loop->ntasks);
 	rc = m.nomem ? -1 : send(ctx, &m);
 	for (i = 0; rc == 0 && i < loop->ntasks; i++) {
@@ -248,6 +265,7 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 		msg_put_str(&m, t->plugin, 0);
 		msg_put_str(&m, t->plugin_path, 0);
 		put_mark(&m, t->mark);
+		put_restart(&m, &t->restart);
 		msg_put_int(&m, t->config != NULL);
 		if (t->config != NULL)
 			put_node(&m, t->config);
@@ -345,6 +363,35 @@ get_node(struct msg_in *in, const struct conf *conf, int depth)
 	return n;
 }
 
+/* A restart_conf with the bounds config.c checks. */
+static void
+get_restart(struct msg_in *in, struct restart_conf *rc)
+{
+	int64_t policy = 0, lo = 0, hi = 0, n = 0, window = 0;
+
+	msg_get_range(in, CONF_RESTART_ALWAYS, CONF_RESTART_NEVER, &policy);
+	msg_get_range(in, 1, CONF_MAX_DURATION_MS, &lo);
+	msg_get_range(in, lo, CONF_MAX_DURATION_MS, &hi);
+	msg_get_range(in, 1, CONF_MAX_INTENSITY, &n);
+	msg_get_range(in, 1, CONF_MAX_DURATION_MS, &window);
+	rc->policy = (enum conf_restart_policy)policy;
+	rc->backoff_min_ms = (uint64_t)lo;
+	rc->backoff_max_ms = (uint64_t)hi;
+	rc->intensity = (uint64_t)n;
+	rc->window_ms = (uint64_t)window;
+}
+
+/* A limit that is 0 (none) or lies in [lo, hi]. */
+static uint64_t
+get_limit(struct msg_in *in, int64_t lo, int64_t hi)
+{
+	int64_t v = 0;
+
+	if (msg_get_range(in, 0, hi, &v) == 0 && v != 0 && v < lo)
+		msg_fail(in, "integer out of range");
+	return (uint64_t)v;
+}
+
 static struct conf *
 msg_conf_new(void)
 {
@@ -367,6 +414,7 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	struct loop_conf *loop;
 	const char *proto;
 	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
+	int64_t start = 0, hang = 0, action = 0;
 
 	if (conf->nloops != 0)
 		return msg_fail(in, "a second MSG_LOOP");
@@ -385,12 +433,23 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	loop->name = get_strdup(in, conf);
 	msg_get_range(in, CONF_BACKEND_AUTO, CONF_BACKEND_SELECT, &backend);
 	get_mark(in, conf, &loop->mark);
+	get_restart(in, &loop->restart);
+	msg_get_range(in, 1, CONF_MAX_TIMEOUT_MS, &start);
+	msg_get_range(in, 1, CONF_MAX_TIMEOUT_MS, &hang);
+	msg_get_range(in, CONF_HANG_RESTART, CONF_HANG_LOG, &action);
+	loop->limits.memory = get_limit(in, CONF_MIN_MEMORY, INT64_MAX);
+	loop->limits.open_files = get_limit(in, CONF_MIN_OPEN_FILES,
+	    CONF_MAX_OPEN_FILES);
+	loop->limits.cpu_seconds = get_limit(in, 1, CONF_MAX_CPU_SECONDS);
 	msg_get_range(in, 1, INT32_MAX, &ntasks);
 	if (msg_done(in) < 0)
 		return -1;
 	conf->log_level = (int)level;
 	conf->log_format = (enum conf_log_format)format;
 	loop->backend = (enum conf_backend)backend;
+	loop->start_timeout_ms = (uint64_t)start;
+	loop->hang_timeout_ms = (uint64_t)hang;
+	loop->hang_action = (enum conf_hang_action)action;
 	if ((loop->tasks = get_mem(in, conf, (size_t)ntasks *
 	    sizeof *loop->tasks)) == NULL)
 		return -1;
@@ -413,6 +472,7 @@ conf_add_task(struct conf *conf, struct msg_in *in, size_t *filled)
 	t->plugin = get_strdup(in, conf);
 	t->plugin_path = get_strdup(in, conf);
 	get_mark(in, conf, &t->mark);
+	get_restart(in, &t->restart);
 	msg_get_range(in, 0, 1, &has_config);
 	if (in->bad == NULL && has_config)
 		t->config = get_node(in, conf, 0);

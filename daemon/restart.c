@@ -6,15 +6,18 @@
 
 #include "restart.h"
 
-static const char *const policy_names[] = {
-	"on-failure", "always", "never",
-};
-
 const char *
 restart_policy_name(enum conf_restart_policy p)
 {
-	return (size_t)p < sizeof policy_names / sizeof policy_names[0] ?
-	    policy_names[p] : "?";
+	switch (p) {
+	case CONF_RESTART_ALWAYS:
+		return "always";
+	case CONF_RESTART_ON_FAILURE:
+		return "on-failure";
+	case CONF_RESTART_NEVER:
+		return "never";
+	}
+	return "?";
 }
 
 /* min * 2^attempt, within [min, max]; then drawn from its upper half. */

@@ -1126,7 +1126,8 @@ sv_exhausted(struct sv_loop *l, size_t i, const char *cause)
 
 	sv_task_set(l, i, SV_FAILED, TASK_FAILED);
 	r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed %u times within "
-	    "%llu ms (%s): it stays down", tc->name, rc->intensity + 1,
+	    "%llu ms (%s): it stays down", tc->name,
+	    (unsigned)rc->intensity + 1,
 	    (unsigned long long)rc->window_ms, cause);
 	sv_add_task(r, tc);
 	log_add(r, "event", "restart_exhausted");
@@ -1240,7 +1241,7 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	l->gave_up = 1;
 	r = sv_record(l, LOOPD_LOG_ERROR, "the worker of loop '%s' died %u "
 	    "times within %llu ms: the loop stays down", l->loop->name,
-	    l->loop->restart.intensity + 1,
+	    (unsigned)l->loop->restart.intensity + 1,
 	    (unsigned long long)l->loop->restart.window_ms);
 	log_add(r, "event", "restart_exhausted");
 	log_add(r, "state", "failed");

@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import unittest
 
 from loopd_harness import (FILE_LINE_COL_RE, LoopdTestCase, env, loop,
@@ -20,6 +21,91 @@ loops:
       - name: other
         config: {}
 """
+
+# Every restart, timeout, hang and limits key, at each level it is allowed.
+SUPERVISION = """\
+plugin_dir: {plugin_dir}
+on_exhausted: exit
+loops:
+  - name: net
+    restart:
+      policy: always
+      backoff: 250ms..1m
+      intensity: 3/10s
+    start_timeout: 20s
+    hang_timeout: 1500ms
+    hang_action: log
+{limits}\
+    tasks:
+      - name: echo
+        plugin: echo
+        config: {{port: 0}}
+        restart: {{policy: never, intensity: 7/2m}}
+      - name: tick
+        plugin: ticker
+        config: {{interval: 20ms}}
+        restart:
+          backoff: 1s..2s
+  - name: other
+    restart: {{policy: on-failure}}
+    hang_action: restart
+    tasks: [{{name: t2, plugin: ticker, config: {{interval: 1s}}}}]
+"""
+
+LIMITS = """\
+    limits:
+      memory: 512M
+      open_files: 4096
+      cpu_seconds: 3600
+"""
+
+# One bad value of each new key; (line, col, part of the message) each.
+BAD_SUPERVISION = """\
+on_exhausted: halt
+loops:
+  - name: net
+    restart:
+      policy: on_failure
+      backoff: 30s..1s
+      intensity: 0/60s
+    start_timeout: 2h
+    hang_timeout: 5
+    hang_action: kill
+    limits:
+      memory: 512MB
+      open_files: 8
+      cpu_seconds: 0
+    backoff: 1s..2s
+    tasks:
+      - name: echo
+        plugin: echo
+        restart: {policy: nevr, backoff: 1s, intensity: 5/0s}
+        limits: {memory: 1G}
+"""
+BAD_SUPERVISION_PROBLEMS = [
+    (1, 15, "on_exhausted: unknown value 'halt'; expected one of stay, "
+            "exit"),
+    (5, 15, "restart.policy: unknown value 'on_failure'; did you mean "
+            "'on-failure'?"),
+    (6, 16, "restart.backoff: the minimum 30s is more than the maximum 1s"),
+    (7, 18, "restart.intensity: '0/60s': the count of restarts must be at "
+            "least 1"),
+    (8, 20, "start_timeout: '2h' is too long: the limit is 1h"),
+    (9, 19, "hang_timeout: '5' is not a valid duration: missing unit"),
+    (10, 18, "hang_action: unknown value 'kill'; expected one of restart, "
+             "log"),
+    (12, 15, "limits.memory: unknown unit in '512MB'; did you mean '512M'?"),
+    (13, 19, "limits.open_files: '8' is out of range: from 16 to 1048576"),
+    (14, 20, "limits.cpu_seconds: '0' is out of range"),
+    (15, 5, "unknown key 'backoff' in loop 'net'; it goes inside "
+            "`restart:`"),
+    (19, 27, "task 'echo': restart.policy: unknown value 'nevr'; did you "
+             "mean 'never'?"),
+    (19, 42, "task 'echo': restart.backoff: '1s' is not a range"),
+    (19, 57, "task 'echo': restart.intensity: the window '0s' must be more "
+             "than 0"),
+    (20, 9, "unknown key 'limits' in task 'echo'; it is a loop's setting"),
+]
 
 
 class CheckConfigTest(LoopdTestCase):
@@ -43,6 +129,41 @@ class CheckConfigTest(LoopdTestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, "%s: configuration is valid\n" % path)
         self.assertEqual(p.stderr, "")
+
+    def test_supervision_keys_valid(self):
+        path = self.write_file("sup.yaml", SUPERVISION.format(
+            plugin_dir=self.plugin_dir(), limits=LIMITS))
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, "%s: configuration is valid\n" % path)
+        self.assertEqual(p.stderr, "")
+
+    def test_supervision_keys_every_problem(self):
+        path = self.write_file("badsup.yaml", BAD_SUPERVISION)
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 78, p.stderr)
+        probs = self.problems(p.stderr, path)
+        self.assertEqual([(ln, col) for ln, col, _ in probs],
+                         [(ln, col) for ln, col, _ in
+                          BAD_SUPERVISION_PROBLEMS], p.stderr)
+        for (ln, col, msg), (_, _, want) in zip(probs,
+                                                BAD_SUPERVISION_PROBLEMS):
+            with self.subTest(line=ln, col=col):
+                self.assertIn(want, msg)
+        self.assertIn("%d problems" % len(BAD_SUPERVISION_PROBLEMS),
+                      p.stderr)
+
+    def test_supervision_keys_reach_the_worker(self):
+        """A worker takes a loop with every restart, timeout and hang
+        setting (the limits are left out: a memory limit would stop a
+        sanitized build) and runs its tasks."""
+        path = self.write_file("run.yaml", SUPERVISION.format(
+            plugin_dir=self.plugin_dir(), limits=""))
+        d = self.start(config=path)
+        self.assertGreater(d.echo_port("echo"), 0)
+        d.wait_record(task="tick", msg="tick 2")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
 
     def test_three_problems_all_reported(self):
         path = self.write_file("bad.yaml", THREE_PROBLEMS)

@@ -35,6 +35,16 @@
 	"    tasks:\n"							\
 	"      - name: echo\n"
 
+/* A loop's first two lines, and its tasks: loop keys go between. */
+#define SUP_HEAD							\
+	"loops:\n"							\
+	"  - name: net\n"
+#define SUP_TASKS							\
+	"    tasks: [{name: echo, plugin: echo}]\n"
+/* A loop with `restart:` on line 3 and the given lines in it. */
+#define RESTART(lines)	SUP_HEAD "    restart:\n" lines SUP_TASKS
+#define LIMITS(lines)	SUP_HEAD "    limits:\n" lines SUP_TASKS
+
 /* A name one character too long. */
 #define A65	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
 		"aaaaa"
@@ -98,7 +108,7 @@ static const struct bad bad[] = {
 	    "unknown key 'logg' at the top level; did you mean 'log'?" },
 	{ "unknown top key, far", LOOPS "colour: red\n", 1, 0, 6, 1,
 	    "unknown key 'colour' at the top level; the keys are: plugin_dir, "
-	    "log, shutdown, loops" },
+	    "log, shutdown, on_exhausted, loops" },
 	{ "unknown top key, case", LOOPS "Plugin_Dir: x\n", 1, 0, 6, 1,
 	    "did you mean 'plugin_dir'?" },
 	{ "unknown loop key", "loops:\n  - name: net\n    backnd: poll\n"
@@ -114,7 +124,7 @@ static const struct bad bad[] = {
 	{ "unknown task key, far", TASK_HEAD "        plugin: echo\n"
 	    "        colour: red\n", 1, 0, 6, 9,
 	    "unknown key 'colour' in task 'echo'; the keys are: name, plugin, "
-	    "config" },
+	    "restart, config" },
 	{ "unknown log key", "log:\n  levle: debug\n" LOOPS, 1, 0, 2, 3,
 	    "unknown key 'levle' in log; did you mean 'level'?" },
 	{ "unknown shutdown key", "shutdown:\n  gracee: 5s\n" LOOPS, 1, 0,
@@ -256,6 +266,198 @@ static const struct bad bad[] = {
 	    "log.format: unknown value 'xml'; expected one of json, text" },
 	{ "bad log target", "log:\n  target: syslog\n" LOOPS, 1, 0, 2, 11,
 	    "log.target: 'syslog' is not supported; only stderr is" },
+
+	/* on_exhausted. */
+	{ "on_exhausted unknown", "on_exhausted: restart\n" LOOPS, 1, 0, 1, 15,
+	    "on_exhausted: unknown value 'restart'; expected one of stay, "
+	    "exit" },
+	{ "on_exhausted typo", "on_exhausted: exti\n" LOOPS, 1, 0, 1, 15,
+	    "on_exhausted: unknown value 'exti'; did you mean 'exit'?" },
+	{ "on_exhausted a mapping", "on_exhausted: {a: 1}\n" LOOPS, 1, 0,
+	    1, 15, "on_exhausted: expected one of stay, exit, found a "
+	    "mapping" },
+
+	/* restart: policy. */
+	{ "restart a scalar", SUP_HEAD "    restart: always\n" SUP_TASKS,
+	    1, 0, 3, 14, "loop 'net': restart: expected a mapping, found a "
+	    "scalar" },
+	{ "unknown restart key", RESTART("      polcy: never\n"), 1, 0, 4, 7,
+	    "unknown key 'polcy' in restart of loop 'net'; did you mean "
+	    "'policy'?" },
+	{ "unknown policy", RESTART("      policy: sometimes\n"), 1, 0, 4, 15,
+	    "loop 'net': restart.policy: unknown value 'sometimes'; expected "
+	    "one of always, on-failure, never" },
+	{ "policy typo", RESTART("      policy: on_failure\n"), 1, 0, 4, 15,
+	    "restart.policy: unknown value 'on_failure'; did you mean "
+	    "'on-failure'?" },
+
+	/* restart: backoff. */
+	{ "backoff not a range", RESTART("      backoff: 30s\n"), 1, 0, 4, 16,
+	    "loop 'net': restart.backoff: '30s' is not a range: write "
+	    "MIN..MAX, as in 100ms..30s" },
+	{ "backoff a sequence", RESTART("      backoff: [1s, 2s]\n"), 1, 0,
+	    4, 16, "restart.backoff: expected a range such as 100ms..30s, "
+	    "found a sequence" },
+	{ "backoff min zero", RESTART("      backoff: 0ms..1s\n"), 1, 0, 4, 16,
+	    "restart.backoff: the minimum '0ms' must be more than 0" },
+	{ "backoff min above max", RESTART("      backoff: 1m..30s\n"), 1, 0,
+	    4, 16, "restart.backoff: the minimum 1m is more than the maximum "
+	    "30s" },
+	{ "backoff bad min", RESTART("      backoff: 1.5s..3s\n"), 1, 0, 4, 16,
+	    "restart.backoff: the minimum '1.5s' is not a valid duration: "
+	    "write a whole number" },
+	{ "backoff bad max", RESTART("      backoff: 1s..3\n"), 1, 0, 4, 16,
+	    "restart.backoff: the maximum '3' is not a valid duration: "
+	    "missing unit" },
+	{ "backoff empty max", RESTART("      backoff: 1s..\n"), 1, 0, 4, 16,
+	    "the maximum '' is not a valid duration" },
+	{ "backoff absurd max", RESTART("      backoff: 1s..200h\n"), 1, 0,
+	    4, 16, "the maximum '200h' is not a valid duration: more than "
+	    "7 days" },
+
+	/* restart: intensity. */
+	{ "intensity not a rate", RESTART("      intensity: 5\n"), 1, 0, 4, 18,
+	    "loop 'net': restart.intensity: '5' is not a rate: write "
+	    "N/DURATION, as in 5/60s" },
+	{ "intensity zero", RESTART("      intensity: 0/60s\n"), 1, 0, 4, 18,
+	    "restart.intensity: '0/60s': the count of restarts must be at "
+	    "least 1 (for no restart, use policy: never)" },
+	{ "intensity negative", RESTART("      intensity: -1/60s\n"), 1, 0,
+	    4, 18, "the count of restarts must be a whole number from 1 to "
+	    "10000" },
+	{ "intensity too many", RESTART("      intensity: 10001/1h\n"), 1, 0,
+	    4, 18, "'10001/1h': the count of restarts must be a whole number "
+	    "from 1 to 10000" },
+	{ "intensity fraction", RESTART("      intensity: 1.5/1h\n"), 1, 0,
+	    4, 18, "the count of restarts must be a whole number" },
+	{ "intensity window zero", RESTART("      intensity: 5/0s\n"), 1, 0,
+	    4, 18, "restart.intensity: the window '0s' must be more than 0" },
+	{ "intensity window bad", RESTART("      intensity: 5/60\n"), 1, 0,
+	    4, 18, "restart.intensity: the window '60' is not a valid "
+	    "duration: missing unit" },
+
+	/* Timeouts and hang_action. */
+	{ "start_timeout zero", SUP_HEAD "    start_timeout: 0s\n" SUP_TASKS,
+	    1, 0, 3, 20, "loop 'net': start_timeout: '0s' must be more than "
+	    "0" },
+	{ "start_timeout too long", SUP_HEAD "    start_timeout: 61m\n"
+	    SUP_TASKS, 1, 0, 3, 20, "loop 'net': start_timeout: '61m' is too "
+	    "long: the limit is 1h" },
+	{ "start_timeout bare number", SUP_HEAD "    start_timeout: 10\n"
+	    SUP_TASKS, 1, 0, 3, 20, "start_timeout: '10' is not a valid "
+	    "duration: missing unit" },
+	{ "hang_timeout zero", SUP_HEAD "    hang_timeout: 0ms\n" SUP_TASKS,
+	    1, 0, 3, 19, "loop 'net': hang_timeout: '0ms' must be more than "
+	    "0" },
+	{ "hang_timeout one ms too long", SUP_HEAD
+	    "    hang_timeout: 3600001ms\n" SUP_TASKS, 1, 0, 3, 19,
+	    "hang_timeout: '3600001ms' is too long: the limit is 1h" },
+	{ "hang_timeout a mapping", SUP_HEAD "    hang_timeout: {s: 1}\n"
+	    SUP_TASKS, 1, 0, 3, 19, "loop 'net': hang_timeout: expected a "
+	    "duration such as 10s, found a mapping" },
+	{ "hang_action unknown", SUP_HEAD "    hang_action: kill\n" SUP_TASKS,
+	    1, 0, 3, 18, "loop 'net': hang_action: unknown value 'kill'; "
+	    "expected one of restart, log" },
+	{ "hang_action typo", SUP_HEAD "    hang_action: restrat\n" SUP_TASKS,
+	    1, 0, 3, 18, "hang_action: unknown value 'restrat'; did you mean "
+	    "'restart'?" },
+
+	/* limits. */
+	{ "limits a sequence", SUP_HEAD "    limits: [1]\n" SUP_TASKS, 1, 0,
+	    3, 13, "loop 'net': limits: expected a mapping, found a "
+	    "sequence" },
+	{ "unknown limits key", LIMITS("      memroy: 1G\n"), 1, 0, 4, 7,
+	    "unknown key 'memroy' in limits of loop 'net'; did you mean "
+	    "'memory'?" },
+	{ "unknown limits key, far", LIMITS("      nproc: 5\n"), 1, 0, 4, 7,
+	    "unknown key 'nproc' in limits of loop 'net'; the keys are: "
+	    "memory, open_files, cpu_seconds" },
+	{ "memory too small", LIMITS("      memory: 1023K\n"), 1, 0, 4, 15,
+	    "loop 'net': limits.memory: '1023K' is too small: a worker needs "
+	    "at least 1M" },
+	{ "memory in bytes too small", LIMITS("      memory: 1048575\n"), 1,
+	    0, 4, 15, "'1048575' is too small" },
+	{ "memory MB", LIMITS("      memory: 512MB\n"), 1, 0, 4, 15,
+	    "limits.memory: unknown unit in '512MB'; did you mean '512M'?" },
+	{ "memory lower case", LIMITS("      memory: 512m\n"), 1, 0, 4, 15,
+	    "did you mean '512M'?" },
+	{ "memory GiB", LIMITS("      memory: 2GiB\n"), 1, 0, 4, 15,
+	    "did you mean '2G'?" },
+	{ "memory unknown unit", LIMITS("      memory: 1T\n"), 1, 0, 4, 15,
+	    "limits.memory: '1T' is not a valid size: write a whole number "
+	    "of bytes, or with K, M or G (powers of 1024), as in 512M" },
+	{ "memory fraction", LIMITS("      memory: 1.5G\n"), 1, 0, 4, 15,
+	    "'1.5G' is not a valid size" },
+	{ "memory negative", LIMITS("      memory: -1G\n"), 1, 0, 4, 15,
+	    "'-1G' is not a valid size: it cannot be negative" },
+	{ "memory words", LIMITS("      memory: lots\n"), 1, 0, 4, 15,
+	    "'lots' is not a valid size: it is not a whole number" },
+	{ "memory too large", LIMITS("      memory: 8589934592G\n"), 1, 0,
+	    4, 15, "limits.memory: '8589934592G' is too large" },
+	{ "memory overflow", LIMITS("      memory: 99999999999999999999\n"),
+	    1, 0, 4, 15, "the number is too large" },
+	{ "open_files too few", LIMITS("      open_files: 15\n"), 1, 0, 4, 19,
+	    "loop 'net': limits.open_files: '15' is out of range: from 16 to "
+	    "1048576" },
+	{ "open_files too many", LIMITS("      open_files: 1048577\n"), 1, 0,
+	    4, 19, "'1048577' is out of range: from 16 to 1048576" },
+	{ "open_files with a unit", LIMITS("      open_files: 4k\n"), 1, 0,
+	    4, 19, "limits.open_files: '4k' is not valid: it is not a whole "
+	    "number" },
+	{ "cpu_seconds zero", LIMITS("      cpu_seconds: 0\n"), 1, 0, 4, 20,
+	    "loop 'net': limits.cpu_seconds: '0' is out of range: from 1 to "
+	    "2147483647" },
+	{ "cpu_seconds a duration", LIMITS("      cpu_seconds: 10s\n"), 1, 0,
+	    4, 20, "'10s' is not valid: it is not a whole number" },
+	{ "cpu_seconds empty value", LIMITS("      cpu_seconds:\n"), 1, 0,
+	    4, 19, "limits.cpu_seconds: expected a whole number, found an "
+	    "empty value" },
+	{ "cpu_seconds overflow", LIMITS("      cpu_seconds: "
+	    "18446744073709551616\n"), 1, 0, 4, 20, "the number is too large" },
+
+	/* Keys at the wrong level. */
+	{ "backoff on a loop", SUP_HEAD "    backoff: 1s..2s\n" SUP_TASKS, 1, 0,
+	    3, 5, "unknown key 'backoff' in loop 'net'; it goes inside "
+	    "`restart:`" },
+	{ "memory on a loop", SUP_HEAD "    memory: 1G\n" SUP_TASKS, 1, 0, 3, 5,
+	    "unknown key 'memory' in loop 'net'; it goes inside `limits:`" },
+	{ "on_exhausted on a loop", SUP_HEAD "    on_exhausted: exit\n"
+	    SUP_TASKS, 1, 0, 3, 5, "unknown key 'on_exhausted' in loop "
+	    "'net'; it is set at the top level" },
+	{ "hang_timeout on a task", TASK_HEAD "        plugin: echo\n"
+	    "        hang_timeout: 1s\n", 1, 0, 6, 9, "unknown key "
+	    "'hang_timeout' in task 'echo'; it is a loop's setting, not a "
+	    "task's" },
+	{ "limits on a task", TASK_HEAD "        plugin: echo\n"
+	    "        limits: {memory: 1G}\n", 1, 0, 6, 9, "unknown key "
+	    "'limits' in task 'echo'; it is a loop's setting" },
+	{ "policy on a task", TASK_HEAD "        plugin: echo\n"
+	    "        policy: never\n", 1, 0, 6, 9, "unknown key 'policy' in "
+	    "task 'echo'; it goes inside `restart:`" },
+	{ "restart at the top", "restart: {policy: never}\n" LOOPS, 1, 0, 1, 1,
+	    "unknown key 'restart' at the top level; it is set per loop or "
+	    "per task" },
+
+	/* A task's restart. */
+	{ "task restart a scalar", TASK_HEAD "        plugin: echo\n"
+	    "        restart: never\n", 1, 0, 6, 18, "task 'echo': restart: "
+	    "expected a mapping, found a scalar" },
+	{ "task restart unknown key", TASK_HEAD "        plugin: echo\n"
+	    "        restart:\n          hang: 1s\n", 1, 0, 7, 11,
+	    "unknown key 'hang' in restart of task 'echo'; the keys are: "
+	    "policy, backoff, intensity" },
+	{ "task backoff min above max", TASK_HEAD "        plugin: echo\n"
+	    "        restart:\n          backoff: 2s..1s\n", 1, 0, 7, 20,
+	    "task 'echo': restart.backoff: the minimum 2s is more than the "
+	    "maximum 1s" },
+	{ "task policy typo", TASK_HEAD "        plugin: echo\n"
+	    "        restart: {policy: nevr}\n", 1, 0, 6, 27,
+	    "task 'echo': restart.policy: unknown value 'nevr'; did you mean "
+	    "'never'?" },
+	{ "task intensity zero", TASK_HEAD "        plugin: echo\n"
+	    "        restart: {intensity: 0/1s}\n", 1, 0, 6, 30,
+	    "task 'echo': restart.intensity: '0/1s': the count of restarts "
+	    "must be at least 1" },
 
 	/* plugin_dir. */
 	{ "empty plugin_dir", "plugin_dir: ''\n" LOOPS, 1, 0, 1, 13,
@@ -453,6 +655,37 @@ START_TEST(test_full)
 }
 END_TEST
 
+static void
+expect_default_restart(const struct restart_conf *rc)
+{
+	ck_assert_int_eq(rc->policy, CONF_RESTART_ON_FAILURE);
+	ck_assert_uint_eq(rc->backoff_min_ms, CONF_DEFAULT_BACKOFF_MIN_MS);
+	ck_assert_uint_eq(rc->backoff_max_ms, CONF_DEFAULT_BACKOFF_MAX_MS);
+	ck_assert_uint_eq(rc->intensity, CONF_DEFAULT_INTENSITY);
+	ck_assert_uint_eq(rc->window_ms, CONF_DEFAULT_WINDOW_MS);
+}
+
+/* What the README promises when restart, timeouts and limits are unset. */
+static void
+expect_supervision_defaults(const struct conf *conf)
+{
+	const struct loop_conf *l = &conf->loops[0];
+
+	ck_assert_int_eq(conf->on_exhausted, CONF_EXHAUSTED_STAY);
+	expect_default_restart(&l->restart);
+	expect_default_restart(&l->tasks[0].restart);
+	ck_assert_uint_eq(CONF_DEFAULT_BACKOFF_MIN_MS, 100);
+	ck_assert_uint_eq(CONF_DEFAULT_BACKOFF_MAX_MS, 30000);
+	ck_assert_uint_eq(CONF_DEFAULT_INTENSITY, 5);
+	ck_assert_uint_eq(CONF_DEFAULT_WINDOW_MS, 60000);
+	ck_assert_uint_eq(l->start_timeout_ms, 10000);
+	ck_assert_uint_eq(l->hang_timeout_ms, 5000);
+	ck_assert_int_eq(l->hang_action, CONF_HANG_RESTART);
+	ck_assert_uint_eq(l->limits.memory, 0);
+	ck_assert_uint_eq(l->limits.open_files, 0);
+	ck_assert_uint_eq(l->limits.cpu_seconds, 0);
+}
+
 START_TEST(test_defaults)
 {
 	static const char yaml[] =
@@ -474,6 +707,16 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(conf->loops[0].tasks[0].config);
 	ck_assert_str_eq(conf->loops[0].tasks[0].plugin_path,
 	    "/usr/lib/loopd/plugins/echo.so");
+	expect_supervision_defaults(conf);
+	config_free(conf);
+
+	/* Empty `restart:` and `limits:` say nothing either. */
+	conf = parse("loops:\n  - name: net\n    restart:\n    limits: {}\n"
+	    "    tasks:\n      - {name: echo, plugin: echo, restart: {}}\n",
+	    &errs);
+	dump_errors("empty restart", &errs);
+	ck_assert_ptr_nonnull(conf);
+	expect_supervision_defaults(conf);
 	config_free(conf);
 
 	/* No default at all: the current directory. */
@@ -514,6 +757,248 @@ START_TEST(test_names)
 	ck_assert_uint_eq(strlen(conf->loops[1].name), CONF_NAME_MAX);
 	ck_assert_str_eq(conf->loops[1].tasks[0].name, "A.b-c_9");
 	ck_assert_str_eq(conf->loops[1].tasks[0].plugin, "_-x");
+	config_free(conf);
+}
+END_TEST
+
+/* Every supervision key, at the top, on a loop and on its tasks. */
+START_TEST(test_supervision)
+{
+	static const char yaml[] =
+	    "on_exhausted: exit\n"
+	    "loops:\n"
+	    "  - name: net\n"
+	    "    restart:\n"
+	    "      policy: always\n"
+	    "      backoff: 250ms..1m\n"
+	    "      intensity: 3/10s\n"
+	    "    start_timeout: 20s\n"
+	    "    hang_timeout: 1500ms\n"
+	    "    hang_action: log\n"
+	    "    limits:\n"
+	    "      memory: 512M\n"
+	    "      open_files: 4096\n"
+	    "      cpu_seconds: 3600\n"
+	    "    tasks:\n"
+	    "      - name: echo\n"
+	    "        plugin: echo\n"
+	    "        restart: {policy: never, backoff: 1s..2s, "
+	    "intensity: 7/2m}\n"
+	    "  - name: other\n"
+	    "    restart: {policy: never}\n"
+	    "    hang_action: restart\n"
+	    "    tasks: [{name: t, plugin: echo}]\n";
+	const struct loop_conf *l;
+	const struct restart_conf *rc;
+	struct conf_errors errs;
+	struct conf *conf;
+
+	conf = parse(yaml, &errs);
+	dump_errors("supervision", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->on_exhausted, CONF_EXHAUSTED_EXIT);
+	l = &conf->loops[0];
+	ck_assert_int_eq(l->restart.policy, CONF_RESTART_ALWAYS);
+	ck_assert_uint_eq(l->restart.backoff_min_ms, 250);
+	ck_assert_uint_eq(l->restart.backoff_max_ms, 60000);
+	ck_assert_uint_eq(l->restart.intensity, 3);
+	ck_assert_uint_eq(l->restart.window_ms, 10000);
+	ck_assert_uint_eq(l->start_timeout_ms, 20000);
+	ck_assert_uint_eq(l->hang_timeout_ms, 1500);
+	ck_assert_int_eq(l->hang_action, CONF_HANG_LOG);
+	ck_assert_uint_eq(l->limits.memory, 512ULL * 1024 * 1024);
+	ck_assert_uint_eq(l->limits.open_files, 4096);
+	ck_assert_uint_eq(l->limits.cpu_seconds, 3600);
+	rc = &l->tasks[0].restart;
+	ck_assert_int_eq(rc->policy, CONF_RESTART_NEVER);
+	ck_assert_uint_eq(rc->backoff_min_ms, 1000);
+	ck_assert_uint_eq(rc->backoff_max_ms, 2000);
+	ck_assert_uint_eq(rc->intensity, 7);
+	ck_assert_uint_eq(rc->window_ms, 120000);
+
+	/* A loop that sets one key has the defaults for the others. */
+	l = &conf->loops[1];
+	ck_assert_int_eq(l->restart.policy, CONF_RESTART_NEVER);
+	ck_assert_uint_eq(l->restart.backoff_min_ms, 100);
+	ck_assert_uint_eq(l->restart.backoff_max_ms, 30000);
+	ck_assert_uint_eq(l->restart.intensity, 5);
+	ck_assert_uint_eq(l->restart.window_ms, 60000);
+	ck_assert_int_eq(l->hang_action, CONF_HANG_RESTART);
+	ck_assert_uint_eq(l->start_timeout_ms, 10000);
+	ck_assert_uint_eq(l->limits.memory, 0);
+	ck_assert_int_eq(l->tasks[0].restart.policy, CONF_RESTART_NEVER);
+	ck_assert_uint_eq(l->tasks[0].restart.intensity, 5);
+	config_free(conf);
+}
+END_TEST
+
+/*
+ * A task's restart, key by key: each key it sets replaces its loop's,
+ * each it does not set is its loop's.  The loop's are not the defaults,
+ * so that a key taken from the defaults instead shows.
+ */
+static const struct {
+	const char		*restart;	/* the task's, or NULL */
+	struct restart_conf	 want;
+} overrides[] = {
+	{ NULL, { CONF_RESTART_ALWAYS, 1000, 2000, 2, 5000 } },
+	{ "{}", { CONF_RESTART_ALWAYS, 1000, 2000, 2, 5000 } },
+	{ "{policy: never}", { CONF_RESTART_NEVER, 1000, 2000, 2, 5000 } },
+	{ "{policy: on-failure}",
+	    { CONF_RESTART_ON_FAILURE, 1000, 2000, 2, 5000 } },
+	{ "{backoff: 5ms..10ms}", { CONF_RESTART_ALWAYS, 5, 10, 2, 5000 } },
+	{ "{intensity: 9/1h}",
+	    { CONF_RESTART_ALWAYS, 1000, 2000, 9, 3600000 } },
+	{ "{intensity: 1/1ms, policy: never}",
+	    { CONF_RESTART_NEVER, 1000, 2000, 1, 1 } },
+	{ "{backoff: 3s..3s, intensity: 4/4s, policy: always}",
+	    { CONF_RESTART_ALWAYS, 3000, 3000, 4, 4000 } },
+};
+
+START_TEST(test_task_override)
+{
+	const struct restart_conf *got, *want = &overrides[_i].want;
+	struct conf_errors errs;
+	struct conf *conf;
+	char yaml[512];
+
+	snprintf(yaml, sizeof yaml, "loops:\n"
+	    "  - name: net\n"
+	    "    restart: {policy: always, backoff: 1s..2s, intensity: 2/5s}\n"
+	    "    tasks:\n"
+	    "      - name: first\n"
+	    "        plugin: echo\n"
+	    "        restart: {policy: never, backoff: 7s..8s, "
+	    "intensity: 7/7s}\n"
+	    "      - name: echo\n"
+	    "        plugin: echo\n"
+	    "%s%s%s",
+	    overrides[_i].restart != NULL ? "        restart: " : "",
+	    overrides[_i].restart != NULL ? overrides[_i].restart : "",
+	    overrides[_i].restart != NULL ? "\n" : "");
+	conf = parse(yaml, &errs);
+	dump_errors(yaml, &errs);
+	ck_assert_ptr_nonnull(conf);
+	/* The task before it does not change what this one inherits. */
+	got = &conf->loops[0].tasks[1].restart;
+	ck_assert_int_eq(got->policy, want->policy);
+	ck_assert_uint_eq(got->backoff_min_ms, want->backoff_min_ms);
+	ck_assert_uint_eq(got->backoff_max_ms, want->backoff_max_ms);
+	ck_assert_uint_eq(got->intensity, want->intensity);
+	ck_assert_uint_eq(got->window_ms, want->window_ms);
+	config_free(conf);
+}
+END_TEST
+
+/* A task with no restart of its own, in a loop with none: defaults. */
+START_TEST(test_task_override_defaults)
+{
+	static const char yaml[] = "loops:\n"
+	    "  - name: net\n"
+	    "    tasks:\n"
+	    "      - {name: a, plugin: echo, restart: {policy: always}}\n"
+	    "      - {name: b, plugin: echo}\n";
+	const struct restart_conf *a;
+	struct conf_errors errs;
+	struct conf *conf;
+
+	conf = parse(yaml, &errs);
+	ck_assert_ptr_nonnull(conf);
+	a = &conf->loops[0].tasks[0].restart;
+	ck_assert_int_eq(a->policy, CONF_RESTART_ALWAYS);
+	ck_assert_uint_eq(a->backoff_min_ms, CONF_DEFAULT_BACKOFF_MIN_MS);
+	ck_assert_uint_eq(a->backoff_max_ms, CONF_DEFAULT_BACKOFF_MAX_MS);
+	ck_assert_uint_eq(a->intensity, CONF_DEFAULT_INTENSITY);
+	ck_assert_uint_eq(a->window_ms, CONF_DEFAULT_WINDOW_MS);
+	expect_default_restart(&conf->loops[0].tasks[1].restart);
+	expect_default_restart(&conf->loops[0].restart);
+	config_free(conf);
+}
+END_TEST
+
+/* Values at and near their bounds that are accepted. */
+enum field {
+	F_MEMORY, F_FILES, F_CPU, F_START, F_HANG, F_BMIN, F_BMAX, F_COUNT,
+	F_WINDOW,
+};
+
+static const struct {
+	const char	*lines;		/* loop keys, at 4 spaces */
+	enum field	 field;
+	uint64_t	 want;
+} good_values[] = {
+	{ "    limits: {memory: 1M}\n", F_MEMORY, 1048576 },
+	{ "    limits: {memory: 1048576}\n", F_MEMORY, 1048576 },
+	{ "    limits: {memory: 1024K}\n", F_MEMORY, 1048576 },
+	{ "    limits: {memory: 512M}\n", F_MEMORY, 536870912 },
+	{ "    limits: {memory: 2G}\n", F_MEMORY, 2147483648ULL },
+	{ "    limits: {memory: '64M'}\n", F_MEMORY, 67108864 },
+	{ "    limits: {memory: 8589934591G}\n", F_MEMORY,
+	    8589934591ULL << 30 },
+	{ "    limits: {open_files: 16}\n", F_FILES, 16 },
+	{ "    limits: {open_files: 1048576}\n", F_FILES, 1048576 },
+	{ "    limits: {open_files: 04096}\n", F_FILES, 4096 },
+	{ "    limits: {cpu_seconds: 1}\n", F_CPU, 1 },
+	{ "    limits: {cpu_seconds: 2147483647}\n", F_CPU, 2147483647 },
+	{ "    start_timeout: 1ms\n", F_START, 1 },
+	{ "    start_timeout: 1h\n", F_START, 3600000 },
+	{ "    start_timeout: 3600000ms\n", F_START, 3600000 },
+	{ "    hang_timeout: 1ms\n", F_HANG, 1 },
+	{ "    hang_timeout: 60m\n", F_HANG, 3600000 },
+	{ "    restart: {backoff: 1ms..1ms}\n", F_BMIN, 1 },
+	{ "    restart: {backoff: 1ms..1ms}\n", F_BMAX, 1 },
+	{ "    restart: {backoff: 10s..168h}\n", F_BMAX, 604800000 },
+	{ "    restart: {backoff: '10s..1m'}\n", F_BMIN, 10000 },
+	{ "    restart: {intensity: 1/1ms}\n", F_COUNT, 1 },
+	{ "    restart: {intensity: 1/1ms}\n", F_WINDOW, 1 },
+	{ "    restart: {intensity: 10000/168h}\n", F_COUNT, 10000 },
+	{ "    restart: {intensity: 10000/168h}\n", F_WINDOW, 604800000 },
+};
+
+START_TEST(test_good_values)
+{
+	const struct loop_conf *l;
+	struct conf_errors errs;
+	struct conf *conf;
+	uint64_t got = 0;
+	char yaml[256];
+
+	snprintf(yaml, sizeof yaml, SUP_HEAD "%s" SUP_TASKS,
+	    good_values[_i].lines);
+	conf = parse(yaml, &errs);
+	dump_errors(good_values[_i].lines, &errs);
+	ck_assert_ptr_nonnull(conf);
+	l = &conf->loops[0];
+	switch (good_values[_i].field) {
+	case F_MEMORY:
+		got = l->limits.memory;
+		break;
+	case F_FILES:
+		got = l->limits.open_files;
+		break;
+	case F_CPU:
+		got = l->limits.cpu_seconds;
+		break;
+	case F_START:
+		got = l->start_timeout_ms;
+		break;
+	case F_HANG:
+		got = l->hang_timeout_ms;
+		break;
+	case F_BMIN:
+		got = l->restart.backoff_min_ms;
+		break;
+	case F_BMAX:
+		got = l->restart.backoff_max_ms;
+		break;
+	case F_COUNT:
+		got = l->restart.intensity;
+		break;
+	case F_WINDOW:
+		got = l->restart.window_ms;
+		break;
+	}
+	ck_assert_uint_eq(got, good_values[_i].want);
 	config_free(conf);
 }
 END_TEST
@@ -971,6 +1456,13 @@ config_suite(void)
 	tcase_add_test(tc, test_scalars);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_backend_name);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("supervision");
+	tcase_add_test(tc, test_supervision);
+	tcase_add_loop_test(tc, test_task_override, 0, NELEM(overrides));
+	tcase_add_test(tc, test_task_override_defaults);
+	tcase_add_loop_test(tc, test_good_values, 0, NELEM(good_values));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durations");
