@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -483,7 +484,8 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	log_emit(r);
 	if (s == TASK_FAILED || s == TASK_DONE)
 		sv_task_ended(l, (size_t)i, s == TASK_FAILED, 1, s == TASK_DONE ?
-		    "ended" : "failed", *type ? type : "error");
+		    "ended" : "failed", s == TASK_DONE ? NULL : *type ? type :
+		    "error");
 	sv_check_ready(l->sv);
 	return NULL;
 }
@@ -825,13 +827,19 @@ sv_kill_strays(struct supervisor *sv)
 static void
 sv_reap(struct supervisor *sv)
 {
+	struct rusage ru;
 	pid_t pid;
 	size_t i;
 	int status, workers = 0;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
 		for (i = 0; i < sv->nloops; i++)
 			if (sv->loops[i].proc.pid == pid) {
+				/* Its peak, as the kernel kept it. */
+				if ((uint64_t)ru.ru_maxrss * 1024 >
+				    sv->loops[i].vm_peak)
+					sv->loops[i].vm_peak =
+					    (uint64_t)ru.ru_maxrss * 1024;
 				sv_reaped(&sv->loops[i], status);
 				workers++;
 			}
@@ -958,7 +966,9 @@ sv_limit_hit(struct sv_loop *l, int status, int alive)
 
 	if (!alive && WIFSIGNALED(status) && WTERMSIG(status) == SIGXCPU)
 		return "cpu_seconds";
-	if (!alive && lim->memory != 0 && l->vm_peak >= lim->memory / 10 * 9)
+	/* The peak resident size, or the sampled address space: a worker
+	 * that touched most of what it may map has met the limit. */
+	if (!alive && lim->memory != 0 && l->vm_peak >= lim->memory / 10 * 8)
 		return "memory";
 	if (alive && lim->open_files != 0 && (fds = sv_count_fds(l)) >= 0 &&
 	    (uint64_t)fds + 2 >= lim->open_files)

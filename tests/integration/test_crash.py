@@ -38,7 +38,7 @@ class SymbolizeTest(LoopdTestCase):
         err = d.wait_record(event="task_error")
         self.assertEqual(err.get("signal"), "SIGSEGV", err)
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         self.assertEqual(len(d.find(event="task_error")), 1)
         d.assert_no_process_left(timeout=0.5)
         return err

@@ -45,7 +45,7 @@ class TaskFailureTest(LoopdTestCase):
             self.assertLess(d.index_of(ran[0]), d.index_of(err))
             self.assertIn("3 of 3 tasks", ready["msg"])
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         self.assertEqual(len(d.find(event="task_error")), 1,
                          "a failed task was reported again at shutdown")
         d.assert_no_process_left(timeout=0.5)
@@ -93,7 +93,7 @@ class CrashTest(LoopdTestCase):
         self.assertEqual(len(d.find(event="task_error")), 1)
         n = d.mark()
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         d.wait_record(after=n, task="echo", event="task_state", state="done",
                       timeout=0)
         d.assert_no_process_left(timeout=0.5)
@@ -165,7 +165,7 @@ class PluginLoadTest(LoopdTestCase):
         self.assertEqual(echo_roundtrip(port, b"alive"), b"alive")
         d.wait_record(task="tick", msg="tick 1")
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         d.assert_no_process_left(timeout=0.5)
 
 

@@ -80,7 +80,7 @@ class IsolationTest(LoopdTestCase):
         self.assertIn("s", err["lost_tasks"])
         self.assert_untouched(d, port)
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
 
     def forged(self, what):
         d, port = self.bystander(task("f", "rogue", **{"do": what}),
@@ -94,7 +94,7 @@ class IsolationTest(LoopdTestCase):
         self.assertEqual(d.find(msg=re.compile("FORGED")), [])
         self.assert_untouched(d, port)
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         return err
 
     def test_forged_supervisor_event_is_refused(self):
@@ -121,7 +121,7 @@ class IsolationTest(LoopdTestCase):
         self.assertEqual(sorted(err["lost_tasks"]), ["c", "t"])
         self.assert_untouched(d, port)
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
 
     def test_exit_during_shutdown_names_every_lost_task(self):
         d = self.start([loop("q", task("quit", "rogue",

@@ -32,7 +32,7 @@ class OversizedRecordTest(LoopdTestCase):
         self.assertIn("1 of 2 tasks", rec["msg"])
         notify.wait_for("READY", "1", timeout=5)
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
 
     def test_failure_whose_escaped_message_passes_a_frame(self):
         """300,000 control bytes escape to 1.8 MB of JSON: the failure is
@@ -49,7 +49,7 @@ class OversizedRecordTest(LoopdTestCase):
         self.assertIn("[truncated: 300000 bytes in all]", message)
         notify.wait_for("READY", "1", timeout=5)
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
 
     def test_huge_log_record_is_cut_not_lost(self):
         d = self.start([loop("l", task("big", "ticker", interval="50ms",

@@ -40,7 +40,7 @@ class AbiTest(LoopdTestCase):
         self.assertIn("1 of 3", d.wait_ready()["msg"])
         self.assertEqual(echo_roundtrip(port, b"alive"), b"alive")
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         self.assertEqual(len(d.find(event="task_error")), 2)
         d.assert_no_process_left(timeout=0.5)
 
@@ -65,7 +65,7 @@ class CtorCrashTest(LoopdTestCase):
         self.assertNotIn("outside any", err["msg"])
         self.assertEqual(echo_roundtrip(port, b"alive"), b"alive")
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         d.assert_no_process_left(timeout=0.5)
 
 
@@ -112,7 +112,7 @@ class TrustTest(LoopdTestCase):
         self.assertIn("1 of 4", d.wait_ready()["msg"])
         self.assertEqual(echo_roundtrip(port, b"alive"), b"alive")
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         self.assertEqual(len(d.find(event="task_error")), 3)
         d.assert_no_process_left(timeout=0.5)
 
@@ -130,7 +130,7 @@ class TrustTest(LoopdTestCase):
             self.assertIn("chmod go-w " + pdir, err["error"]["message"])
         self.assertIn("0 of 2", d.wait_ready()["msg"])
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
         d.assert_no_process_left(timeout=0.5)
 
     def test_build_tree_plugin_dirs_are_trusted(self):

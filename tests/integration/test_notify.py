@@ -53,7 +53,7 @@ class NotifyTest(LoopdTestCase):
         d.wait_record(event="task_error", task="fail", timeout=5)
         d.signal(signal.SIGTERM)
         notify.wait_for("STOPPING", "1")
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
 
     def test_sigterm_before_ready(self):
         """A stop before every task has started: STOPPING=1 and a clean

@@ -32,7 +32,7 @@ class PluginConfigErrorTest(LoopdTestCase):
                 self.assertEqual(lines[line - 1].index(":") + 3, col)
         d.wait_record(task="ok", msg="tick 2")
         d.signal(signal.SIGTERM)
-        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(d.wait_exit(), 1)
 
     def test_failed_config_does_not_listen(self):
         """echo's port getter fails the task, and returns the default 7000:
