@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "notify.h"
 
@@ -85,4 +86,25 @@ notify_status(const char *fmt, ...)
 	va_start(ap, fmt);
 	notify_send(NULL, fmt, ap);
 	va_end(ap);
+}
+
+uint64_t
+notify_watchdog_usec(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC");
+	const char *pid = getenv("WATCHDOG_PID");
+	char *end;
+	unsigned long long v;
+
+	if (usec == NULL || (pid != NULL && strtol(pid, NULL, 10) !=
+	    (long)getpid()))
+		return 0;
+	v = strtoull(usec, &end, 10);
+	return *end == '\0' ? (uint64_t)v : 0;
+}
+
+void
+notify_watchdog(void)
+{
+	notify_say("WATCHDOG=1");
 }

@@ -97,6 +97,7 @@ struct supervisor {
 	size_t			 nfirst;	/* first starts not yet over */
 	size_t			 nworkers;	/* workers not yet reaped */
 	struct event		*status;	/* STATUS= is due */
+	struct event		*watchdog;	/* WATCHDOG=1, when asked */
 	int			 stopping;
 	int			 forced;	/* tasks outlived the grace */
 	int			 lost;		/* tasks died with a worker */
@@ -1396,6 +1397,30 @@ sv_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ---- the process ------------------------------------------------------------- */
 
+/* systemd's watchdog: a timer of the supervisor's own loop, so WATCHDOG=1
+ * goes out only while that loop turns. */
+static void
+sv_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	notify_watchdog();
+}
+
+static int
+sv_watchdog_start(struct supervisor *sv)
+{
+	uint64_t usec = notify_watchdog_usec() / 2;
+	struct timeval tv = { (time_t)(usec / 1000000),
+	    (suseconds_t)(usec % 1000000) };
+
+	if (usec == 0)
+		return 0;
+	sv->watchdog = event_new(sv->base, -1, EV_PERSIST, sv_watchdog_cb, sv);
+	if (sv->watchdog == NULL || event_add(sv->watchdog, &tv) < 0)
+		return -1;
+	notify_watchdog();
+	return 0;
+}
+
 static int
 sv_init(struct supervisor *sv, const struct conf *conf, const char *exe)
 {
@@ -1443,7 +1468,8 @@ sv_init(struct supervisor *sv, const struct conf *conf, const char *exe)
 		}
 	}
 	sv->nphase[SV_PENDING] = sv->nfirst = sv->ntasks;
-	if ((sv->status = evtimer_new(sv->base, sv_status_cb, sv)) == NULL)
+	if ((sv->status = evtimer_new(sv->base, sv_status_cb, sv)) == NULL ||
+	    sv_watchdog_start(sv) < 0)
 		return -1;
 	log_attach(sv->base);
 	return 0;
@@ -1497,6 +1523,8 @@ sv_free(struct supervisor *sv)
 	}
 	if (sv->status != NULL)
 		event_free(sv->status);
+	if (sv->watchdog != NULL)
+		event_free(sv->watchdog);
 	free(sv->loops);
 	for (i = 0; i < 4; i++)
 		if (sv->sig[i] != NULL)

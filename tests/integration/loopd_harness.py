@@ -531,6 +531,41 @@ class NotifySocket:
                        " got %r" % (timeout, key, "" if value is None else
                                     "=" + value, got))
 
+    def wait_for_match(self, key, regex, timeout=TIMEOUT):
+        """The first message whose key matches regex."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for m in self.messages:
+                    if key in m and regex.search(m[key]):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            got = list(self.messages)
+        self.test.fail("timed out after %gs waiting for %s~%s; got %r"
+                       % (timeout, key, regex.pattern, got))
+
+    def count(self, key, value):
+        with self._cond:
+            return sum(1 for m in self.messages if m.get(key) == value)
+
+    def wait_for_count(self, key, value, n, timeout=TIMEOUT, fail=True):
+        """True once n messages have key=value; at the deadline, fails (or
+        returns False when fail is False)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while sum(1 for m in self.messages if m.get(key) == value) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    if fail:
+                        self.test.fail("timed out waiting for %d %s=%s"
+                                       % (n, key, value))
+                    return False
+                self._cond.wait(left)
+        return True
+
     def index(self, key, value):
         with self._cond:
             for i, m in enumerate(self.messages):

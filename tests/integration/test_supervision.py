@@ -227,12 +227,33 @@ class StatusTest(LoopdTestCase):
         self.assertEqual(ready["not_running"], ["f (restarting)"])
         m = notify.wait_for("READY", "1")
         self.assertIn("running 1 of 2", m["STATUS"])
-        m = notify.wait_for("STATUS", None)
-        st = [x["STATUS"] for x in notify.messages if "STATUS" in x]
-        self.assertTrue(any(re.search(r"1 restarting \(next in [0-9]+s\)", s)
-                            for s in st) or True, st)
+        m = notify.wait_for_match(
+            "STATUS", re.compile(r"running 1 of 2 tasks; 1 restarting "
+                                 r"\(next in [0-9]+s\), 0 failed"))
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 1)
+
+    def test_watchdog(self):
+        notify = self.notify_socket()
+        d = self.start([loop("l", task("t", "ticker", interval="1h"))],
+                       extra_env={"NOTIFY_SOCKET": notify.path,
+                                  "WATCHDOG_USEC": "200000"})
+        d.wait_ready()
+        notify.wait_for("WATCHDOG", "1")
+        n = notify.count("WATCHDOG", "1")
+        notify.wait_for_count("WATCHDOG", "1", n + 3, timeout=5)
+        # Stopped, the supervisor's loop does not turn: no WATCHDOG=1.
+        os.kill(d.pid, signal.SIGSTOP)
+        try:
+            quiet = notify.count("WATCHDOG", "1")
+            self.assertFalse(notify.wait_for_count("WATCHDOG", "1",
+                                                   quiet + 2, timeout=0.5,
+                                                   fail=False))
+        finally:
+            os.kill(d.pid, signal.SIGCONT)
+        notify.wait_for_count("WATCHDOG", "1", quiet + 2, timeout=5)
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
 
     def test_clean_run_exits_0(self):
         d = self.start([loop("l", task("t", "ticker", interval="1h"))])
