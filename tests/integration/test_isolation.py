@@ -157,8 +157,12 @@ class IsolationTest(LoopdTestCase):
         # with the worker.  The orphan was the supervisor's to kill: with
         # the supervisor gone it is init's (under systemd, KillMode= ends
         # it with the rest of the unit's cgroup).
-        for pid in (worker, child):
-            self.assertFalse(self._alive_after(pid), "%d survived" % pid)
+        for what, pid in (("worker", worker), ("child", child)):
+            if self._alive_after(pid):
+                with open("/proc/%d/status" % pid) as f:
+                    status = f.read()
+                self.fail("the %s %d survived the supervisor:\n%s"
+                          % (what, pid, status))
         self._kill(orphan)
 
     @staticmethod
