@@ -236,6 +236,10 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_int(&m, conf->log_format);
 	msg_put_str(&m, loop->name, 0);
 	msg_put_int(&m, loop->backend);
+	msg_put_int(&m, loop->executor.workers);
+	msg_put_int(&m, loop->executor.kind);
+	msg_put_int(&m, loop->executor.queue);
+	put_mark(&m, loop->executor.mark);
 	put_mark(&m, loop->mark);
 	msg_put_int(&m, (int64_t)loop->ntasks);
 	rc = m.nomem ? -1 : send(ctx, &m);
@@ -342,7 +346,7 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 {
 	struct loop_conf *loop;
 	const char *proto;
-	int64_t level, format, backend, ntasks;
+	int64_t level, format, backend, ntasks, workers, kind, queue;
 
 	if (conf->nloops != 0)
 		return msg_fail(in, "a second MSG_LOOP");
@@ -360,6 +364,10 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	msg_get_range(in, CONF_LOG_JSON, CONF_LOG_TEXT, &format);
 	loop->name = get_strdup(in);
 	msg_get_range(in, CONF_BACKEND_AUTO, CONF_BACKEND_SELECT, &backend);
+	msg_get_range(in, 0, CONF_MAX_EXEC_WORKERS, &workers);
+	msg_get_range(in, CONF_EXEC_IO, CONF_EXEC_CPU, &kind);
+	msg_get_range(in, 1, CONF_MAX_EXEC_QUEUE, &queue);
+	get_mark(in, conf, &loop->executor.mark);
 	get_mark(in, conf, &loop->mark);
 	msg_get_range(in, 1, INT32_MAX, &ntasks);
 	if (msg_done(in) < 0)
@@ -367,6 +375,9 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	conf->log_level = (int)level;
 	conf->log_format = (enum conf_log_format)format;
 	loop->backend = (enum conf_backend)backend;
+	loop->executor.workers = (unsigned)workers;
+	loop->executor.kind = (enum conf_exec_kind)kind;
+	loop->executor.queue = (unsigned)queue;
 	if ((loop->tasks = calloc((size_t)ntasks, sizeof *loop->tasks)) ==
 	    NULL)
 		return msg_fail(in, "out of memory");

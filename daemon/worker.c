@@ -20,9 +20,11 @@
 #include <event2/event.h>
 
 #include "crash.h"
+#include "executor.h"
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"
+#include "post.h"
 #include "proc.h"
 #include "task.h"
 #include "worker.h"
@@ -250,6 +252,7 @@ worker_cancel(struct worker *w)
 	if (w->cancelling)
 		return;
 	w->cancelling = 1;
+	executor_stop(w->host.exec);	/* no new jobs; running ones finish */
 	for (i = 0; i < w->ntasks; i++)
 		task_cancel(w->tasks[i]);
 	if (w->nlive == 0)
@@ -365,10 +368,13 @@ worker_free(struct worker *w)
 {
 	size_t i;
 
+	executor_join(w->host.exec);	/* running works finish first */
 	for (i = 0; i < w->ntasks; i++)
 		task_free(w->tasks[i]);
 	free(w->tasks);
 	free(w->names);
+	executor_free(w->host.exec);	/* logs its counts */
+	post_queue_free(w->host.post);
 	if (w->ipc != NULL) {
 		worker_report_drops(w);
 		ipc_flush(w->ipc, 1000);
@@ -420,9 +426,12 @@ worker_main(void)
 	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
 	    .running = &page->running, .on_state = worker_task_state,
 	    .ctx = &w };
+	w.host.post = post_queue_new(w.base);
+	w.host.exec = executor_new(&w.loop->executor, w.host.post,
+	    w.loop->name);
 	w.ipc = ipc_new(w.base, PROC_FD_CHANNEL, WORKER_FRAME_MAX, &worker_ipc,
 	    &w);
-	if (w.ipc == NULL) {
+	if (w.ipc == NULL || w.host.post == NULL || w.host.exec == NULL) {
 		worker_free(&w);
 		return 1;
 	}
