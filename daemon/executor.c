@@ -169,6 +169,7 @@ executor_spawn(struct executor *ex)
 	if (rc != 0)
 		return -1;
 	ex->nthreads++;
+	ex->st.threads++;
 	return 0;
 }
 
@@ -345,8 +346,6 @@ executor_get_stats(struct executor *ex, struct executor_stats *s)
 {
 	*s = ex->st;
 	s->workers = ex->size;
-	s->threads = ex->nthreads > ex->st.threads ? ex->nthreads :
-	    ex->st.threads;
 	pthread_mutex_lock(&ex->mu);
 	s->depth = ex->depth;
 	s->active = ex->active;
@@ -392,7 +391,6 @@ executor_join(struct executor *ex)
 	pthread_mutex_unlock(&ex->mu);
 	for (i = 0; i < ex->nthreads; i++)
 		pthread_join(ex->threads[i], NULL);
-	ex->st.threads = ex->nthreads;
 	ex->nthreads = 0;
 	ex->stopping = 1;
 }

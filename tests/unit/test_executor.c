@@ -227,6 +227,7 @@ START_TEST(full_queue_rejects_at_once_and_done_says_so)
 	ck_assert_uint_eq(st.completed, 3);
 	ck_assert_uint_eq(st.rejected, 2);
 	ck_assert_uint_eq(st.depth, 0);
+	ck_assert_uint_eq(st.threads, 1);
 	fixture_free();
 }
 END_TEST
