@@ -65,6 +65,8 @@ struct executor {
 	unsigned		 nthreads;
 	int			 stopping;
 	struct post_queue	*post;		/* wakes the loop */
+	struct job		*spare;		/* freed jobs kept, loop */
+	unsigned		 nspare;
 	struct executor_stats	 st;		/* counts of the loop thread */
 };
 
@@ -104,13 +106,15 @@ executor_size(const struct executor_conf *conf, long ncpu)
 
 /* ---- the pool --------------------------------------------------------------- */
 
-/* Hand j to the loop thread; under mu. */
-static void
+/* Hand j to the loop thread; under mu.  Returns 1 when the loop must be
+ * woken (post_queue_kick(), best done after unlocking). */
+static int
 job_finish_locked(struct executor *ex, struct job *j)
 {
-	if (TAILQ_EMPTY(&ex->finished))
-		post_queue_kick(ex->post);
+	int kick = TAILQ_EMPTY(&ex->finished);
+
 	TAILQ_INSERT_TAIL(&ex->finished, j, qlink);
+	return kick;
 }
 
 static void *
@@ -118,9 +122,16 @@ executor_thread(void *arg)
 {
 	struct executor *ex = arg;
 	struct job *j;
+	int kick = 0;
 
 	pthread_mutex_lock(&ex->mu);
 	for (;;) {
+		if (kick && (TAILQ_EMPTY(&ex->queue) || ex->quit)) {
+			pthread_mutex_unlock(&ex->mu);
+			post_queue_kick(ex->post);
+			pthread_mutex_lock(&ex->mu);
+			kick = 0;
+		}
 		while (TAILQ_EMPTY(&ex->queue) && !ex->quit) {
 			ex->idle++;
 			pthread_cond_wait(&ex->work_cv, &ex->mu);
@@ -134,6 +145,10 @@ executor_thread(void *arg)
 		ex->active++;
 		j->state = JOB_RUNNING;
 		pthread_mutex_unlock(&ex->mu);
+		/* The wake-up for the last job, outside the lock. */
+		if (kick)
+			post_queue_kick(ex->post);
+		kick = 0;
 
 		job_current = j;
 		j->work(j->arg);
@@ -145,7 +160,7 @@ executor_thread(void *arg)
 			pthread_cond_broadcast(&ex->claim_cv);
 		if (j->state != JOB_ORPHANED)
 			j->state = JOB_RETURNED;
-		job_finish_locked(ex, j);
+		kick |= job_finish_locked(ex, j);
 	}
 	pthread_mutex_unlock(&ex->mu);
 	return NULL;
@@ -190,6 +205,34 @@ loopd_job_orphaned(void)
 }
 
 /* ---- the loop thread ---------------------------------------------------------- */
+
+#define EXECUTOR_SPARE_MAX	256
+
+/* A job for reuse, so that a steady stream of jobs allocates nothing. */
+static struct job *
+job_alloc(struct executor *ex)
+{
+	struct job *j = ex->spare;
+
+	if (j == NULL)
+		return malloc(sizeof *j + event_get_struct_event_size());
+	ex->spare = (struct job *)j->arg;
+	ex->nspare--;
+	return j;
+}
+
+static void
+job_release(struct executor *ex, struct job *j)
+{
+	if (ex->nspare >= EXECUTOR_SPARE_MAX) {
+		free(j);
+		return;
+	}
+	j->task = NULL;
+	j->arg = ex->spare;	/* the spare list's link */
+	ex->spare = j;
+	ex->nspare++;
+}
 
 /* Call j's done with status; j leaves its task. */
 static void
@@ -246,7 +289,7 @@ job_take_back(struct job *j, int status)
 	switch (s) {
 	case JOB_QUEUED:
 		job_deliver(j, status);
-		free(j);
+		job_release(ex, j);
 		break;
 	case JOB_RUNNING:
 		job_deliver(j, status | LOOPD_JOB_RUNNING);
@@ -292,7 +335,7 @@ executor_run_completions(struct executor *ex)
 		if (!j->delivered)
 			job_deliver(j, j->state == JOB_REJECTED ?
 			    LOOPD_JOB_REJECTED : LOOPD_JOB_FINISHED);
-		free(j);
+		job_release(ex, j);
 	}
 }
 
@@ -412,6 +455,10 @@ executor_free(struct executor *ex)
 		TAILQ_REMOVE(&ex->queue, j, qlink);
 		free(j);
 	}
+	while ((j = ex->spare) != NULL) {
+		ex->spare = j->arg;
+		free(j);
+	}
 	executor_log_stats(ex);
 	post_queue_hook(ex->post, NULL, NULL);
 	pthread_cond_destroy(&ex->claim_cv);
@@ -430,34 +477,37 @@ loopd_run_in_executor(loopd_task *t, loopd_work_cb work, loopd_done_cb done,
 	struct executor *ex;
 	struct job *j;
 	struct timeval tv;
-	int rc = 0;
+	int rc = 0, kick = 0;
 
 	if (t == NULL || work == NULL || done == NULL)
 		return -LOOPD_EINVAL;
 	ex = t->host->exec;
 	if (ex == NULL || ex->stopping || t->ending || !task_is_live(t))
 		return -LOOPD_ESTATE;
-	if ((j = calloc(1, sizeof *j + event_get_struct_event_size())) == NULL)
+	if ((j = job_alloc(ex)) == NULL)
 		return -LOOPD_ENOMEM;
 	*j = (struct job){ .ex = ex, .task = t, .work = work, .done = done,
 	    .arg = arg, .timer = (struct event *)(void *)(j + 1) };
 	pthread_mutex_lock(&ex->mu);
 	if (ex->depth >= ex->conf->queue) {
 		j->state = JOB_REJECTED;
-		job_finish_locked(ex, j);
+		kick = job_finish_locked(ex, j);
 		rc = -LOOPD_EFULL;
 	} else if (ex->idle == 0 && ex->nthreads < ex->size &&
 	    executor_spawn(ex) < 0 && ex->nthreads == 0) {
 		pthread_mutex_unlock(&ex->mu);
-		free(j);
+		job_release(ex, j);
 		return -LOOPD_ESYS;
 	} else {
 		j->state = JOB_QUEUED;
 		TAILQ_INSERT_TAIL(&ex->queue, j, qlink);
 		ex->depth++;
-		pthread_cond_signal(&ex->work_cv);
+		if (ex->idle > 0)
+			pthread_cond_signal(&ex->work_cv);
 	}
 	pthread_mutex_unlock(&ex->mu);
+	if (kick)
+		post_queue_kick(ex->post);	/* its done, on the next turn */
 	ex->st.submitted++;
 	TAILQ_INSERT_TAIL(&t->jobs, j, tlink);
 	if (rc == 0 && timeout_ms > 0) {
