@@ -33,7 +33,7 @@
 #include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
-#define MSG_PROTOCOL	"loopd-msg/1 " LOOPD_VERSION
+#define MSG_PROTOCOL	"loopd-msg/2 " LOOPD_VERSION
 
 enum msg_type {
 	MSG_LOOP = 1,
