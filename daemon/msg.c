@@ -295,7 +295,7 @@ static struct conf_node *
 get_node(struct msg_in *in, const struct conf *conf, int depth)
 {
 	struct conf_node *n;
-	int64_t kind, count, flags;
+	int64_t kind, count, flags = 0;
 	size_t i;
 
 	if (depth > NODE_DEPTH_MAX) {
@@ -346,7 +346,8 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 {
 	struct loop_conf *loop;
 	const char *proto;
-	int64_t level, format, backend, ntasks, workers, kind, queue;
+	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
+	int64_t workers = 0, kind = 0, queue = 1;
 
 	if (conf->nloops != 0)
 		return msg_fail(in, "a second MSG_LOOP");
