@@ -53,7 +53,7 @@ static const char *const log_keys[] = { "level", "format", "target" };
 static const char *const shutdown_keys[] = { "grace" };
 static const char *const loop_keys[] = {
 	"name", "backend", "restart", "start_timeout", "hang_timeout",
-	"hang_action", "limits", "tasks",
+	"hang_action", "limits", "executor", "tasks",
 };
 static const char *const task_keys[] = {
 	"name", "plugin", "restart", "config",
@@ -96,6 +96,9 @@ static const struct misplaced task_misplaced[] = {
 	{ "on_exhausted", "it is set at the top level" },
 	{ NULL, NULL },
 };
+static const char *const executor_keys[] = { "workers", "kind", "queue" };
+/* In enum conf_exec_kind order. */
+static const char *const exec_kind_names[] = { "io", "cpu" };
 
 /* In enum conf_backend order. */
 static const char *const backend_names[] = {
@@ -905,6 +908,68 @@ check_tasks(struct parse *p, struct conf_node *node, const struct scope *sc,
 		    &lc->tasks[i]);
 }
 
+/* A whole number in [lo, hi] from node; -1 once reported. */
+static long long
+want_count(struct parse *p, const struct conf_node *node, const char *pfx,
+    const char *key, long long lo, long long hi)
+{
+	const char *s, *c;
+	char b[ERRLIST_SHOWN_BUF];
+	long long n = 0;
+
+	if ((s = want_scalar(p, node, pfx, key, "a whole number")) == NULL)
+		return -1;
+	for (c = s; *c >= '0' && *c <= '9'; c++)
+		if (n <= hi)
+			n = n * 10 + (*c - '0');
+	if (c == s || *c != '\0' || node->quoted) {
+		perr(p, node->mark, "%s%s: '%s' is not a whole number", pfx,
+		    key, errlist_shown(s, b));
+		return -1;
+	}
+	if (n < lo || n > hi) {
+		perr(p, node->mark, "%s%s: %s is out of range: it must be "
+		    "between %lld and %lld", pfx, key, errlist_shown(s, b),
+		    lo, hi);
+		return -1;
+	}
+	return n;
+}
+
+static void
+check_executor(struct parse *p, const struct conf_node *node,
+    const struct scope *lsc, struct executor_conf *ec)
+{
+	const struct conf_node *v;
+	const char *s;
+	char pfx[sizeof lsc->pfx + 16], in[sizeof lsc->in + 16];
+	long long n;
+	int k;
+
+	snprintf(pfx, sizeof pfx, "%sexecutor.", lsc->pfx);
+	snprintf(in, sizeof in, "in the executor of %s", lsc->name);
+	ec->mark = node->mark;
+	if (want_map(p, node, lsc->pfx, "executor") == -1)
+		return;
+	check_keys(p, node, executor_keys, NELEM(executor_keys), in, NULL);
+	if ((v = tree_map_get(node, "workers")) != NULL) {
+		ec->mark = v->mark;
+		if (v->kind == CONF_SCALAR && !v->is_null && !v->quoted &&
+		    (s = v->value) != NULL && strcmp(s, "auto") == 0)
+			ec->workers = 0;
+		else if ((n = want_count(p, v, pfx, "workers", 1,
+		    CONF_MAX_EXEC_WORKERS)) != -1)
+			ec->workers = (unsigned)n;
+	}
+	if ((v = tree_map_get(node, "kind")) != NULL &&
+	    (k = choose(p, v, pfx, "kind", exec_kind_names,
+	    NELEM(exec_kind_names))) != -1)
+		ec->kind = (enum conf_exec_kind)k;
+	if ((v = tree_map_get(node, "queue")) != NULL &&
+	    (n = want_count(p, v, pfx, "queue", 1, CONF_MAX_EXEC_QUEUE)) != -1)
+		ec->queue = (unsigned)n;
+}
+
 static void
 check_loop(struct parse *p, struct conf_node *node, size_t i,
     const struct conf *conf, struct loop_conf *lc)
@@ -915,6 +980,8 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 
 	lc->mark = node->mark;
 	loop_defaults(lc);
+	lc->executor = (struct executor_conf){ .queue = CONF_DEFAULT_EXEC_QUEUE,
+	    .mark = node->mark };
 	scope_set(&sc, "loop #%zu", i + 1);
 	if (want_kind(p, node, CONF_MAP, "", sc.name,
 	    "a mapping with name and tasks") == -1)
@@ -932,6 +999,8 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 	    NELEM(backend_names))) != -1)
 		lc->backend = (enum conf_backend)b;
 	check_supervision(p, node, &sc, lc);
+	if ((v = tree_map_get(node, "executor")) != NULL)
+		check_executor(p, v, &sc, &lc->executor);
 	if ((v = tree_map_get(node, "tasks")) == NULL)
 		perr(p, node->mark, "%s has no tasks: add a `tasks:` sequence",
 		    sc.name);
@@ -1373,6 +1442,14 @@ config_parse_duration(const char *text, uint64_t *ms, const char **err)
 	}
 	*ms = n * mult;
 	return 0;
+}
+
+const char *
+config_exec_kind_name(enum conf_exec_kind kind)
+{
+	if ((size_t)kind >= NELEM(exec_kind_names))
+		return "?";
+	return exec_kind_names[kind];
 }
 
 const char *

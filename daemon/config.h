@@ -54,6 +54,19 @@ struct limits_conf {
 	uint64_t		 cpu_seconds;	/* >= 1 */
 };
 
+enum conf_exec_kind {
+	CONF_EXEC_IO,
+	CONF_EXEC_CPU,
+};
+
+/* A loop's `executor:` mapping. */
+struct executor_conf {
+	unsigned		 workers;	/* 0: auto */
+	enum conf_exec_kind	 kind;
+	unsigned		 queue;		/* jobs waiting, at most */
+	struct conf_mark	 mark;		/* of `workers`, or the loop */
+};
+
 struct task_conf {
 	char			*name;
 	char			*plugin;	/* a name: [A-Za-z0-9_-]+ */
@@ -67,6 +80,7 @@ struct task_conf {
 struct loop_conf {
 	char			*name;
 	enum conf_backend	 backend;
+	struct executor_conf	 executor;
 	struct task_conf	*tasks;
 	size_t			 ntasks;
 	struct conf_mark	 mark;
@@ -130,6 +144,9 @@ struct conf_errors {
 #define CONF_NAME_MAX		64
 /* A larger file is refused rather than read. */
 #define CONF_FILE_MAX		(16 * 1024 * 1024)
+#define CONF_DEFAULT_EXEC_QUEUE	1024
+#define CONF_MAX_EXEC_WORKERS	1024
+#define CONF_MAX_EXEC_QUEUE	1000000
 /* Longer durations are taken for mistakes. */
 #define CONF_MAX_DURATION_MS	(7ULL * 24 * 60 * 60 * 1000)
 
@@ -166,6 +183,7 @@ int		 config_parse_duration(const char *text, uint64_t *ms,
 		    const char **err);
 
 const char	*config_backend_name(enum conf_backend backend);
+const char	*config_exec_kind_name(enum conf_exec_kind kind);
 
 /*
  * Write "FILE:LINE:COL: msg", or "FILE: msg" when line is 0, into buf as

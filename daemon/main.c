@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "executor.h"
 #include "loader.h"
 #include "log.h"
 #include "proc.h"
@@ -224,6 +225,36 @@ warn_missing_plugins(const struct conf *conf)
 	exit(EXIT_CONFIG);
 }
 
+/*
+ * A pool larger than its kind needs is worth a warning, not a refusal:
+ * past CPUs + 1, cpu-bound threads only take turns; past 2 x CPUs (32 at
+ * most), io threads mostly add memory and contention.
+ */
+static void
+warn_executors(const struct conf *conf)
+{
+	const struct executor_conf *ec;
+	long ncpu = executor_ncpu();
+	unsigned cap;
+	size_t i;
+
+	for (i = 0; i < conf->nloops; i++) {
+		ec = &conf->loops[i].executor;
+		cap = executor_cap(ec->kind, ncpu);
+		if (ec->workers <= cap)
+			continue;
+		log_plain("%s:%d:%d: warning: loop '%s': executor.workers %u is "
+		    "over-provisioned for kind %s on %ld CPU%s (at most %u): %s",
+		    ec->mark.file, ec->mark.line, ec->mark.col,
+		    conf->loops[i].name, ec->workers,
+		    config_exec_kind_name(ec->kind), ncpu, ncpu == 1 ? "" : "s",
+		    cap, ec->kind == CONF_EXEC_CPU ? "cpu-bound threads beyond "
+		    "CPUs + 1 only take turns on the same CPUs" : "io threads "
+		    "beyond 2 x CPUs (32 at most) mostly add memory and lock "
+		    "contention; raise the queue instead, or use workers: auto");
+	}
+}
+
 static struct conf *
 load_config(const struct options *o)
 {
@@ -264,6 +295,7 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	if (o.check) {
 		warn_missing_plugins(conf);
+		warn_executors(conf);
 		printf("%s: configuration is valid\n", conf->path);
 		config_free(conf);
 		return 0;

@@ -247,6 +247,10 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_int(&m, conf->log_format);
 	msg_put_str(&m, loop->name, 0);
 	msg_put_int(&m, loop->backend);
+	msg_put_int(&m, loop->executor.workers);
+	msg_put_int(&m, loop->executor.kind);
+	msg_put_int(&m, loop->executor.queue);
+	put_mark(&m, loop->executor.mark);
 	put_mark(&m, loop->mark);
 	put_restart(&m, &loop->restart);
 	msg_put_int(&m, (int64_t)loop->start_timeout_ms);
@@ -415,6 +419,7 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	const char *proto;
 	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
 	int64_t start = 0, hang = 0, action = 0;
+	int64_t workers = 0, kind = 0, queue = 1;
 
 	if (conf->nloops != 0)
 		return msg_fail(in, "a second MSG_LOOP");
@@ -432,6 +437,10 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	msg_get_range(in, CONF_LOG_JSON, CONF_LOG_TEXT, &format);
 	loop->name = get_strdup(in, conf);
 	msg_get_range(in, CONF_BACKEND_AUTO, CONF_BACKEND_SELECT, &backend);
+	msg_get_range(in, 0, CONF_MAX_EXEC_WORKERS, &workers);
+	msg_get_range(in, CONF_EXEC_IO, CONF_EXEC_CPU, &kind);
+	msg_get_range(in, 1, CONF_MAX_EXEC_QUEUE, &queue);
+	get_mark(in, conf, &loop->executor.mark);
 	get_mark(in, conf, &loop->mark);
 	get_restart(in, &loop->restart);
 	msg_get_range(in, 1, CONF_MAX_TIMEOUT_MS, &start);
@@ -450,6 +459,9 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	loop->start_timeout_ms = (uint64_t)start;
 	loop->hang_timeout_ms = (uint64_t)hang;
 	loop->hang_action = (enum conf_hang_action)action;
+	loop->executor.workers = (unsigned)workers;
+	loop->executor.kind = (enum conf_exec_kind)kind;
+	loop->executor.queue = (unsigned)queue;
 	if ((loop->tasks = get_mem(in, conf, (size_t)ntasks *
 	    sizeof *loop->tasks)) == NULL)
 		return -1;

@@ -11,7 +11,9 @@
 
 #include <event2/event.h>
 
+#include "executor.h"
 #include "log.h"
+#include "post.h"
 #include "task.h"
 
 static const char *const state_names[] = {
@@ -50,11 +52,13 @@ task_new(struct task_host *host, const struct task_conf *conf, int index)
 	t->index = index;
 	t->state = TASK_STARTING;
 	TAILQ_INIT(&t->handles);
+	TAILQ_INIT(&t->jobs);
 	args_init(&t->args, conf->config, task_args_error, t);
 	if ((t->reaper = event_new(host->base, -1, 0, task_reap, t)) == NULL) {
 		free(t);
 		return NULL;
 	}
+	post_task_open(t);
 	return t;
 }
 
@@ -117,6 +121,7 @@ task_end(struct loopd_task *t, const char *type, const char *msg)
 	if (t->ending)
 		return;
 	t->ending = 1;
+	post_task_close(t);
 	api_disarm_handles(t);	/* none of its callbacks runs from now on */
 	if (type != NULL) {
 		t->err_type = strdup(type);
@@ -133,6 +138,7 @@ task_reap(evutil_socket_t fd, short what, void *arg)
 	const struct loopd_plugin *d = t->plugin.desc;
 
 	api_release_handles(t);
+	executor_task_end(t->host->exec, t);	/* each job's done, then stop */
 	if (d != NULL && d->stop != NULL) {
 		task_enter(t);
 		d->stop(t->pstate);
@@ -149,7 +155,9 @@ task_free(struct loopd_task *t)
 		return;
 	if (t->state != TASK_DONE && t->state != TASK_FAILED) {
 		/* Never reaped: nothing of the task may outlive it. */
+		post_task_close(t);
 		api_release_handles(t);
+		executor_task_end(t->host->exec, t);
 		if (t->plugin.desc != NULL && t->plugin.desc->stop != NULL) {
 			task_enter(t);
 			t->plugin.desc->stop(t->pstate);

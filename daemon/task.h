@@ -9,7 +9,8 @@
  * every handle is released, then the stop hook runs, then the host hears
  * the new state.  While cancelling, callbacks still run.
  *
- * Worker main thread only.
+ * Worker main thread only.  A task's memory stays allocated until its
+ * worker exits: loopd_post() from other threads relies on it (post.h).
  */
 #ifndef LOOPD_TASK_H
 #define LOOPD_TASK_H
@@ -41,10 +42,14 @@ struct task_host {
 	/* Told of every state change; the task may be freed inside. */
 	void			(*on_state)(void *ctx, struct loopd_task *t);
 	void			*ctx;
+	struct post_queue	*post;		/* loopd_post(), or NULL */
+	struct executor		*exec;		/* the loop's pool, or NULL */
 };
 
 struct handle;
 TAILQ_HEAD(handle_list, handle);
+struct job;
+TAILQ_HEAD(job_list, job);
 
 struct loopd_task {
 	struct task_host	*host;		/* borrowed */
@@ -59,6 +64,8 @@ struct loopd_task {
 	struct event		*reaper;
 	char			*err_type;	/* set when failed */
 	char			*err_msg;
+	int			 post_open;	/* under the post queue's mutex */
+	struct job_list		 jobs;		/* executor jobs without done */
 };
 
 /* A new task in TASK_STARTING, or NULL.  Free with task_free(). */

@@ -23,9 +23,11 @@
 #include <event2/event.h>
 
 #include "crash.h"
+#include "executor.h"
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"
+#include "post.h"
 #include "proc.h"
 #include "task.h"
 #include "worker.h"
@@ -43,6 +45,8 @@ struct worker {
 	size_t			 ntasks;
 	size_t			 nlive;		/* tasks not done or failed */
 	size_t			 nstarts;	/* task starts so far */
+	struct loopd_task	**retired;	/* ended, restarted since */
+	size_t			 nretired, retiredcap;
 	uint32_t		*names;		/* task name -> index + 1 */
 	size_t			 nameslots;	/* a power of two */
 	struct msg_out		 out;		/* reused for every message */
@@ -256,11 +260,29 @@ worker_cancel(struct worker *w)
 	if (w->cancelling)
 		return;
 	w->cancelling = 1;
+	executor_stop(w->host.exec);	/* no new jobs; running ones finish */
 	for (i = 0; i < w->ntasks; i++)
 		if (w->tasks[i] != NULL)
 			task_cancel(w->tasks[i]);
 	if (w->nlive == 0)
 		event_base_loopbreak(w->base);
+}
+
+static int
+worker_retire(struct worker *w, struct loopd_task *t)
+{
+	struct loopd_task **v;
+
+	if (w->nretired == w->retiredcap) {
+		v = reallocarray(w->retired, w->retiredcap ? w->retiredcap * 2 :
+		    8, sizeof *v);
+		if (v == NULL)
+			return -1;
+		w->retired = v;
+		w->retiredcap = w->retiredcap ? w->retiredcap * 2 : 8;
+	}
+	w->retired[w->nretired++] = t;
+	return 0;
 }
 
 /* MSG_START: task i starts, or starts again once it has ended. */
@@ -271,7 +293,10 @@ worker_start_task(struct worker *w, size_t i)
 
 	if (w->cancelling || (t != NULL && task_is_live(t)))
 		return;
-	task_free(t);
+	/* An ended task is kept, not freed, until the worker exits: a
+	 * plugin thread may still loopd_post() to it (post.h). */
+	if (t != NULL && worker_retire(w, t) < 0)
+		return;
 	if ((w->tasks[i] = task_new(&w->host, &w->loop->tasks[i], (int)i)) ==
 	    NULL)
 		return;		/* the supervisor sees no state: a hang */
@@ -464,14 +489,22 @@ worker_free(struct worker *w)
 {
 	size_t i;
 
+	executor_join(w->host.exec);	/* running works finish first */
 	for (i = 0; i < w->ntasks; i++)
 		task_free(w->tasks[i]);
+	for (i = 0; i < w->nretired; i++)
+		task_free(w->retired[i]);
 	free(w->tasks);
+	free(w->retired);
 	free(w->names);
 	loader_cache_free(w->host.plugins);
+	executor_free(w->host.exec);	/* logs its counts */
+	post_queue_free(w->host.post);
 	if (w->ipc != NULL) {
 		worker_report_drops(w);
-		ipc_flush(w->ipc, 1000);
+		/* Until every state is out: a slow supervisor decides, with
+		 * its grace timer, not a timeout here. */
+		ipc_flush(w->ipc, -1);
 		log_set_sink(NULL, NULL);
 		ipc_free(w->ipc);
 	}
@@ -531,13 +564,16 @@ worker_main(void)
 	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
 	    .running = &page->running, .plugins = loader_cache_new(),
 	    .on_state = worker_task_state, .ctx = &w };
+	w.host.post = post_queue_new(w.base);
+	w.host.exec = executor_new(&w.loop->executor, w.host.post,
+	    w.loop->name);
 	if (w.host.plugins == NULL) {
 		worker_free(&w);
 		return 1;
 	}
 	w.ipc = ipc_new(w.base, PROC_FD_CHANNEL, WORKER_FRAME_MAX, &worker_ipc,
 	    &w);
-	if (w.ipc == NULL) {
+	if (w.ipc == NULL || w.host.post == NULL || w.host.exec == NULL) {
 		worker_free(&w);
 		return 1;
 	}

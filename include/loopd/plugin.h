@@ -11,6 +11,8 @@
  *
  * Threads: every function here is for the loop thread, the one that calls
  * the plugin's hooks and callbacks, unless its comment says otherwise.
+ * Since 1.1, loopd_post() may be called from any thread, and
+ * loopd_job_orphaned() from inside an executor work; nothing else may.
  *
  * Ownership: every handle a task opens (timer, watch, pending call) belongs
  * to the task and is released when the task ends, whether the plugin released
@@ -28,7 +30,8 @@
  *
  * Ending: once loopd_task_done() or loopd_task_fail() has been called, none
  * of the task's callbacks runs any more, even one whose event was already
- * ready in the same turn of the loop.  While the task is only cancelling
+ * ready in the same turn of the loop (but for the done callbacks of its
+ * executor jobs, called once with LOOPD_JOB_CANCELLED before its stop hook).  While the task is only cancelling
  * (its cancel hook has been called), its callbacks run as before.
  *
  * Errors: functions that can fail return a negative LOOPD_E* code or NULL.
@@ -51,7 +54,7 @@ extern "C" {
 #endif
 
 #define LOOPD_PLUGIN_ABI_MAJOR	1
-#define LOOPD_PLUGIN_ABI_MINOR	0
+#define LOOPD_PLUGIN_ABI_MINOR	1
 
 #if defined(__GNUC__)
 #define LOOPD_API	__attribute__((visibility("default")))
@@ -76,6 +79,7 @@ struct event_base;
 #define LOOPD_ENOENT	4	/* no such key */
 #define LOOPD_ETYPE	5	/* the value has another type */
 #define LOOPD_ESYS	6	/* a system call failed; errno says why */
+#define LOOPD_EFULL	7	/* since 1.1: the executor's queue is full */
 
 /* Log levels for loopd_log(). */
 #define LOOPD_LOG_DEBUG		0
@@ -258,6 +262,73 @@ LOOPD_API void		loopd_watch_cancel(loopd_watch *watch);
  * pending when the task ends is dropped.
  */
 LOOPD_API int	loopd_call_soon(loopd_task *task, loopd_timer_cb cb, void *arg);
+
+/* ---- other threads (since 1.1) --------------------------------------------- */
+
+/*
+ * Since 1.1.  Call cb(task, arg) on the task's loop thread, soon.  Any
+ * thread may call this, at any time while the task's worker runs (loopd
+ * keeps a task's memory until then).  Returns 0 when the call is queued,
+ * or -LOOPD_ESTATE when the task has ended or is ending (nothing is
+ * queued: arg is still yours), -LOOPD_EINVAL, -LOOPD_ENOMEM.
+ * A queued call runs unless the task ends first: then it is dropped, arg
+ * untouched, as a pending loopd_call_soon() would be.  Calls from one
+ * thread run in the order they were posted.  A task accepts posts from
+ * before its start hook runs until it calls loopd_task_done() or
+ * loopd_task_fail(); so a thread that posts only after the stop hook
+ * has returned is always refused, never run.
+ */
+LOOPD_API int	loopd_post(loopd_task *task, loopd_timer_cb cb, void *arg);
+
+/*
+ * Since 1.1.  Blocking work on the loop's executor, a bounded pool of
+ * threads (the loop's `executor:` settings).
+ *
+ * work(arg) runs on a pool thread; it may block, must not call loopd_*
+ * functions but loopd_post() and loopd_job_orphaned().  Then
+ * done(task, arg, status) runs on the loop thread, exactly once for every
+ * call that returned 0 or -LOOPD_EFULL, never inside this call, and
+ * always before the task's stop hook:
+ *   LOOPD_JOB_FINISHED   work returned
+ *   LOOPD_JOB_TIMEDOUT   timeout_ms (0: none) passed before work returned
+ *   LOOPD_JOB_CANCELLED  the task ended first; done is the one callback
+ *                        that still runs after loopd_task_done(), so
+ *                        that arg can be freed
+ *   LOOPD_JOB_REJECTED   the queue was full (the call returned
+ *                        -LOOPD_EFULL): work never runs
+ * ORed with LOOPD_JOB_RUNNING when work is still running on arg (timed
+ * out or cancelled while running): arg is then the work's, not yours;
+ * the work learns it from loopd_job_orphaned() and frees arg itself.
+ * Without that flag work has returned or never runs: arg is yours again.
+ *
+ * Returns 0 (queued), -LOOPD_EFULL (rejected: back off; done still
+ * comes), or, with no done to come, -LOOPD_ESTATE (the task is ending,
+ * or the worker is shutting down), -LOOPD_EINVAL, -LOOPD_ENOMEM,
+ * -LOOPD_ESYS (no thread could be started).
+ * Jobs start in the order they were queued.
+ */
+#define LOOPD_JOB_FINISHED	0
+#define LOOPD_JOB_TIMEDOUT	1
+#define LOOPD_JOB_CANCELLED	2
+#define LOOPD_JOB_REJECTED	3
+#define LOOPD_JOB_STATUS	0xff	/* status & LOOPD_JOB_STATUS */
+#define LOOPD_JOB_RUNNING	0x100	/* flag: work still runs on arg */
+
+typedef void	(*loopd_work_cb)(void *arg);
+typedef void	(*loopd_done_cb)(loopd_task *task, void *arg, int status);
+
+LOOPD_API int	loopd_run_in_executor(loopd_task *task, loopd_work_cb work,
+		    loopd_done_cb done, void *arg, uint64_t timeout_ms);
+
+/*
+ * Since 1.1.  From inside a work, as its last step: true when the job's
+ * done has already been called (LOOPD_JOB_RUNNING was set): nobody waits
+ * for this result, arg is the work's to free.  False otherwise, and then
+ * done will get LOOPD_JOB_FINISHED or LOOPD_JOB_CANCELLED after the work
+ * returns, whatever the timeout: do not touch arg after this call.
+ * False outside a work.
+ */
+LOOPD_API bool	loopd_job_orphaned(void);
 
 #ifdef __cplusplus
 }

@@ -39,11 +39,12 @@ class IsolationTest(LoopdTestCase):
         self.assertRegex(fds[4], r"^/memfd:loopd-crash")
         others = {n: t for n, t in fds.items() if n > 4}
         # Beyond those, only its own event_base: the epoll set and the
-        # base's internal pipe (both ends), none of which the supervisor
-        # holds.  Nothing of the other loop's (its channel, its crash
+        # base's internal pipe (both ends), and the eventfd other threads
+        # wake the loop with, none of which the supervisor holds.  Nothing of the other loop's (its channel, its crash
         # page, the echo's listening socket) is there.
         kinds = sorted(re.sub(r"\[\d+\]$", "", t) for t in others.values())
-        self.assertEqual(kinds, ["anon_inode:[eventpoll]", "pipe:", "pipe:"],
+        self.assertEqual(kinds, ["anon_inode:[eventfd]",
+                                "anon_inode:[eventpoll]", "pipe:", "pipe:"],
                          fds)
         sup = set()
         for n in os.listdir("/proc/%d/fd" % d.pid):

@@ -234,6 +234,41 @@ static const struct bad bad[] = {
 	{ "backend typo", "loops:\n  - name: net\n    backend: epol\n"
 	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 14,
 	    "unknown value 'epol'; did you mean 'epoll'?" },
+	{ "executor kind", "loops:\n  - name: net\n    executor: {kind: gpu}\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 22,
+	    "loop 'net': executor.kind: unknown value 'gpu'; did you mean "
+	    "'cpu'?" },
+	{ "executor workers word", "loops:\n  - name: net\n"
+	    "    executor: {workers: many}\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 25,
+	    "loop 'net': executor.workers: 'many' is not a whole number" },
+	{ "executor workers quoted", "loops:\n  - name: net\n"
+	    "    executor: {workers: '4'}\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 25,
+	    "loop 'net': executor.workers: '4' is not a whole number" },
+	{ "executor workers too many", "loops:\n  - name: net\n"
+	    "    executor: {workers: 1025}\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 25,
+	    "loop 'net': executor.workers: 1025 is out of range: it must be "
+	    "between 1 and 1024" },
+	{ "executor queue zero", "loops:\n  - name: net\n"
+	    "    executor: {queue: 0}\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 23,
+	    "loop 'net': executor.queue: 0 is out of range: it must be "
+	    "between 1 and 1000000" },
+	{ "executor huge queue", "loops:\n  - name: net\n"
+	    "    executor: {queue: 99999999999999999999999}\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 23,
+	    "executor.queue: 99999999999999999999999 is out of range" },
+	{ "executor key typo", "loops:\n  - name: net\n"
+	    "    executor: {wokers: 2}\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 16,
+	    "unknown key 'wokers' in the executor of loop 'net'; did you "
+	    "mean 'workers'?" },
+	{ "executor not a mapping", "loops:\n  - name: net\n"
+	    "    executor: 4\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 15,
+	    "loop 'net': executor: expected a mapping, found a scalar" },
 
 	/* Durations. */
 	{ "bare number", "shutdown:\n  grace: 10\n" LOOPS, 1, 0, 2, 10,
@@ -704,6 +739,9 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(conf->log_format, CONF_LOG_JSON);
 	ck_assert_uint_eq(conf->grace_ms, CONF_DEFAULT_GRACE_MS);
 	ck_assert_int_eq(conf->loops[0].backend, CONF_BACKEND_AUTO);
+	ck_assert_uint_eq(conf->loops[0].executor.workers, 0);	/* auto */
+	ck_assert_int_eq(conf->loops[0].executor.kind, CONF_EXEC_IO);
+	ck_assert_uint_eq(conf->loops[0].executor.queue, 1024);
 	ck_assert_ptr_null(conf->loops[0].tasks[0].config);
 	ck_assert_str_eq(conf->loops[0].tasks[0].plugin_path,
 	    "/usr/lib/loopd/plugins/echo.so");
@@ -1290,6 +1328,35 @@ START_TEST(test_file_too_large)
 }
 END_TEST
 
+START_TEST(test_executor_values)
+{
+	const char *yaml =
+	    "loops:\n"
+	    "  - name: a\n"
+	    "    executor: {workers: 8, kind: cpu, queue: 5}\n"
+	    "    tasks: [{name: t, plugin: echo}]\n"
+	    "  - name: b\n"
+	    "    executor: {workers: auto}\n"
+	    "    tasks: [{name: u, plugin: echo}]\n";
+	struct conf_errors errs;
+	struct conf *conf;
+
+	conf = parse(yaml, &errs);
+	dump_errors("executor", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_uint_eq(conf->loops[0].executor.workers, 8);
+	ck_assert_int_eq(conf->loops[0].executor.kind, CONF_EXEC_CPU);
+	ck_assert_uint_eq(conf->loops[0].executor.queue, 5);
+	ck_assert_int_eq(conf->loops[0].executor.mark.line, 3);
+	ck_assert_int_eq(conf->loops[0].executor.mark.col, 25);
+	ck_assert_uint_eq(conf->loops[1].executor.workers, 0);
+	ck_assert_int_eq(conf->loops[1].executor.kind, CONF_EXEC_IO);
+	ck_assert_uint_eq(conf->loops[1].executor.queue, 1024);
+	ck_assert_str_eq(config_exec_kind_name(CONF_EXEC_CPU), "cpu");
+	config_free(conf);
+}
+END_TEST
+
 START_TEST(test_backend_name)
 {
 	ck_assert_str_eq(config_backend_name(CONF_BACKEND_AUTO), "auto");
@@ -1456,6 +1523,7 @@ config_suite(void)
 	tcase_add_test(tc, test_scalars);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_backend_name);
+	tcase_add_test(tc, test_executor_values);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("supervision");
