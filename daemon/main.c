@@ -281,9 +281,9 @@ int
 main(int argc, char **argv)
 {
 	struct options o = { 0 };
+	struct supervisor_opts sopts;
 	struct conf *conf;
 	char exe[PATH_MAX];
-	int status;
 
 	std_fds_open();
 	parse_options(argc, argv, &o);
@@ -313,7 +313,8 @@ main(int argc, char **argv)
 		config_free(conf);
 		return 1;
 	}
-	status = supervisor_run(conf, exe);
-	config_free(conf);
-	return status;
+	sopts.path = o.config;
+	sopts.plugin_dir = o.plugin_dir;
+	sopts.default_plugin_dir = LOOPD_PLUGIN_DIR;
+	return supervisor_run(conf, &sopts, exe);
 }

@@ -230,12 +230,41 @@ put_restart(struct msg_out *m, const struct restart_conf *rc)
 	msg_put_int(m, (int64_t)rc->window_ms);
 }
 
+/* MSG_TASK: task slot i is t. */
+static void
+put_task(struct msg_out *m, size_t i, const struct task_conf *t)
+{
+	msg_begin(m, MSG_TASK);
+	msg_put_int(m, (int64_t)i);
+	msg_put_str(m, t->name, 0);
+	msg_put_str(m, t->plugin, 0);
+	msg_put_str(m, t->plugin_path, 0);
+	put_mark(m, t->mark);
+	put_restart(m, &t->restart);
+	msg_put_int(m, t->config != NULL);
+	if (t->config != NULL)
+		put_node(m, t->config);
+}
+
 int
-msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
+msg_send_task(size_t slot, const struct task_conf *t,
     int (*send)(void *ctx, const struct msg_out *m), void *ctx)
 {
 	struct msg_out m = { 0 };
-	const struct task_conf *t;
+	int rc;
+
+	put_task(&m, slot, t);
+	rc = m.nomem ? -1 : send(ctx, &m);
+	msg_out_free(&m);
+	return rc;
+}
+
+int
+msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
+    const struct task_conf *const *tasks, size_t ntasks,
+    int (*send)(void *ctx, const struct msg_out *m), void *ctx)
+{
+	struct msg_out m = { 0 };
 	size_t i;
 	int rc = 0;
 
@@ -259,20 +288,12 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_int(&m, (int64_t)loop->limits.memory);
 	msg_put_int(&m, (int64_t)loop->limits.open_files);
 	msg_put_int(&m, (int64_t)loop->limits.cpu_seconds);
-	msg_put_int(&m, (int64_t)loop->ntasks);
+	msg_put_int(&m, (int64_t)ntasks);
 	rc = m.nomem ? -1 : send(ctx, &m);
-	for (i = 0; rc == 0 && i < loop->ntasks; i++) {
-		t = &loop->tasks[i];
-		msg_begin(&m, MSG_TASK);
-		msg_put_int(&m, (int64_t)i);
-		msg_put_str(&m, t->name, 0);
-		msg_put_str(&m, t->plugin, 0);
-		msg_put_str(&m, t->plugin_path, 0);
-		put_mark(&m, t->mark);
-		put_restart(&m, &t->restart);
-		msg_put_int(&m, t->config != NULL);
-		if (t->config != NULL)
-			put_node(&m, t->config);
+	for (i = 0; rc == 0 && i < ntasks; i++) {
+		if (tasks[i] == NULL)
+			continue;	/* a slot no longer used */
+		put_task(&m, i, tasks[i]);
 		rc = m.nomem ? -1 : send(ctx, &m);
 	}
 	if (rc == 0) {
@@ -476,10 +497,11 @@ conf_add_task(struct conf *conf, struct msg_in *in, size_t *filled)
 	struct task_conf *t;
 	int64_t index = 0, has_config = 0;
 
-	if (msg_get_range(in, (int64_t)*filled, (int64_t)*filled, &index) < 0)
+	if (msg_get_range(in, (int64_t)*filled, (int64_t)loop->ntasks - 1,
+	    &index) < 0)
 		return msg_fail(in, "tasks out of order");
 	t = &loop->tasks[index];
-	(*filled)++;
+	*filled = (size_t)index + 1;
 	t->name = get_strdup(in, conf);
 	t->plugin = get_strdup(in, conf);
 	t->plugin_path = get_strdup(in, conf);
@@ -509,11 +531,46 @@ msg_conf_add(struct msg_conf_reader *r, const void *body, size_t len,
 		rc = conf_add_loop(r->conf, &in);
 	else if (type == MSG_TASK && r->filled < r->conf->loops[0].ntasks)
 		rc = conf_add_task(r->conf, &in, &r->filled);
-	else if (type == MSG_GO && r->filled == r->conf->loops[0].ntasks)
+	else if (type == MSG_GO)
 		rc = msg_done(&in) < 0 ? -1 : 1;
 	else
 		rc = msg_fail(&in, "unexpected message in the configuration");
 	if (rc < 0)
 		*why = in.bad;
 	return rc;
+}
+
+int
+msg_conf_add_task(struct conf *conf, const void *body, size_t len,
+    size_t *slot, const char **why)
+{
+	struct loop_conf *loop = &conf->loops[0];
+	struct task_conf *tasks;
+	struct msg_in in;
+	size_t filled = loop->ntasks;
+	int rc;
+
+	if (msg_open(&in, body, len) != MSG_TASK) {
+		*why = "not a MSG_TASK";
+		return -1;
+	}
+	/* Slots only grow: the new one goes at the end, in a larger copy of
+	 * the table (the old one stays in the arena, where running tasks
+	 * still point). */
+	if ((tasks = arena_alloc(conf->arena, (loop->ntasks + 1) *
+	    sizeof *tasks)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	memcpy(tasks, loop->tasks, loop->ntasks * sizeof *tasks);
+	loop->tasks = tasks;
+	loop->ntasks++;
+	if ((rc = conf_add_task(conf, &in, &filled)) < 0 ||
+	    filled != loop->ntasks) {
+		loop->ntasks--;
+		*why = in.bad != NULL ? in.bad : "a task slot out of order";
+		return -1;
+	}
+	*slot = loop->ntasks - 1;
+	return 0;
 }

@@ -16,7 +16,9 @@
  *               its `config:` tree
  *   MSG_GO      the configuration is complete
  * and later:
+ *   MSG_TASK    a new task slot (a reload added or changed a task)
  *   MSG_START   start task N (again: it ended, or the worker is new)
+ *   MSG_STOP    cancel task N for good (a reload removed or changed it)
  *   MSG_CANCEL  cancel every task and exit once they have ended
  *
  * Worker to supervisor:
@@ -47,6 +49,7 @@ enum msg_type {
 	MSG_LOG,
 	MSG_DROPPED,
 	MSG_START,
+	MSG_STOP,
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state
@@ -87,10 +90,18 @@ int		 msg_done(struct msg_in *in);
 
 /* ---- the configuration a worker receives -------------------------------- */
 
-/* MSG_LOOP, one MSG_TASK per task, MSG_GO, appended to one buffer each;
- * send() is called with every finished message.  Returns 0 or -1. */
+/*
+ * MSG_LOOP, one MSG_TASK per slot that is used (tasks[i] NULL: slot i is
+ * no longer), MSG_GO; send() is called with every finished message.
+ * conf gives the log settings and file, loop the loop's own settings.
+ * Returns 0 or -1.
+ */
 int		 msg_send_loop(const struct conf *conf,
 		    const struct loop_conf *loop,
+		    const struct task_conf *const *tasks, size_t ntasks,
+		    int (*send)(void *ctx, const struct msg_out *m), void *ctx);
+/* One MSG_TASK, at run time: a task for the new slot `slot`. */
+int		 msg_send_task(size_t slot, const struct task_conf *t,
 		    int (*send)(void *ctx, const struct msg_out *m), void *ctx);
 
 /*
@@ -106,5 +117,9 @@ struct msg_conf_reader {
 
 int		 msg_conf_add(struct msg_conf_reader *r, const void *body,
 		    size_t len, const char **why);
+/* A MSG_TASK after MSG_GO: the worker's loop gains slot *slot (always the
+ * next one).  0, or -1 with *why. */
+int		 msg_conf_add_task(struct conf *conf, const void *body,
+		    size_t len, size_t *slot, const char **why);
 
 #endif /* LOOPD_MSG_H */

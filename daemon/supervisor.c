@@ -43,12 +43,27 @@ enum sv_phase {
 	SV_WAITING,		/* in its backoff before a restart */
 	SV_FAILED,		/* down for good: failed and not restarted */
 	SV_ENDED,		/* ended cleanly and not restarted */
+	SV_GONE,		/* removed by a reload: its slot is not reused */
 	SV_NPHASES,
+};
+
+/*
+ * A configuration and how many tasks and loops still point into it: after
+ * a reload, a task being stopped keeps the file it came from alive.
+ */
+struct sv_conf {
+	struct conf		*conf;
+	size_t			 refs;
 };
 
 /* The supervisor's view of one task. */
 struct sv_task {
 	struct sv_loop		*l;		/* its loop */
+	size_t			 slot;		/* its index there */
+	const struct task_conf	*tc;		/* its settings, in owner */
+	struct sv_conf		*owner;
+	int			 successor;	/* slot to start once this ends */
+	unsigned char		 removing;	/* a reload stops it for good */
 	unsigned char		 state;		/* enum task_state, as reported */
 	unsigned char		 phase;		/* enum sv_phase */
 	unsigned char		 first;		/* its first start is not over */
@@ -60,9 +75,14 @@ struct sv_task {
 struct sv_loop {
 	struct supervisor	*sv;
 	const struct loop_conf	*loop;
+	struct sv_conf		*owner;		/* of loop */
 	struct proc		 proc;
-	struct sv_task		*tasks;
+	struct sv_task		**tasks;	/* slots, in the worker's order */
+	size_t			 ntasks, cap;
 	size_t			 nlive;		/* live tasks not done or failed */
+	int			 removing;	/* a reload shuts it down */
+	const struct loop_conf	*next;		/* a reload restarts it so */
+	struct sv_conf		*next_owner;
 	int			 killed;	/* we sent SIGKILL at the grace */
 	char			*broken;	/* why we killed it, if we did */
 	struct event		*eof;		/* channel closed, not reaped */
@@ -84,12 +104,15 @@ struct sv_loop {
 #define SV_EOF_GRACE_MS	1000
 
 struct supervisor {
-	const struct conf	*conf;
+	struct conf		*conf;		/* the current one */
+	struct sv_conf		*current;
+	const struct supervisor_opts *opts;
 	const char		*exe;
 	struct event_base	*base;
-	struct sv_loop		*loops;
-	size_t			 nloops;
-	struct event		*sig[4];
+	struct sv_loop		**loops;
+	size_t			 nloops, loopcap;
+	struct event		*sig[8];
+	struct event		*reload;	/* SIGHUPs, coalesced */
 	struct event		*grace;
 	size_t			 ntasks;
 	size_t			 nphase[SV_NPHASES];	/* tasks in each phase */
@@ -131,6 +154,9 @@ static void	sv_task_ended(struct sv_loop *, size_t, int, int, const char *,
 		    const char *);
 static void	sv_stop(struct supervisor *, int);
 static void	sv_worker_died(struct sv_loop *, int, const char *);
+static void	sv_reload_cb(evutil_socket_t, short, void *);
+static void	sv_start_successor(struct sv_loop *, struct sv_task *);
+static void	sv_loop_renew(struct sv_loop *);
 static const char *sv_limit_hit(struct sv_loop *, int, int);
 
 /* A record tagged with the loop and the worker's pid. */
@@ -197,7 +223,7 @@ static void
 sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 {
 	struct supervisor *sv = l->sv;
-	struct sv_task *t = &l->tasks[i];
+	struct sv_task *t = l->tasks[i];
 
 	if (t->phase == SV_LIVE && t->state == TASK_STARTING)
 		sv->nstarting--;
@@ -209,6 +235,8 @@ sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 		l->nlive++;
 	sv->nphase[t->phase]--;
 	sv->nphase[p]++;
+	if (p == SV_GONE && t->phase != SV_GONE)
+		sv->ntasks--;
 	if (t->first && p != SV_PENDING && !(p == SV_LIVE &&
 	    s == TASK_STARTING)) {
 		t->first = 0;
@@ -217,6 +245,156 @@ sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 	t->phase = (unsigned char)p;
 	t->state = (unsigned char)s;
 	sv_status_due(sv);
+}
+
+/* ---- configurations, loops and slots --------------------------------------- */
+
+static struct sv_conf *
+sv_conf_new(struct conf *conf)
+{
+	struct sv_conf *c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	c->conf = conf;
+	c->refs = 1;		/* the supervisor's, while it is current */
+	return c;
+}
+
+static struct sv_conf *
+sv_conf_ref(struct sv_conf *c)
+{
+	c->refs++;
+	return c;
+}
+
+static void
+sv_conf_unref(struct sv_conf *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	config_free(c->conf);
+	free(c);
+}
+
+static void	sv_eof_cb(evutil_socket_t, short, void *);
+static void	sv_respawn_cb(evutil_socket_t, short, void *);
+static void	sv_watch_cb(evutil_socket_t, short, void *);
+static void	sv_dump_cb(evutil_socket_t, short, void *);
+
+/* A new loop, with no task yet, appended to sv->loops; or NULL. */
+static struct sv_loop *
+sv_loop_add(struct supervisor *sv, const struct loop_conf *lc,
+    struct sv_conf *owner)
+{
+	struct sv_loop *l, **v;
+	size_t cap;
+
+	if (sv->nloops == sv->loopcap) {
+		cap = sv->loopcap ? sv->loopcap * 2 : 4;
+		if ((v = reallocarray(sv->loops, cap, sizeof *v)) == NULL)
+			return NULL;
+		sv->loops = v;
+		sv->loopcap = cap;
+	}
+	if ((l = calloc(1, sizeof *l)) == NULL)
+		return NULL;
+	l->sv = sv;
+	l->loop = lc;
+	l->owner = sv_conf_ref(owner);
+	l->proc.crash_fd = -1;
+	l->eof = evtimer_new(sv->base, sv_eof_cb, l);
+	l->respawn = evtimer_new(sv->base, sv_respawn_cb, l);
+	l->watch = event_new(sv->base, -1, EV_PERSIST, sv_watch_cb, l);
+	l->dump = evtimer_new(sv->base, sv_dump_cb, l);
+	sv->loops[sv->nloops++] = l;
+	if (l->eof == NULL || l->respawn == NULL || l->watch == NULL ||
+	    l->dump == NULL)
+		return NULL;	/* freed with sv */
+	return l;
+}
+
+static void
+sv_slot_free(struct sv_task *t)
+{
+	if (t == NULL)
+		return;
+	if (t->timer != NULL)
+		event_free(t->timer);
+	if (t->rs != NULL)
+		restart_clear(t->rs);
+	free(t->rs);
+	sv_conf_unref(t->owner);
+	free(t);
+}
+
+static void
+sv_loop_free(struct sv_loop *l)
+{
+	size_t i;
+
+	proc_release(&l->proc);
+	for (i = 0; i < l->ntasks; i++)
+		sv_slot_free(l->tasks[i]);
+	free(l->tasks);
+	free(l->broken);
+	restart_clear(&l->rs);
+	if (l->eof != NULL)
+		event_free(l->eof);
+	if (l->respawn != NULL)
+		event_free(l->respawn);
+	if (l->watch != NULL)
+		event_free(l->watch);
+	if (l->dump != NULL)
+		event_free(l->dump);
+	sv_conf_unref(l->owner);
+	sv_conf_unref(l->next_owner);
+	free(l);
+}
+
+/* A new slot for tc (in owner) at the end of l, pending: its index, or
+ * -1.  Before READY=1, its first start counts towards it. */
+static int
+sv_slot_add(struct sv_loop *l, const struct task_conf *tc,
+    struct sv_conf *owner)
+{
+	struct supervisor *sv = l->sv;
+	struct sv_task *t, **v;
+	size_t cap;
+
+	if (l->ntasks == l->cap) {
+		cap = l->cap ? l->cap * 2 : 4;
+		if ((v = reallocarray(l->tasks, cap, sizeof *v)) == NULL)
+			return -1;
+		l->tasks = v;
+		l->cap = cap;
+	}
+	if ((t = calloc(1, sizeof *t)) == NULL)
+		return -1;
+	t->l = l;
+	t->slot = l->ntasks;
+	t->tc = tc;
+	t->owner = sv_conf_ref(owner);
+	t->successor = -1;
+	t->phase = SV_PENDING;
+	t->first = !sv->ready;
+	l->tasks[l->ntasks++] = t;
+	sv->nphase[SV_PENDING]++;
+	sv->ntasks++;
+	sv->nfirst += t->first;
+	return (int)t->slot;
+}
+
+/* The slot of l holding tc, or -1. */
+static int
+sv_slot_of(const struct sv_loop *l, const struct task_conf *tc)
+{
+	size_t i;
+
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->tc == tc)
+			return (int)i;
+	return -1;
 }
 
 /* Is task t of loop l running now? */
@@ -236,9 +414,9 @@ sv_next_restart(struct supervisor *sv)
 
 	evutil_gettimeofday(&now, NULL);
 	for (i = 0; i < sv->nloops; i++)
-		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
-			if (sv->loops[i].tasks[j].timer == NULL ||
-			    !evtimer_pending(sv->loops[i].tasks[j].timer, &tv))
+		for (j = 0; j < sv->loops[i]->ntasks; j++) {
+			if (sv->loops[i]->tasks[j]->timer == NULL ||
+			    !evtimer_pending(sv->loops[i]->tasks[j]->timer, &tv))
 				continue;
 			left = (long)(tv.tv_sec - now.tv_sec) +
 			    (tv.tv_usec > now.tv_usec ? 1 : 0);
@@ -275,14 +453,14 @@ sv_not_running(struct supervisor *sv, size_t *n)
 
 	*n = 0;
 	for (i = 0; i < sv->nloops; i++)
-		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
-			t = &sv->loops[i].tasks[j];
+		for (j = 0; j < sv->loops[i]->ntasks; j++) {
+			t = sv->loops[i]->tasks[j];
 			if (sv_task_running(t))
 				continue;
 			if ((*n)++ >= 20)
 				continue;
 			snprintf(buf, sizeof buf, "%s (%s)",
-			    sv->loops[i].loop->tasks[j].name,
+			    sv->loops[i]->tasks[j]->tc->name,
 			    t->phase == SV_LIVE ? task_state_name(
 			    (enum task_state)t->state) : phase_words[t->phase]);
 			json_array_append_new(a, json_string(buf));
@@ -410,7 +588,7 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 	msg_get_range(in, LOOPD_LOG_DEBUG, LOOPD_LOG_ERROR, &level);
 	ts = msg_get_str(in, &tslen);
 	msg = msg_get_str(in, NULL);
-	msg_get_range(in, -1, (int64_t)l->loop->ntasks - 1, &task);
+	msg_get_range(in, -1, (int64_t)l->ntasks - 1, &task);
 	msg_get_range(in, 0, SV_EXTRA_MAX, &nextra);
 	if (in->bad != NULL)
 		return in->bad;
@@ -430,7 +608,7 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 	json_object_set_new(r, "pid", json_integer(l->proc.pid));
 	log_add(r, "loop", l->loop->name);
 	if (task >= 0)
-		sv_add_task(r, &l->loop->tasks[task]);
+		sv_add_task(r, l->tasks[task]->tc);
 	for (i = 0; i < nextra && why == NULL; i++)
 		why = sv_log_extra(in, r);
 	if (why == NULL && msg_done(in) < 0)
@@ -451,20 +629,20 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	int64_t i, s;
 	json_t *r;
 
-	msg_get_range(in, 0, (int64_t)l->loop->ntasks - 1, &i);
+	msg_get_range(in, 0, (int64_t)l->ntasks - 1, &i);
 	msg_get_range(in, TASK_RUNNING, TASK_FAILED, &s);
 	ver = msg_get_str(in, NULL);
 	type = msg_get_str(in, NULL);
 	m = msg_get_str(in, NULL);
 	if (msg_done(in) < 0)
 		return in->bad;
-	if (l->tasks[i].phase != SV_LIVE || l->tasks[i].state >= TASK_DONE ||
-	    s <= l->tasks[i].state)
+	if (l->tasks[i]->phase != SV_LIVE || l->tasks[i]->state >= TASK_DONE ||
+	    s <= l->tasks[i]->state)
 		return "a task state that does not follow the last one";
-	tc = &l->loop->tasks[i];
+	tc = l->tasks[i]->tc;
 	sv_task_set(l, (size_t)i, SV_LIVE, (enum task_state)s);
-	if (s == TASK_RUNNING && l->tasks[i].rs != NULL)
-		restart_running(l->tasks[i].rs, now_ms());
+	if (s == TASK_RUNNING && l->tasks[i]->rs != NULL)
+		restart_running(l->tasks[i]->rs, now_ms());
 	if (s == TASK_FAILED) {
 		r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed: %s",
 		    tc->name, *m ? m : "(no message)");
@@ -587,17 +765,30 @@ static int
 sv_spawn(struct sv_loop *l)
 {
 	struct supervisor *sv = l->sv;
+	const struct task_conf **tcs;
 	char title[96];
+	size_t i;
+	int rc;
 
 	snprintf(title, sizeof title, "loop=%s", l->loop->name);
-	if (proc_spawn(&l->proc, sv->base, sv->exe, title, &sv_ipc, l) < 0)
+	if ((tcs = calloc(l->ntasks + 1, sizeof *tcs)) == NULL)
 		return -1;
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase != SV_GONE)
+			tcs[i] = l->tasks[i]->tc;
+	if (proc_spawn(&l->proc, sv->base, sv->exe, title, &sv_ipc, l) < 0) {
+		free(tcs);
+		return -1;
+	}
 	sv->nworkers++;
 	l->hang_beat = 0;
 	l->hung = 0;
 	l->vm_peak = 0;
 	sv_watch_start(l);
-	if (msg_send_loop(sv->conf, l->loop, sv_send, l->proc.ipc) < 0)
+	rc = msg_send_loop(sv->conf, l->loop, tcs, l->ntasks, sv_send,
+	    l->proc.ipc);
+	free(tcs);
+	if (rc < 0)
 		sv_break(l, "could not be sent its configuration");
 	return 0;
 }
@@ -617,11 +808,11 @@ sv_lost_tasks(const struct sv_loop *l)
 	json_t *lost = json_array();
 	size_t i;
 
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->tasks[i].phase == SV_LIVE && l->tasks[i].state <
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase == SV_LIVE && l->tasks[i]->state <
 		    TASK_DONE)
 			json_array_append_new(lost,
-			    json_string(l->loop->tasks[i].name));
+			    json_string(l->tasks[i]->tc->name));
 	return lost;
 }
 
@@ -710,8 +901,8 @@ sv_report_death(struct sv_loop *l, int status)
 {
 	int running = proc_running(&l->proc);
 	const struct task_conf *tc = running >= 0 &&
-	    (size_t)running < l->loop->ntasks && l->broken == NULL ?
-	    &l->loop->tasks[running] : NULL;
+	    (size_t)running < l->ntasks && l->broken == NULL ?
+	    l->tasks[running]->tc : NULL;
 	char what[256], msg[512], sig[24];
 	struct symbolize_blame blame = { 0 };
 	const char *limit;
@@ -779,9 +970,14 @@ sv_reaped(struct sv_loop *l, int status)
 	/* What the worker said before it went comes first. */
 	if (l->proc.ipc != NULL)
 		ipc_drain(l->proc.ipc);
-	if (running < 0 || (size_t)running >= l->loop->ntasks)
+	if (running < 0 || (size_t)running >= l->ntasks)
 		running = -1;
-	if (l->killed && l->broken == NULL)
+	if ((l->removing || l->next != NULL) && l->nlive == 0 &&
+	    l->broken == NULL && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0)
+		log_emit(sv_record(l, LOOPD_LOG_INFO, "loop stopped for the "
+		    "reload"));
+	else if (l->killed && l->broken == NULL)
 		log_emit(sv_record(l, LOOPD_LOG_WARNING, "worker of loop '%s' "
 		    "killed", l->loop->name));
 	else if (l->hung)
@@ -805,6 +1001,8 @@ sv_reaped(struct sv_loop *l, int status)
 	sv->nworkers--;
 	if (l->nlive > 0)
 		sv_worker_died(l, running, cause);
+	if (l->next != NULL && !sv->stopping)
+		sv_loop_renew(l);
 }
 
 /* Children of ours that are not workers were orphaned by a plugin. */
@@ -818,8 +1016,8 @@ sv_kill_strays(struct supervisor *sv)
 	    (k = calloc(sv->nloops, sizeof *k)) == NULL)
 		return;
 	for (i = 0; i < sv->nloops; i++)
-		if (sv->loops[i].proc.pid > 0)
-			k[n++] = sv->loops[i].proc.pid;
+		if (sv->loops[i]->proc.pid > 0)
+			k[n++] = sv->loops[i]->proc.pid;
 	proc_kill_strays(k, n);
 	if (k != keep)
 		free(k);
@@ -835,13 +1033,13 @@ sv_reap(struct supervisor *sv)
 
 	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
 		for (i = 0; i < sv->nloops; i++)
-			if (sv->loops[i].proc.pid == pid) {
+			if (sv->loops[i]->proc.pid == pid) {
 				/* Its peak, as the kernel kept it. */
 				if ((uint64_t)ru.ru_maxrss * 1024 >
-				    sv->loops[i].vm_peak)
-					sv->loops[i].vm_peak =
+				    sv->loops[i]->vm_peak)
+					sv->loops[i]->vm_peak =
 					    (uint64_t)ru.ru_maxrss * 1024;
-				sv_reaped(&sv->loops[i], status);
+				sv_reaped(sv->loops[i], status);
 				workers++;
 			}
 	}
@@ -874,7 +1072,7 @@ static void
 sv_report_hang(struct sv_loop *l)
 {
 	const struct task_conf *tc = l->hang_task >= 0 ?
-	    &l->loop->tasks[l->hang_task] : NULL;
+	    l->tasks[l->hang_task]->tc : NULL;
 	struct symbolize_blame blame = { 0 };
 	const char *fn = NULL, *action;
 	json_t *raw, *bt = NULL, *r;
@@ -887,7 +1085,7 @@ sv_report_hang(struct sv_loop *l)
 	if (bt != NULL && tc == NULL && symbolize_blame(bt, l->loop,
 	    &blame) == 0 && blame.task != NULL) {
 		tc = blame.task;
-		l->hang_task = (int)(tc - l->loop->tasks);
+		l->hang_task = sv_slot_of(l, tc);
 	}
 	fn = json_string_value(json_object_get(json_array_get(bt, 0),
 	    "function"));
@@ -1011,10 +1209,10 @@ sv_watch_cb(evutil_socket_t fd, short what, void *arg)
 	    l->sv->stopping)
 		return;
 	sv_sample_size(l);
-	if (running < 0 || (size_t)running >= l->loop->ntasks)
+	if (running < 0 || (size_t)running >= l->ntasks)
 		running = -1;
-	limit = running >= 0 && l->tasks[running].phase == SV_LIVE &&
-	    l->tasks[running].state == TASK_STARTING ?
+	limit = running >= 0 && l->tasks[running]->phase == SV_LIVE &&
+	    l->tasks[running]->state == TASK_STARTING ?
 	    l->loop->start_timeout_ms : l->loop->hang_timeout_ms;
 	if (now < beat || now - beat <= limit || l->hang_beat == beat)
 		return;		/* beating, or this stall is in hand */
@@ -1072,13 +1270,13 @@ sv_launch(struct sv_loop *l)
 	if (sv_spawn(l) < 0) {
 		log_emit(sv_record(l, LOOPD_LOG_ERROR, "cannot start the "
 		    "worker: %s", strerror(errno)));
-		for (i = 0; i < l->loop->ntasks; i++)
-			if (l->tasks[i].phase == SV_PENDING)
+		for (i = 0; i < l->ntasks; i++)
+			if (l->tasks[i]->phase == SV_PENDING)
 				sv_task_ended(l, i, 1, 1, "worker", "spawn");
 		return;
 	}
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->tasks[i].phase == SV_PENDING)
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase == SV_PENDING)
 			sv_start_task(l, i);
 }
 
@@ -1094,7 +1292,7 @@ sv_wait_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sv_task *t = arg;
 	struct sv_loop *l = t->l;
-	size_t i = (size_t)(t - l->tasks);
+	size_t i = t->slot;
 
 	event_free(t->timer);
 	t->timer = NULL;
@@ -1131,7 +1329,7 @@ sv_add_history(json_t *r, const struct restart_state *rs)
 static void
 sv_exhausted(struct sv_loop *l, size_t i, const char *cause)
 {
-	const struct task_conf *tc = &l->loop->tasks[i];
+	const struct task_conf *tc = l->tasks[i]->tc;
 	const struct restart_conf *rc = &tc->restart;
 	json_t *r;
 
@@ -1144,7 +1342,7 @@ sv_exhausted(struct sv_loop *l, size_t i, const char *cause)
 	log_add(r, "event", "restart_exhausted");
 	log_add(r, "state", "failed");
 	log_add(r, "cause", cause);
-	sv_add_history(r, l->tasks[i].rs);
+	sv_add_history(r, l->tasks[i]->rs);
 	log_emit(r);
 	if (l->sv->conf->on_exhausted == CONF_EXHAUSTED_EXIT) {
 		l->sv->exhausted = 1;
@@ -1162,8 +1360,8 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
     const char *why, const char *type)
 {
 	struct supervisor *sv = l->sv;
-	struct sv_task *t = &l->tasks[i];
-	const struct task_conf *tc = &l->loop->tasks[i];
+	struct sv_task *t = l->tasks[i];
+	const struct task_conf *tc = l->tasks[i]->tc;
 	struct timeval tv;
 	uint64_t delay = 0;
 	char cause[128];
@@ -1173,6 +1371,13 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
 		sv->unclean = 1;
 	snprintf(cause, sizeof cause, "%s%s%s", why, type ? ": " : "",
 	    type ? type : "");
+	if (t->removing || l->removing || l->next != NULL) {
+		/* A reload stopped it: its slot retires, and what replaces
+		 * it may start. */
+		sv_task_set(l, i, SV_GONE, failed ? TASK_FAILED : TASK_DONE);
+		sv_start_successor(l, t);
+		return;
+	}
 	if (sv->stopping || l->gave_up) {
 		sv_task_set(l, i, failed ? SV_FAILED : SV_ENDED,
 		    failed ? TASK_FAILED : TASK_DONE);
@@ -1232,8 +1437,8 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	json_t *r;
 
 	sv->unclean = 1;
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->tasks[i].phase == SV_LIVE && l->tasks[i].state <
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase == SV_LIVE && l->tasks[i]->state <
 		    TASK_DONE)
 			sv_task_ended(l, i, 1, (int)i == running, why, NULL);
 	if (sv->stopping || sv->nphase[SV_PENDING] + sv->nphase[SV_WAITING] ==
@@ -1258,12 +1463,12 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	log_add(r, "state", "failed");
 	sv_add_history(r, &l->rs);
 	log_emit(r);
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->tasks[i].phase == SV_PENDING ||
-		    l->tasks[i].phase == SV_WAITING) {
-			if (l->tasks[i].timer != NULL) {
-				event_free(l->tasks[i].timer);
-				l->tasks[i].timer = NULL;
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase == SV_PENDING ||
+		    l->tasks[i]->phase == SV_WAITING) {
+			if (l->tasks[i]->timer != NULL) {
+				event_free(l->tasks[i]->timer);
+				l->tasks[i]->timer = NULL;
 			}
 			sv_task_set(l, i, SV_FAILED, TASK_FAILED);
 		}
@@ -1271,6 +1476,391 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 		sv->exhausted = 1;
 		sv_stop(sv, 0);
 	}
+}
+
+/* ---- reload ------------------------------------------------------------------- */
+
+/*
+ * SIGHUP (systemctl reload) reads the file again.  A file with problems
+ * changes nothing: one reload_failed record lists them.  A valid one is
+ * applied as a difference, task by task: a task whose plugin, plugin file,
+ * restart policy and `config:` are the same is not touched (its slot now
+ * points into the new file); a removed one is cancelled gracefully and its
+ * slot retired; a new one gets a new slot and starts; a changed one is
+ * cancelled, and its successor starts in a new slot once it has ended (so
+ * that what it held, a port, is free).  A loop whose own settings changed
+ * is restarted whole, gracefully; a removed loop is shut down; a new loop
+ * is started.  Top-level settings apply at once.  SIGHUPs that come while
+ * one is being read coalesce into one more.
+ */
+
+struct sv_diff {
+	json_t		*added, *removed, *changed, *loops_added,
+			*loops_removed, *loops_restarted;
+	size_t		 unchanged;
+};
+
+static int
+restart_equal(const struct restart_conf *a, const struct restart_conf *b)
+{
+	return a->policy == b->policy && a->backoff_min_ms ==
+	    b->backoff_min_ms && a->backoff_max_ms == b->backoff_max_ms &&
+	    a->intensity == b->intensity && a->window_ms == b->window_ms;
+}
+
+/* The loop's own settings, the ones its worker is started with. */
+static int
+loop_settings_equal(const struct loop_conf *a, const struct loop_conf *b)
+{
+	return a->backend == b->backend && restart_equal(&a->restart,
+	    &b->restart) && a->start_timeout_ms == b->start_timeout_ms &&
+	    a->hang_timeout_ms == b->hang_timeout_ms &&
+	    a->hang_action == b->hang_action &&
+	    memcmp(&a->limits, &b->limits, sizeof a->limits) == 0 &&
+	    a->executor.workers == b->executor.workers &&
+	    a->executor.kind == b->executor.kind &&
+	    a->executor.queue == b->executor.queue;
+}
+
+static int
+task_equal(const struct task_conf *a, const struct task_conf *b)
+{
+	return strcmp(a->plugin, b->plugin) == 0 &&
+	    strcmp(a->plugin_path, b->plugin_path) == 0 &&
+	    restart_equal(&a->restart, &b->restart) &&
+	    tree_equal(a->config, b->config);
+}
+
+static const struct loop_conf *
+find_loop(const struct conf *conf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < conf->nloops; i++)
+		if (strcmp(conf->loops[i].name, name) == 0)
+			return &conf->loops[i];
+	return NULL;
+}
+
+/* The live slot of l named name (not gone, not being removed), or -1. */
+static int
+sv_slot_named(const struct sv_loop *l, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase != SV_GONE && !l->tasks[i]->removing &&
+		    strcmp(l->tasks[i]->tc->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Stop slot i of l for good: cancelled if it runs, retired if not. */
+static void
+sv_slot_remove(struct sv_loop *l, size_t i)
+{
+	struct sv_task *t = l->tasks[i];
+	struct msg_out m = { 0 };
+
+	t->removing = 1;
+	if (t->timer != NULL) {
+		event_free(t->timer);
+		t->timer = NULL;
+	}
+	if (t->phase != SV_LIVE || t->state >= TASK_DONE ||
+	    l->proc.ipc == NULL) {
+		sv_task_set(l, i, SV_GONE, TASK_DONE);
+		return;
+	}
+	msg_begin(&m, MSG_STOP);
+	msg_put_int(&m, (int64_t)i);
+	if (!m.nomem)
+		ipc_send(l->proc.ipc, m.p, m.len, 0);
+	msg_out_free(&m);
+}
+
+/* A new slot for tc, told to the worker if it runs; started now unless
+ * it waits for a predecessor.  Its index, or -1. */
+static int
+sv_slot_new(struct sv_loop *l, const struct task_conf *tc, int start)
+{
+	int slot = sv_slot_add(l, tc, l->sv->current);
+
+	if (slot < 0)
+		return -1;
+	if (l->proc.ipc != NULL && !l->broken &&
+	    msg_send_task((size_t)slot, tc, sv_send, l->proc.ipc) < 0)
+		sv_break(l, "could not be sent a new task");
+	if (start && l->proc.pid > 0 && l->broken == NULL)
+		sv_start_task(l, (size_t)slot);
+	else if (start)
+		sv_launch(l);
+	return slot;
+}
+
+/* Slot i of l ended for good: its successor, if any, starts now. */
+static void
+sv_start_successor(struct sv_loop *l, struct sv_task *t)
+{
+	int next = t->successor;
+
+	t->successor = -1;
+	if (next < 0 || (size_t)next >= l->ntasks ||
+	    l->tasks[next]->phase != SV_PENDING)
+		return;
+	if (l->proc.pid > 0 && l->broken == NULL)
+		sv_start_task(l, (size_t)next);
+	else
+		sv_launch(l);
+}
+
+/* The tasks of a loop whose settings did not change. */
+static void
+sv_reload_tasks(struct sv_loop *l, const struct loop_conf *nl,
+    struct sv_diff *d)
+{
+	struct supervisor *sv = l->sv;
+	const struct task_conf *tc;
+	struct sv_task *t;
+	size_t i, n = l->ntasks;
+	int slot, succ;
+
+	for (i = 0; i < n; i++) {
+		t = l->tasks[i];
+		if (t->phase == SV_GONE || t->removing)
+			continue;
+		for (tc = NULL, slot = 0; (size_t)slot < nl->ntasks; slot++)
+			if (strcmp(nl->tasks[slot].name, t->tc->name) == 0) {
+				tc = &nl->tasks[slot];
+				break;
+			}
+		if (tc == NULL) {
+			json_array_append_new(d->removed,
+			    json_string(t->tc->name));
+			sv_slot_remove(l, i);
+		} else if (task_equal(t->tc, tc)) {
+			/* Untouched: it points into the new file now. */
+			t->tc = tc;
+			sv_conf_unref(t->owner);
+			t->owner = sv_conf_ref(sv->current);
+			d->unchanged++;
+		} else {
+			json_array_append_new(d->changed,
+			    json_string(tc->name));
+			succ = sv_slot_new(l, tc, 0);
+			sv_slot_remove(l, i);
+			if (succ >= 0 && l->tasks[i]->phase == SV_GONE) {
+				/* Nothing to wait for. */
+				t->successor = succ;
+				sv_start_successor(l, l->tasks[i]);
+			} else
+				l->tasks[i]->successor = succ;
+		}
+	}
+	l->loop = nl;
+	sv_conf_unref(l->owner);
+	l->owner = sv_conf_ref(sv->current);
+	for (i = 0; i < nl->ntasks; i++)
+		if (sv_slot_named(l, nl->tasks[i].name) < 0) {
+			json_array_append_new(d->added,
+			    json_string(nl->tasks[i].name));
+			sv_slot_new(l, &nl->tasks[i], 1);
+		}
+}
+
+/* Every task of l goes; the loop's worker is told to stop. */
+static void
+sv_loop_stop(struct sv_loop *l)
+{
+	struct msg_out m = { 0 };
+	size_t i;
+
+	for (i = 0; i < l->ntasks; i++) {
+		l->tasks[i]->removing = 1;
+		if (l->tasks[i]->timer != NULL) {
+			event_free(l->tasks[i]->timer);
+			l->tasks[i]->timer = NULL;
+		}
+		if (l->tasks[i]->phase != SV_LIVE)
+			sv_task_set(l, i, SV_GONE, TASK_DONE);
+	}
+	evtimer_del(l->respawn);
+	if (l->proc.ipc == NULL)
+		return;
+	msg_begin(&m, MSG_CANCEL);
+	if (!m.nomem)
+		ipc_send(l->proc.ipc, m.p, m.len, 0);
+	msg_out_free(&m);
+}
+
+/* l's worker has gone after a reload stopped it: start it anew with the
+ * loop's new settings and every task of its new configuration. */
+static void
+sv_loop_renew(struct sv_loop *l)
+{
+	const struct loop_conf *nl = l->next;
+	size_t i;
+
+	l->next = NULL;
+	l->loop = nl;
+	sv_conf_unref(l->owner);
+	l->owner = l->next_owner;
+	l->next_owner = NULL;
+	restart_clear(&l->rs);
+	l->gave_up = 0;
+	for (i = 0; i < nl->ntasks; i++)
+		sv_slot_add(l, &nl->tasks[i], l->owner);
+	sv_launch(l);
+}
+
+static void
+sv_reload_failed(struct conf_errors *errs, uint64_t t0)
+{
+	json_t *r, *list = json_array();
+	char line[1024];
+	size_t i;
+
+	for (i = 0; i < errs->n; i++) {
+		conf_error_format(&errs->v[i], line, sizeof line);
+		json_array_append_new(list, log_string(line));
+	}
+	r = log_record(LOOPD_LOG_ERROR, "reload failed: %zu problem%s in %s; "
+	    "still running the configuration it had", errs->n, errs->n == 1 ?
+	    "" : "s", errs->file != NULL ? errs->file : "the file");
+	log_add(r, "event", "reload_failed");
+	log_add_int(r, "duration_ms", (long long)(now_ms() - t0));
+	if (r != NULL)
+		json_object_set_new(r, "errors", list);
+	else
+		json_decref(list);
+	log_emit(r);
+}
+
+static void
+sv_reload_report(struct supervisor *sv, struct sv_diff *d, uint64_t t0)
+{
+	json_t *r;
+
+	r = log_record(LOOPD_LOG_INFO, "reloaded %s: %zu added, %zu removed, "
+	    "%zu restarted, %zu left alone", sv->conf->path,
+	    json_array_size(d->added), json_array_size(d->removed),
+	    json_array_size(d->changed), d->unchanged);
+	log_add(r, "event", "reload");
+	if (r != NULL) {
+		json_object_set(r, "added", d->added);
+		json_object_set(r, "removed", d->removed);
+		json_object_set(r, "restarted", d->changed);
+		json_object_set_new(r, "unchanged", json_integer(
+		    (json_int_t)d->unchanged));
+		json_object_set(r, "loops_added", d->loops_added);
+		json_object_set(r, "loops_removed", d->loops_removed);
+		json_object_set(r, "loops_restarted", d->loops_restarted);
+	}
+	log_add_int(r, "duration_ms", (long long)(now_ms() - t0));
+	log_emit(r);
+}
+
+static void
+sv_reload(struct supervisor *sv)
+{
+	struct conf_errors errs = { 0 };
+	struct sv_diff d = { 0 };
+	const struct loop_conf *nl;
+	struct sv_conf *old = sv->current;
+	struct sv_loop *l;
+	struct conf *conf;
+	uint64_t t0 = now_ms();
+	size_t i, j, n;
+
+	notify_reloading();
+	conf = config_parse_file(sv->opts->path, sv->opts->plugin_dir,
+	    sv->opts->default_plugin_dir, &errs);
+	if (conf == NULL) {
+		sv_reload_failed(&errs, t0);
+		conf_errors_free(&errs);
+		notify_ready("reload failed; running as before");
+		return;
+	}
+	if ((sv->current = sv_conf_new(conf)) == NULL) {
+		sv->current = old;
+		config_free(conf);
+		return;
+	}
+	sv->conf = conf;
+	d.added = json_array();
+	d.removed = json_array();
+	d.changed = json_array();
+	d.loops_added = json_array();
+	d.loops_removed = json_array();
+	d.loops_restarted = json_array();
+	for (i = 0, n = sv->nloops; i < n; i++) {
+		l = sv->loops[i];
+		if (l->removing)
+			continue;
+		if ((nl = find_loop(conf, l->loop->name)) == NULL) {
+			json_array_append_new(d.loops_removed,
+			    json_string(l->loop->name));
+			for (j = 0; j < l->ntasks; j++)
+				if (l->tasks[j]->phase != SV_GONE &&
+				    !l->tasks[j]->removing)
+					json_array_append_new(d.removed,
+					    json_string(l->tasks[j]->tc->name));
+			l->removing = 1;
+			sv_loop_stop(l);
+		} else if (!loop_settings_equal(l->loop, nl) ||
+		    l->next != NULL) {
+			json_array_append_new(d.loops_restarted,
+			    json_string(nl->name));
+			sv_conf_unref(l->next_owner);
+			l->next = nl;
+			l->next_owner = sv_conf_ref(sv->current);
+			sv_loop_stop(l);
+			if (l->proc.pid <= 0)
+				sv_loop_renew(l);
+		} else
+			sv_reload_tasks(l, nl, &d);
+	}
+	for (i = 0; i < conf->nloops; i++) {
+		for (j = 0; j < n; j++)
+			if (!sv->loops[j]->removing && strcmp(
+			    sv->loops[j]->loop->name, conf->loops[i].name) == 0)
+				break;
+		if (j < n)
+			continue;
+		json_array_append_new(d.loops_added,
+		    json_string(conf->loops[i].name));
+		if ((l = sv_loop_add(sv, &conf->loops[i], sv->current)) == NULL)
+			continue;
+		for (j = 0; j < conf->loops[i].ntasks; j++) {
+			json_array_append_new(d.added,
+			    json_string(conf->loops[i].tasks[j].name));
+			sv_slot_add(l, &conf->loops[i].tasks[j], sv->current);
+		}
+		sv_launch(l);
+	}
+	sv_reload_report(sv, &d, t0);
+	/* The report is written at the level the operator had asked for. */
+	log_set_level(conf->log_level);
+	log_set_format(conf->log_format == CONF_LOG_TEXT ? LOG_FORMAT_TEXT :
+	    LOG_FORMAT_JSON);
+	json_decref(d.added);
+	json_decref(d.removed);
+	json_decref(d.changed);
+	json_decref(d.loops_added);
+	json_decref(d.loops_removed);
+	json_decref(d.loops_restarted);
+	sv_conf_unref(old);
+	notify_ready("reloaded");
+	sv_status_due(sv);
+}
+
+static void
+sv_reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *sv = arg;
+
+	if (!sv->stopping)
+		sv_reload(sv);
 }
 
 /* ---- shutdown ------------------------------------------------------------------ */
@@ -1284,17 +1874,17 @@ sv_force(struct supervisor *sv)
 	size_t i, j;
 
 	for (i = 0; i < sv->nloops; i++) {
-		l = &sv->loops[i];
+		l = sv->loops[i];
 		if (l->proc.pid <= 0)
 			continue;
-		for (j = 0; j < l->loop->ntasks; j++) {
-			if (l->tasks[j].phase != SV_LIVE ||
-			    l->tasks[j].state >= TASK_DONE)
+		for (j = 0; j < l->ntasks; j++) {
+			if (l->tasks[j]->phase != SV_LIVE ||
+			    l->tasks[j]->state >= TASK_DONE)
 				continue;
 			r = sv_record(l, LOOPD_LOG_WARNING, "task '%s' did "
 			    "not finish within the grace period; killing it",
-			    l->loop->tasks[j].name);
-			sv_add_task(r, &l->loop->tasks[j]);
+			    l->tasks[j]->tc->name);
+			sv_add_task(r, l->tasks[j]->tc);
 			log_add(r, "event", "task_forced");
 			log_emit(r);
 		}
@@ -1339,16 +1929,16 @@ sv_stop(struct supervisor *sv, int sig)
 	evtimer_del(sv->status);
 	/* Nothing waits to start again. */
 	for (i = 0; i < sv->nloops; i++) {
-		evtimer_del(sv->loops[i].respawn);
-		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
-			struct sv_task *t = &sv->loops[i].tasks[j];
+		evtimer_del(sv->loops[i]->respawn);
+		for (j = 0; j < sv->loops[i]->ntasks; j++) {
+			struct sv_task *t = sv->loops[i]->tasks[j];
 
 			if (t->timer != NULL) {
 				event_free(t->timer);
 				t->timer = NULL;
 			}
 			if (t->phase == SV_WAITING || t->phase == SV_PENDING)
-				sv_task_set(&sv->loops[i], j, SV_ENDED,
+				sv_task_set(sv->loops[i], j, SV_ENDED,
 				    TASK_DONE);
 		}
 	}
@@ -1360,8 +1950,8 @@ sv_stop(struct supervisor *sv, int sig)
 	log_emit(r);
 	msg_begin(&m, MSG_CANCEL);
 	for (i = 0; i < sv->nloops; i++)
-		if (sv->loops[i].proc.ipc != NULL && !m.nomem)
-			ipc_send(sv->loops[i].proc.ipc, m.p, m.len, 0);
+		if (sv->loops[i]->proc.ipc != NULL && !m.nomem)
+			ipc_send(sv->loops[i]->proc.ipc, m.p, m.len, 0);
 	msg_out_free(&m);
 	if (sv->nworkers == 0) {
 		event_base_loopbreak(sv->base);
@@ -1376,18 +1966,18 @@ static void
 sv_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct supervisor *sv = arg;
-	json_t *r;
 
 	switch (sig) {
 	case SIGCHLD:
 		sv_reap(sv);
 		break;
 	case SIGHUP:
-		r = log_record(LOOPD_LOG_WARNING, "SIGHUP: live reload is not "
-		    "available in this version; restart loopd to apply "
-		    "configuration changes");
-		log_add(r, "event", "reload");
-		log_emit(r);
+		/* Read on the next turn: a burst of SIGHUPs is one reload. */
+		if (!evtimer_pending(sv->reload, NULL)) {
+			struct timeval now = { 0, 0 };
+
+			evtimer_add(sv->reload, &now);
+		}
 		break;
 	default:
 		sv_stop(sv, sig);
@@ -1422,54 +2012,42 @@ sv_watchdog_start(struct supervisor *sv)
 }
 
 static int
-sv_init(struct supervisor *sv, const struct conf *conf, const char *exe)
+sv_init(struct supervisor *sv, struct conf *conf,
+    const struct supervisor_opts *opts, const char *exe)
 {
 	size_t i, j;
+	struct sv_loop *l;
 
 	memset(sv, 0, sizeof *sv);
-	sv->conf = conf;
+	sv->opts = opts;
 	sv->exe = exe;
 	if ((sv->base = event_base_new()) == NULL)
 		return -1;
-	for (i = 0; i < 4; i++) {
+	if ((sv->current = sv_conf_new(conf)) == NULL) {
+		config_free(conf);
+		return -1;
+	}
+	sv->conf = conf;
+	for (i = 0; i < sizeof handled_signals / sizeof handled_signals[0];
+	    i++) {
 		sv->sig[i] = evsignal_new(sv->base, handled_signals[i],
 		    sv_signal_cb, sv);
 		if (sv->sig[i] == NULL || evsignal_add(sv->sig[i], NULL) < 0)
 			return -1;
 	}
-	if ((sv->grace = evtimer_new(sv->base, sv_grace_cb, sv)) == NULL)
+	if ((sv->grace = evtimer_new(sv->base, sv_grace_cb, sv)) == NULL ||
+	    (sv->status = evtimer_new(sv->base, sv_status_cb, sv)) == NULL ||
+	    (sv->reload = evtimer_new(sv->base, sv_reload_cb, sv)) == NULL)
 		return -1;
-	if ((sv->loops = calloc(conf->nloops, sizeof *sv->loops)) == NULL)
-		return -1;
-	sv->nloops = conf->nloops;
-	for (i = 0; i < sv->nloops; i++) {
-		sv->loops[i].sv = sv;
-		sv->loops[i].loop = &conf->loops[i];
-		sv->loops[i].proc.crash_fd = -1;
-		sv->ntasks += conf->loops[i].ntasks;
-		sv->loops[i].tasks = calloc(conf->loops[i].ntasks,
-		    sizeof *sv->loops[i].tasks);
-		sv->loops[i].eof = evtimer_new(sv->base, sv_eof_cb,
-		    &sv->loops[i]);
-		sv->loops[i].respawn = evtimer_new(sv->base, sv_respawn_cb,
-		    &sv->loops[i]);
-		sv->loops[i].watch = event_new(sv->base, -1, EV_PERSIST,
-		    sv_watch_cb, &sv->loops[i]);
-		sv->loops[i].dump = evtimer_new(sv->base, sv_dump_cb,
-		    &sv->loops[i]);
-		if (sv->loops[i].tasks == NULL || sv->loops[i].eof == NULL ||
-		    sv->loops[i].respawn == NULL || sv->loops[i].watch ==
-		    NULL || sv->loops[i].dump == NULL)
+	for (i = 0; i < conf->nloops; i++) {
+		if ((l = sv_loop_add(sv, &conf->loops[i], sv->current)) == NULL)
 			return -1;
-		for (j = 0; j < conf->loops[i].ntasks; j++) {
-			sv->loops[i].tasks[j].l = &sv->loops[i];
-			sv->loops[i].tasks[j].phase = SV_PENDING;
-			sv->loops[i].tasks[j].first = 1;
-		}
+		for (j = 0; j < conf->loops[i].ntasks; j++)
+			if (sv_slot_add(l, &conf->loops[i].tasks[j],
+			    sv->current) < 0)
+				return -1;
 	}
-	sv->nphase[SV_PENDING] = sv->nfirst = sv->ntasks;
-	if ((sv->status = evtimer_new(sv->base, sv_status_cb, sv)) == NULL ||
-	    sv_watchdog_start(sv) < 0)
+	if (sv_watchdog_start(sv) < 0)
 		return -1;
 	log_attach(sv->base);
 	return 0;
@@ -1495,42 +2073,25 @@ sv_block_signals(void)
 static void
 sv_free(struct supervisor *sv)
 {
-	size_t i, j;
+	size_t i;
 
 	sv_block_signals();
-	for (i = 0; i < sv->nloops; i++) {
-		struct sv_loop *l = &sv->loops[i];
-
-		proc_release(&l->proc);
-		for (j = 0; l->tasks != NULL && j < l->loop->ntasks; j++) {
-			if (l->tasks[j].timer != NULL)
-				event_free(l->tasks[j].timer);
-			if (l->tasks[j].rs != NULL)
-				restart_clear(l->tasks[j].rs);
-			free(l->tasks[j].rs);
-		}
-		free(l->tasks);
-		free(l->broken);
-		restart_clear(&l->rs);
-		if (l->eof != NULL)
-			event_free(l->eof);
-		if (l->respawn != NULL)
-			event_free(l->respawn);
-		if (l->watch != NULL)
-			event_free(l->watch);
-		if (l->dump != NULL)
-			event_free(l->dump);
-	}
-	if (sv->status != NULL)
-		event_free(sv->status);
-	if (sv->watchdog != NULL)
-		event_free(sv->watchdog);
+	for (i = 0; i < sv->nloops; i++)
+		sv_loop_free(sv->loops[i]);
 	free(sv->loops);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < sizeof sv->sig / sizeof sv->sig[0]; i++)
 		if (sv->sig[i] != NULL)
 			event_free(sv->sig[i]);
 	if (sv->grace != NULL)
 		event_free(sv->grace);
+	if (sv->status != NULL)
+		event_free(sv->status);
+	if (sv->reload != NULL)
+		event_free(sv->reload);
+	if (sv->watchdog != NULL)
+		event_free(sv->watchdog);
+	if (sv->current != NULL)
+		sv_conf_unref(sv->current);
 	if (sv->base != NULL)
 		event_base_free(sv->base);
 }
@@ -1553,14 +2114,15 @@ sv_reap_strays(void)
 }
 
 int
-supervisor_run(const struct conf *conf, const char *exe)
+supervisor_run(struct conf *conf, const struct supervisor_opts *opts,
+    const char *exe)
 {
 	struct supervisor sv;
 	json_t *r;
 	size_t i;
 	int status;
 
-	if (sv_init(&sv, conf, exe) < 0) {
+	if (sv_init(&sv, conf, opts, exe) < 0) {
 		log_emit(log_record(LOOPD_LOG_ERROR, "cannot set up the "
 		    "supervisor: %s", strerror(errno)));
 		sv_free(&sv);
@@ -1579,7 +2141,7 @@ supervisor_run(const struct conf *conf, const char *exe)
 	notify_status("starting %zu loops", conf->nloops);
 	srandom((unsigned)getpid() ^ (unsigned)now_ms());
 	for (i = 0; i < sv.nloops; i++)
-		sv_launch(&sv.loops[i]);
+		sv_launch(sv.loops[i]);
 	sv_check_ready(&sv);
 	if (!sv.stopping || sv.nworkers > 0)
 		event_base_dispatch(sv.base);

@@ -6,13 +6,23 @@
 
 #include "config.h"
 
+/* How to read the configuration again on SIGHUP. */
+struct supervisor_opts {
+	const char	*path;			/* the file */
+	const char	*plugin_dir;		/* -P, or NULL */
+	const char	*default_plugin_dir;
+};
+
 /*
- * Run every loop of conf (borrowed) in a worker process of its own, each
- * started as `exe --worker`, until SIGINT or SIGTERM and the shutdown that
- * follows.  Returns the process's exit status: 0 when every task ended
- * within the grace period, 1 when tasks had to be killed or were lost with
- * their worker during shutdown, or loopd could not run.
+ * Run every loop of conf (stolen: freed by the supervisor, perhaps after
+ * a reload replaced it) in a worker process of its own, each started as
+ * `exe --worker`, until SIGINT or SIGTERM and the shutdown that follows.
+ * SIGHUP reads opts->path again and applies the difference.  Returns the
+ * process's exit status: 0 when every task ended cleanly, 1 when one
+ * failed, died or was forced since start, 3 when restarts ran out under
+ * on_exhausted: exit (see loopd(8)).
  */
-int	supervisor_run(const struct conf *conf, const char *exe);
+int	supervisor_run(struct conf *conf, const struct supervisor_opts *opts,
+	    const char *exe);
 
 #endif /* LOOPD_SUPERVISOR_H */

@@ -99,12 +99,17 @@ worker_index_names(struct worker *w)
 {
 	size_t i, slot, mask;
 
+	free(w->names);
 	for (w->nameslots = 16; w->nameslots < w->ntasks * 2;)
 		w->nameslots *= 2;
 	if ((w->names = calloc(w->nameslots, sizeof *w->names)) == NULL)
 		return -1;
 	mask = w->nameslots - 1;
-	for (i = 0; i < w->ntasks; i++) {
+	/* The newest slot of a name first: a reload that changes a task
+	 * starts it anew in a new slot, while the old one may still log. */
+	for (i = w->ntasks; i-- > 0;) {
+		if (w->loop->tasks[i].name == NULL)
+			continue;	/* a slot no longer used */
 		slot = name_hash(w->loop->tasks[i].name) & mask;
 		while (w->names[slot] != 0)
 			slot = (slot + 1) & mask;
@@ -285,13 +290,35 @@ worker_retire(struct worker *w, struct loopd_task *t)
 	return 0;
 }
 
+/* MSG_TASK after the start: a reload added a task, in a new slot. */
+static void
+worker_add_task(struct worker *w, const void *body, size_t len)
+{
+	struct loopd_task **v;
+	const char *why = NULL;
+	size_t slot;
+
+	if ((v = reallocarray(w->tasks, w->ntasks + 1, sizeof *v)) == NULL)
+		return;
+	w->tasks = v;
+	if (msg_conf_add_task(w->conf, body, len, &slot, &why) < 0) {
+		log_plain("loopd worker: loop '%s': a new task could not be "
+		    "read: %s", w->loop->name, why);
+		return;
+	}
+	w->tasks[slot] = NULL;
+	w->ntasks = slot + 1;
+	worker_index_names(w);
+}
+
 /* MSG_START: task i starts, or starts again once it has ended. */
 static void
 worker_start_task(struct worker *w, size_t i)
 {
 	struct loopd_task *t = w->tasks[i];
 
-	if (w->cancelling || (t != NULL && task_is_live(t)))
+	if (w->cancelling || (t != NULL && task_is_live(t)) ||
+	    w->loop->tasks[i].name == NULL)
 		return;
 	/* An ended task is kept, not freed, until the worker exits: a
 	 * plugin thread may still loopd_post() to it (post.h). */
@@ -319,6 +346,14 @@ worker_frame(void *ctx, const void *body, size_t len)
 	case MSG_CANCEL:
 		if (msg_done(&in) == 0)
 			worker_cancel(w);
+		break;
+	case MSG_TASK:
+		worker_add_task(w, body, len);
+		break;
+	case MSG_STOP:
+		if (msg_get_range(&in, 0, (int64_t)w->ntasks - 1, &i) == 0 &&
+		    msg_done(&in) == 0 && w->tasks[i] != NULL)
+			task_cancel(w->tasks[i]);
 		break;
 	case MSG_START:
 		if (msg_get_range(&in, 0, (int64_t)w->ntasks - 1, &i) == 0 &&

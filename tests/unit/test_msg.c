@@ -99,12 +99,17 @@ round_trip(const struct conf *conf, const struct loop_conf *l,
     const char **why)
 {
 	struct msg_conf_reader r = { 0 };
+	const struct task_conf **tcs = calloc(l->ntasks + 1, sizeof *tcs);
 	struct sent s = { 0 };
 	size_t i;
 	int rc = 0;
 
 	*why = NULL;
-	ck_assert_int_eq(msg_send_loop(conf, l, collect, &s), 0);
+	for (i = 0; i < l->ntasks; i++)
+		tcs[i] = &l->tasks[i];
+	ck_assert_int_eq(msg_send_loop(conf, l, tcs, l->ntasks, collect, &s),
+	    0);
+	free(tcs);
 	ck_assert_uint_eq(s.n, l->ntasks + 2);
 	for (i = 0; i < s.n && rc == 0; i++)
 		rc = msg_conf_add(&r, s.body[i], s.len[i], why);
