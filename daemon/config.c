@@ -47,8 +47,10 @@ struct scope {
 };
 
 static const char *const top_keys[] = {
-	"plugin_dir", "log", "shutdown", "on_exhausted", "loops",
+	"plugin_dir", "plugin_watch", "log", "shutdown", "on_exhausted",
+	"loops",
 };
+static const char *const bool_names[] = { "false", "true" };
 static const char *const log_keys[] = { "level", "format", "target" };
 static const char *const shutdown_keys[] = { "grace" };
 static const char *const loop_keys[] = {
@@ -1048,6 +1050,10 @@ check_top(struct parse *p, struct conf_node *top, const char *override,
 	    (i = choose(p, node, "", "on_exhausted", exhausted_names,
 	    NELEM(exhausted_names))) != -1)
 		conf->on_exhausted = (enum conf_on_exhausted)i;
+	if ((node = tree_map_get(top, "plugin_watch")) != NULL &&
+	    (i = choose(p, node, "", "plugin_watch", bool_names,
+	    NELEM(bool_names))) != -1)
+		conf->plugin_watch = i;
 	if ((node = tree_map_get(top, "loops")) == NULL)
 		perr(p, top->mark, "the file has no `loops:` sequence; at "
 		    "least one loop is needed");
@@ -1080,6 +1086,7 @@ check(struct parse *p, struct conf_node *top, const char *override,
 	conf->log_format = CONF_LOG_JSON;
 	conf->grace_ms = CONF_DEFAULT_GRACE_MS;
 	conf->on_exhausted = CONF_EXHAUSTED_STAY;
+	conf->plugin_watch = 1;
 	check_top(p, top, override, def, conf);
 	return conf;
 }

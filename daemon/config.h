@@ -108,6 +108,7 @@ struct conf {
 	enum conf_log_format	 log_format;
 	uint64_t		 grace_ms;	/* shutdown.grace, default 10 s */
 	enum conf_on_exhausted	 on_exhausted;	/* top-level on_exhausted */
+	int			 plugin_watch;	/* default 1 */
 	struct loop_conf	*loops;
 	size_t			 nloops;
 };

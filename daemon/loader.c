@@ -230,6 +230,8 @@ loader_close(struct plugin *p)
 struct loader_entry {
 	struct loader_entry	*next;
 	char			*path;
+	dev_t			 dev;		/* the file it was, */
+	ino_t			 ino;		/* for a file replaced since */
 	struct plugin		 plugin;
 	size_t			 users;
 };
@@ -260,14 +262,55 @@ loader_cache_free(struct loader_cache *c)
 	free(c);
 }
 
+/*
+ * dlopen() knows a loaded object by the name it was opened with: while an
+ * older copy of path (a file replaced since) is still loaded, path itself
+ * would give that copy back.  The same path with "./" before the file's
+ * name, once for each copy still loaded, names the same file but not the
+ * same string, and the new file is loaded.
+ */
+static int
+loader_open_new(struct loader_cache *c, const char *path, struct plugin *p,
+    struct plugin_error *err)
+{
+	const struct loader_entry *e;
+	const char *base = strrchr(path, '/');
+	size_t older = 0, i, at;
+	char *alias;
+	int rc;
+
+	for (e = c->entries; e != NULL; e = e->next)
+		if (strcmp(e->path, path) == 0)
+			older++;
+	if (older == 0 || base == NULL)
+		return loader_open(path, p, err);
+	at = (size_t)(base - path) + 1;
+	if ((alias = malloc(strlen(path) + 2 * older + 1)) == NULL)
+		return fail(err, "plugin_not_loadable", "%s cannot be loaded: "
+		    "out of memory", path);
+	memcpy(alias, path, at);
+	for (i = 0; i < older; i++)
+		memcpy(alias + at + 2 * i, "./", 2);
+	strcpy(alias + at + 2 * older, base + 1);
+	rc = loader_open(alias, p, err);
+	free(alias);
+	return rc;
+}
+
 int
 loader_cache_open(struct loader_cache *c, const char *path, struct plugin *p,
     struct plugin_error *err)
 {
 	struct loader_entry *e;
+	struct stat st;
 
+	/* The same path is the same plugin only while it is the same file:
+	 * a .so replaced on disk (by rename) is loaded anew. */
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof st);
 	for (e = c->entries; e != NULL; e = e->next)
-		if (strcmp(e->path, path) == 0)
+		if (strcmp(e->path, path) == 0 && e->dev == st.st_dev &&
+		    e->ino == st.st_ino)
 			break;
 	if (e == NULL) {
 		/* A failure is not kept: the file may be fixed meanwhile. */
@@ -277,11 +320,13 @@ loader_cache_open(struct loader_cache *c, const char *path, struct plugin *p,
 			return fail(err, "plugin_not_loadable", "%s cannot be "
 			    "loaded: out of memory", path);
 		}
-		if (loader_open(path, &e->plugin, err) < 0) {
+		if (loader_open_new(c, path, &e->plugin, err) < 0) {
 			free(e->path);
 			free(e);
 			return -1;
 		}
+		e->dev = st.st_dev;
+		e->ino = st.st_ino;
 		e->next = c->entries;
 		c->entries = e;
 	}

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +30,7 @@
 #include "log.h"
 #include "msg.h"
 #include "notify.h"
+#include "pluginwatch.h"
 #include "proc.h"
 #include "restart.h"
 #include "supervisor.h"
@@ -44,6 +46,7 @@ enum sv_phase {
 	SV_FAILED,		/* down for good: failed and not restarted */
 	SV_ENDED,		/* ended cleanly and not restarted */
 	SV_GONE,		/* removed by a reload: its slot is not reused */
+	SV_NOPLUGIN,		/* waiting for its plugin file to appear */
 	SV_NPHASES,
 };
 
@@ -64,6 +67,7 @@ struct sv_task {
 	struct sv_conf		*owner;
 	int			 successor;	/* slot to start once this ends */
 	unsigned char		 removing;	/* a reload stops it for good */
+	unsigned char		 bounce;	/* its plugin changed: again */
 	unsigned char		 state;		/* enum task_state, as reported */
 	unsigned char		 phase;		/* enum sv_phase */
 	unsigned char		 first;		/* its first start is not over */
@@ -121,6 +125,7 @@ struct supervisor {
 	size_t			 nworkers;	/* workers not yet reaped */
 	struct event		*status;	/* STATUS= is due */
 	struct event		*watchdog;	/* WATCHDOG=1, when asked */
+	struct pluginwatch	*pw;		/* plugin files, when watched */
 	int			 stopping;
 	int			 forced;	/* tasks outlived the grace */
 	int			 lost;		/* tasks died with a worker */
@@ -205,7 +210,8 @@ now_ms(void)
 }
 
 static const char *const phase_words[] = {
-	"restarting", "running", "restarting", "failed", "ended",
+	"restarting", "running", "restarting", "failed", "ended", "removed",
+	"waiting_for_plugin",
 };
 
 /* STATUS= says what is true now; it is sent at most every 100 ms. */
@@ -1247,8 +1253,25 @@ sv_watch_start(struct sv_loop *l)
 static void
 sv_start_task(struct sv_loop *l, size_t i)
 {
+	const struct task_conf *tc = l->tasks[i]->tc;
 	struct msg_out m = { 0 };
+	json_t *r;
 
+	/* A plugin that is not there yet is waited for, not failed: it
+	 * starts when the file appears (or at the next reload). */
+	if (access(tc->plugin_path, F_OK) < 0 && errno == ENOENT) {
+		if (l->tasks[i]->phase == SV_NOPLUGIN)
+			return;
+		sv_task_set(l, i, SV_NOPLUGIN, TASK_STARTING);
+		r = sv_record(l, LOOPD_LOG_WARNING, "task '%s' waits for its "
+		    "plugin: %s does not exist yet", tc->name,
+		    tc->plugin_path);
+		sv_add_task(r, tc);
+		log_add(r, "event", "task_state");
+		log_add(r, "state", "waiting_for_plugin");
+		log_emit(r);
+		return;
+	}
 	msg_begin(&m, MSG_START);
 	msg_put_int(&m, (int64_t)i);
 	if (!m.nomem && ipc_send(l->proc.ipc, m.p, m.len, 0) == 0)
@@ -1371,6 +1394,16 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
 		sv->unclean = 1;
 	snprintf(cause, sizeof cause, "%s%s%s", why, type ? ": " : "",
 	    type ? type : "");
+	if (t->bounce && !sv->stopping && !t->removing && !l->removing &&
+	    l->next == NULL) {
+		/* Its plugin file was replaced: it starts again at once, on
+		 * the new code, and is not charged for it. */
+		t->bounce = 0;
+		sv_task_set(l, i, SV_PENDING, TASK_STARTING);
+		if (l->proc.pid > 0 && l->broken == NULL)
+			sv_start_task(l, i);
+		return;
+	}
 	if (t->removing || l->removing || l->next != NULL) {
 		/* A reload stopped it: its slot retires, and what replaces
 		 * it may start. */
@@ -1476,6 +1509,85 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 		sv->exhausted = 1;
 		sv_stop(sv, 0);
 	}
+}
+
+/* ---- plugin files ------------------------------------------------------------ */
+
+/*
+ * A .so appeared or was replaced (pluginwatch.c): the tasks waiting for it
+ * start; the tasks running its old code are cancelled gracefully and start
+ * again at once on the new one.  Tasks of other plugins are not touched.
+ */
+static void
+sv_plugin_changed(void *ctx, const char *path)
+{
+	struct supervisor *sv = ctx;
+	struct msg_out m = { 0 };
+	struct sv_loop *l;
+	struct sv_task *t;
+	size_t i, j, bounced = 0;
+	json_t *r;
+
+	if (sv->stopping)
+		return;
+	for (i = 0; i < sv->nloops; i++) {
+		l = sv->loops[i];
+		for (j = 0; j < l->ntasks; j++) {
+			t = l->tasks[j];
+			if (strcmp(t->tc->plugin_path, path) != 0 ||
+			    t->removing || l->removing)
+				continue;
+			if (t->phase == SV_NOPLUGIN) {
+				sv_task_set(l, j, SV_PENDING, TASK_STARTING);
+				if (l->proc.pid > 0 && l->broken == NULL)
+					sv_start_task(l, j);
+				else
+					sv_launch(l);
+			} else if (t->phase == SV_LIVE && t->state ==
+			    TASK_RUNNING && l->proc.ipc != NULL) {
+				t->bounce = 1;
+				msg_begin(&m, MSG_STOP);
+				msg_put_int(&m, (int64_t)j);
+				if (!m.nomem)
+					ipc_send(l->proc.ipc, m.p, m.len, 0);
+				bounced++;
+			}
+		}
+	}
+	msg_out_free(&m);
+	if (bounced == 0)
+		return;
+	r = log_record(LOOPD_LOG_INFO, "plugin file %s changed: restarting "
+	    "the %zu task%s that run it", path, bounced, bounced == 1 ? "" :
+	    "s");
+	log_add(r, "event", "plugin_changed");
+	log_add(r, "file", path);
+	log_emit(r);
+}
+
+/* Watch the directory of every plugin file the configuration names. */
+static void
+sv_watch_plugins(struct supervisor *sv)
+{
+	char dir[PATH_MAX], *slash;
+	size_t i, j;
+
+	if (!sv->conf->plugin_watch)
+		return;
+	if (sv->pw == NULL && (sv->pw = pluginwatch_new(sv->base,
+	    sv_plugin_changed, sv)) == NULL) {
+		log_emit(log_record(LOOPD_LOG_WARNING, "plugin files are not "
+		    "watched: %s; a reload rescans them", strerror(errno)));
+		return;
+	}
+	for (i = 0; i < sv->conf->nloops; i++)
+		for (j = 0; j < sv->conf->loops[i].ntasks; j++) {
+			snprintf(dir, sizeof dir, "%s",
+			    sv->conf->loops[i].tasks[j].plugin_path);
+			if ((slash = strrchr(dir, '/')) != NULL)
+				*slash = '\0';
+			pluginwatch_add(sv->pw, slash != NULL ? dir : ".");
+		}
 }
 
 /* ---- reload ------------------------------------------------------------------- */
@@ -1838,6 +1950,12 @@ sv_reload(struct supervisor *sv)
 		}
 		sv_launch(l);
 	}
+	/* What waited for a plugin file looks again; the watch follows. */
+	for (i = 0; i < sv->nloops; i++)
+		for (j = 0; j < sv->loops[i]->ntasks; j++)
+			if (sv->loops[i]->tasks[j]->phase == SV_NOPLUGIN)
+				sv_start_task(sv->loops[i], j);
+	sv_watch_plugins(sv);
 	sv_reload_report(sv, &d, t0);
 	/* The report is written at the level the operator had asked for. */
 	log_set_level(conf->log_level);
@@ -2049,6 +2167,7 @@ sv_init(struct supervisor *sv, struct conf *conf,
 	}
 	if (sv_watchdog_start(sv) < 0)
 		return -1;
+	sv_watch_plugins(sv);
 	log_attach(sv->base);
 	return 0;
 }
@@ -2090,6 +2209,7 @@ sv_free(struct supervisor *sv)
 		event_free(sv->reload);
 	if (sv->watchdog != NULL)
 		event_free(sv->watchdog);
+	pluginwatch_free(sv->pw);
 	if (sv->current != NULL)
 		sv_conf_unref(sv->current);
 	if (sv->base != NULL)

@@ -108,6 +108,7 @@ static const struct bad bad[] = {
 	    "unknown key 'logg' at the top level; did you mean 'log'?" },
 	{ "unknown top key, far", LOOPS "colour: red\n", 1, 0, 6, 1,
 	    "unknown key 'colour' at the top level; the keys are: plugin_dir, "
+	    "plugin_watch, "
 	    "log, shutdown, on_exhausted, loops" },
 	{ "unknown top key, case", LOOPS "Plugin_Dir: x\n", 1, 0, 6, 1,
 	    "did you mean 'plugin_dir'?" },
