@@ -18,6 +18,7 @@
  * 32-bit system).
  */
 #include <limits.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +28,9 @@
 
 #include <event2/event.h>
 
+#include "ipc.h"
 #include "log.h"
+#include "msg.h"
 #include "task.h"
 
 enum handle_kind {
@@ -488,4 +491,52 @@ loopd_watch_cancel(loopd_watch *watch)
 
 	if (handle_lookup((uintptr_t)watch, HANDLE_WATCH, &h) == 0)
 		handle_cancel(h);
+}
+
+/* ---- listening sockets ------------------------------------------------------ */
+
+int
+loopd_listen_tcp(loopd_task *t, const char *address, int port, int backlog)
+{
+	struct msg_out m = { 0 };
+	struct msg_in in;
+	uint8_t buf[256];
+	int64_t rc = 0;
+	ssize_t n;
+	int fd = -1;
+
+	if (t == NULL || address == NULL || port < 0 || port > 65535)
+		return -LOOPD_EINVAL;
+	if (!task_usable(t))
+		return -LOOPD_ESTATE;
+	if (t->host->sockets < 0) {
+		errno = ENOTSUP;
+		return -LOOPD_ESYS;
+	}
+	msg_begin(&m, MSG_LISTEN);
+	msg_put_int(&m, t->index);
+	msg_put_str(&m, address, 256);
+	msg_put_int(&m, port);
+	msg_put_int(&m, backlog > 0 && backlog <= 65535 ? backlog : 128);
+	n = m.nomem ? -1 : ipc_send_fd(t->host->sockets, m.p, m.len, -1);
+	msg_out_free(&m);
+	if (n < 0)
+		return -LOOPD_ESYS;
+	/* The supervisor answers at once; a stuck one is not waited for. */
+	if ((n = ipc_recv_fd(t->host->sockets, buf, sizeof buf, &fd,
+	    5000)) <= 0)
+		return -LOOPD_ESYS;
+	if (msg_open(&in, buf, (size_t)n) != MSG_LISTENING ||
+	    msg_get_range(&in, -4095, 0, &rc) < 0 || msg_done(&in) < 0 ||
+	    (rc == 0) != (fd >= 0)) {
+		if (fd >= 0)
+			close(fd);
+		errno = EPROTO;
+		return -LOOPD_ESYS;
+	}
+	if (rc < 0) {
+		errno = (int)-rc;
+		return -LOOPD_ESYS;
+	}
+	return fd;
 }

@@ -77,4 +77,15 @@ int		 ipc_flush(struct ipc *ipc, int timeout_ms);
 ssize_t		 ipc_read_frame(int fd, uint8_t **buf, size_t *cap,
 		    size_t frame_max);
 
+/*
+ * One message and an fd over a SOCK_SEQPACKET socket (the channel that
+ * carries listening sockets to a worker).  ipc_send_fd: fd -1 sends none;
+ * returns 0 or -1 (errno).  ipc_recv_fd: waits up to timeout_ms (-1: for
+ * ever), returns the message's length, 0 at end of file, or -1 (errno);
+ * *fd is the fd that came with it (O_CLOEXEC; the caller's), or -1.
+ */
+int		 ipc_send_fd(int sock, const void *buf, size_t len, int fd);
+ssize_t		 ipc_recv_fd(int sock, void *buf, size_t cap, int *fd,
+		    int timeout_ms);
+
 #endif /* LOOPD_IPC_H */

@@ -40,16 +40,19 @@
 /* Bumped when a message changes; a worker of another version refuses. */
 #define MSG_PROTOCOL	"loopd-msg/2 " LOOPD_VERSION
 
+/* Numbered for good: a test plugin speaks them to the supervisor raw. */
 enum msg_type {
 	MSG_LOOP = 1,
-	MSG_TASK,
-	MSG_GO,
-	MSG_CANCEL,
-	MSG_STATE,
-	MSG_LOG,
-	MSG_DROPPED,
-	MSG_START,
-	MSG_STOP,
+	MSG_TASK = 2,
+	MSG_GO = 3,
+	MSG_CANCEL = 4,
+	MSG_STATE = 5,
+	MSG_LOG = 6,
+	MSG_DROPPED = 7,
+	MSG_START = 8,
+	MSG_STOP = 9,
+	MSG_LISTEN = 10,	/* worker: a listening socket, please (fd 5) */
+	MSG_LISTENING = 11,	/* supervisor: the result, and the socket */
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state

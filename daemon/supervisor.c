@@ -27,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "listen.h"
 #include "log.h"
 #include "msg.h"
 #include "notify.h"
@@ -90,6 +91,7 @@ struct sv_loop {
 	int			 killed;	/* we sent SIGKILL at the grace */
 	char			*broken;	/* why we killed it, if we did */
 	struct event		*eof;		/* channel closed, not reaped */
+	struct event		*sockev;	/* its asks for sockets */
 	struct restart_state	 rs;		/* the worker's restarts */
 	struct event		*respawn;	/* the worker's backoff */
 	int			 gave_up;	/* the loop stays down */
@@ -126,6 +128,7 @@ struct supervisor {
 	struct event		*status;	/* STATUS= is due */
 	struct event		*watchdog;	/* WATCHDOG=1, when asked */
 	struct pluginwatch	*pw;		/* plugin files, when watched */
+	struct listeners	*listeners;	/* bound for tasks */
 	int			 stopping;
 	int			 forced;	/* tasks outlived the grace */
 	int			 lost;		/* tasks died with a worker */
@@ -339,6 +342,8 @@ sv_loop_free(struct sv_loop *l)
 {
 	size_t i;
 
+	if (l->sockev != NULL)
+		event_free(l->sockev);
 	proc_release(&l->proc);
 	for (i = 0; i < l->ntasks; i++)
 		sv_slot_free(l->tasks[i]);
@@ -766,6 +771,7 @@ sv_send(void *ctx, const struct msg_out *m)
 }
 
 static int	sv_watch_start(struct sv_loop *);
+static void	sv_sockets_cb(evutil_socket_t, short, void *);
 
 static int
 sv_spawn(struct sv_loop *l)
@@ -794,6 +800,10 @@ sv_spawn(struct sv_loop *l)
 	rc = msg_send_loop(sv->conf, l->loop, tcs, l->ntasks, sv_send,
 	    l->proc.ipc);
 	free(tcs);
+	if ((l->sockev = event_new(sv->base, l->proc.sock_fd, EV_READ |
+	    EV_PERSIST, sv_sockets_cb, l)) == NULL ||
+	    event_add(l->sockev, NULL) < 0)
+		rc = -1;
 	if (rc < 0)
 		sv_break(l, "could not be sent its configuration");
 	return 0;
@@ -999,6 +1009,10 @@ sv_reaped(struct sv_loop *l, int status)
 	evtimer_del(l->eof);
 	event_del(l->watch);
 	evtimer_del(l->dump);
+	if (l->sockev != NULL) {
+		event_free(l->sockev);
+		l->sockev = NULL;
+	}
 	proc_release(&l->proc);	/* and whatever its plugins forked */
 	free(l->broken);
 	l->broken = NULL;
@@ -1060,6 +1074,92 @@ sv_reap(struct supervisor *sv)
 	else
 		notify_status("stopping: waiting for %zu tasks",
 		    sv->nphase[SV_LIVE]);
+}
+
+/* ---- listening sockets ---------------------------------------------------------- */
+
+/*
+ * A worker asks for a listening socket (loopd_listen_tcp) on fd 5.  Like
+ * everything a worker says, the ask is checked: a task of this loop that
+ * is running, an address, a port; the supervisor binds with its own
+ * rights and keeps a copy (listen.h).
+ */
+static const char *
+sv_listen_ask(struct sv_loop *l, const uint8_t *buf, size_t len,
+    struct msg_out *reply, int *fd)
+{
+	struct msg_in in;
+	const char *address;
+	int64_t slot = 0, port = 0, backlog = 0;
+	int rc;
+
+	*fd = -1;
+	if (msg_open(&in, buf, len) != MSG_LISTEN)
+		return "a socket message of another type";
+	msg_get_range(&in, 0, (int64_t)l->ntasks - 1, &slot);
+	address = msg_get_str(&in, NULL);
+	msg_get_range(&in, 0, 65535, &port);
+	msg_get_range(&in, 1, 65535, &backlog);
+	if (msg_done(&in) < 0)
+		return in.bad;
+	if (l->tasks[slot]->phase != SV_LIVE)
+		return "a socket for a task that is not running";
+	rc = listeners_get(l->sv->listeners, l->loop->name,
+	    l->tasks[slot]->tc->name, address, (int)port, (int)backlog);
+	msg_begin(reply, MSG_LISTENING);
+	msg_put_int(reply, rc < 0 ? rc : 0);
+	*fd = rc;
+	return NULL;
+}
+
+static void
+sv_sockets_cb(evutil_socket_t sock, short what, void *arg)
+{
+	struct sv_loop *l = arg;
+	struct msg_out reply = { 0 };
+	uint8_t buf[512];
+	const char *why;
+	char msg[160];
+	ssize_t n;
+	int fd, passed;
+
+	n = ipc_recv_fd(sock, buf, sizeof buf, &passed, -1);
+	if (passed >= 0)
+		close(passed);		/* a worker hands no fd up */
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		event_del(l->sockev);	/* gone: SIGCHLD tells the rest */
+		return;
+	}
+	if ((why = sv_listen_ask(l, buf, (size_t)n, &reply, &fd)) == NULL &&
+	    !reply.nomem)
+		ipc_send_fd(sock, reply.p, reply.len, fd >= 0 ? fd : -1);
+	msg_out_free(&reply);
+	if (why == NULL)
+		return;
+	snprintf(msg, sizeof msg, "sent a bad socket request (%s)", why);
+	sv_break(l, msg);
+}
+
+/* A listening socket stays while its task's name is in its loop. */
+static int
+sv_listener_kept(void *ctx, const char *loop, const char *task)
+{
+	struct supervisor *sv = ctx;
+	const struct loop_conf *lc;
+	size_t i, j;
+
+	for (i = 0; i < sv->conf->nloops; i++) {
+		lc = &sv->conf->loops[i];
+		if (strcmp(lc->name, loop) != 0)
+			continue;
+		for (j = 0; j < lc->ntasks; j++)
+			if (strcmp(lc->tasks[j].name, task) == 0)
+				return 1;
+		return 0;
+	}
+	return 0;
 }
 
 /* ---- hangs ---------------------------------------------------------------------- */
@@ -1956,6 +2056,7 @@ sv_reload(struct supervisor *sv)
 			if (sv->loops[i]->tasks[j]->phase == SV_NOPLUGIN)
 				sv_start_task(sv->loops[i], j);
 	sv_watch_plugins(sv);
+	listeners_prune(sv->listeners, sv_listener_kept, sv);
 	sv_reload_report(sv, &d, t0);
 	/* The report is written at the level the operator had asked for. */
 	log_set_level(conf->log_level);
@@ -2165,7 +2266,8 @@ sv_init(struct supervisor *sv, struct conf *conf,
 			    sv->current) < 0)
 				return -1;
 	}
-	if (sv_watchdog_start(sv) < 0)
+	if (sv_watchdog_start(sv) < 0 ||
+	    (sv->listeners = listeners_new()) == NULL)
 		return -1;
 	sv_watch_plugins(sv);
 	log_attach(sv->base);
@@ -2210,6 +2312,7 @@ sv_free(struct supervisor *sv)
 	if (sv->watchdog != NULL)
 		event_free(sv->watchdog);
 	pluginwatch_free(sv->pw);
+	listeners_free(sv->listeners);
 	if (sv->current != NULL)
 		sv_conf_unref(sv->current);
 	if (sv->base != NULL)

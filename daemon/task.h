@@ -39,6 +39,7 @@ struct task_host {
 	 * supervisor when the worker dies.  Shared memory. */
 	volatile int		*running;
 	struct loader_cache	*plugins;	/* the worker's open plugins */
+	int			 sockets;	/* asks for listening sockets */
 	/* Told of every state change; the task may be freed inside. */
 	void			(*on_state)(void *ctx, struct loopd_task *t);
 	void			*ctx;

@@ -598,6 +598,7 @@ worker_main(void)
 	}
 	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
 	    .running = &page->running, .plugins = loader_cache_new(),
+	    .sockets = PROC_FD_SOCKETS,
 	    .on_state = worker_task_state, .ctx = &w };
 	w.host.post = post_queue_new(w.base);
 	w.host.exec = executor_new(&w.loop->executor, w.host.post,

@@ -263,6 +263,26 @@ LOOPD_API void		loopd_watch_cancel(loopd_watch *watch);
  */
 LOOPD_API int	loopd_call_soon(loopd_task *task, loopd_timer_cb cb, void *arg);
 
+/* ---- listening sockets (since 1.1) ----------------------------------------- */
+
+/*
+ * A TCP socket listening on address:port (IPv4 or IPv6 text; port 0 picks
+ * one: read it with getsockname) with the given backlog (<= 0: 128),
+ * non-blocking and close-on-exec.  loopd binds it, in the supervisor, and
+ * keeps it while the task exists in the configuration: when the task
+ * starts again (after a failure, a replaced .so, a reload that changed its
+ * config but not this address), the same socket comes back, and clients
+ * that connect meanwhile wait in its backlog instead of being refused.  A
+ * port below 1024 needs no privilege in the worker.
+ *
+ * Returns a new fd, the task's to close (or to watch with
+ * LOOPD_WATCH_CLOSE), or -LOOPD_EINVAL, -LOOPD_ESTATE, or -LOOPD_ESYS with
+ * errno saying why (EADDRINUSE, EACCES, ...).  Blocks the loop for the
+ * round trip to the supervisor: call it in start, not per request.
+ */
+LOOPD_API int	loopd_listen_tcp(loopd_task *task, const char *address,
+		    int port, int backlog);
+
 /* ---- other threads (since 1.1) --------------------------------------------- */
 
 /*

@@ -185,6 +185,14 @@ echo_accept(loopd_task *t, int lfd, int events, void *arg)
 		loopd_log(t, LOOPD_LOG_WARNING, "accept: %s", strerror(errno));
 }
 
+static const char *
+echo_listen_error(int rc)
+{
+	return rc == -LOOPD_EINVAL ? "a bad address or port" :
+	    rc == -LOOPD_ESTATE ? "the task is ending" : "loopd could not "
+	    "hand over a socket";
+}
+
 static int
 echo_listen(loopd_task *t, const loopd_args *args)
 {
@@ -193,7 +201,7 @@ echo_listen(loopd_task *t, const loopd_args *args)
 	const char *address = loopd_args_string(args, "address", "127.0.0.1");
 	int64_t port = loopd_args_int(args, "port", 7000);
 	int64_t backlog = loopd_args_int(args, "backlog", 128);
-	int fd, one = 1;
+	int fd;
 
 	if (loopd_task_ending(t))
 		return -1;	/* a bad value: the getter said which */
@@ -210,13 +218,13 @@ echo_listen(loopd_task *t, const loopd_args *args)
 		    "address", address);
 		return -1;
 	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof one) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    listen(fd, (int)backlog) < 0 ||
+	/* loopd binds it and keeps it: a restarted echo (a new .so, a new
+	 * backlog) gets the same socket, and no connection is refused. */
+	if ((fd = loopd_listen_tcp(t, address, (int)port, (int)backlog)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
 		loopd_task_fail(t, "io", "cannot listen on %s:%lld: %s",
-		    address, (long long)port, strerror(errno));
+		    address, (long long)port, fd == -LOOPD_ESYS ?
+		    strerror(errno) : echo_listen_error(fd));
 		if (fd >= 0)
 			close(fd);
 		return -1;

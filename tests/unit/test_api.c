@@ -93,6 +93,7 @@ fixture_init(struct fixture *f)
 	f->running = -1;
 	f->host = (struct task_host){ .base = f->base, .loop = "l",
 	    .running = &f->running, .plugins = loader_cache_new(),
+	    .sockets = -1,
 	    .on_state = on_state, .ctx = f };
 	f->conf = (struct task_conf){ .name = "t", .plugin = "p",
 	    .plugin_path = "/nonexistent/p.so" };
