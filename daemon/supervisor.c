@@ -89,7 +89,7 @@ struct supervisor {
 	struct event_base	*base;
 	struct sv_loop		*loops;
 	size_t			 nloops;
-	struct event		*sig[4];
+	struct event		*sig[5];	/* handled_signals */
 	struct event		*grace;
 	size_t			 ntasks;
 	size_t			 nphase[SV_NPHASES];	/* tasks in each phase */
@@ -110,7 +110,9 @@ struct supervisor {
 #define SV_EXIT_UNCLEAN		1	/* a task failed, died or was forced */
 #define SV_EXIT_EXHAUSTED	3	/* restarts ran out, on_exhausted: exit */
 
-static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
+static const int handled_signals[] = {
+	SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1,
+};
 
 /* Events only the supervisor may emit; a worker may send only these. */
 static const char *const worker_events[] = { "libevent", "loop_start" };
@@ -1389,6 +1391,9 @@ sv_signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_add(r, "event", "reload");
 		log_emit(r);
 		break;
+	case SIGUSR1:
+		log_reopen();	/* logs its own failure */
+		break;
 	default:
 		sv_stop(sv, sig);
 		break;
@@ -1431,7 +1436,7 @@ sv_init(struct supervisor *sv, const struct conf *conf, const char *exe)
 	sv->exe = exe;
 	if ((sv->base = event_base_new()) == NULL)
 		return -1;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 5; i++) {
 		sv->sig[i] = evsignal_new(sv->base, handled_signals[i],
 		    sv_signal_cb, sv);
 		if (sv->sig[i] == NULL || evsignal_add(sv->sig[i], NULL) < 0)
@@ -1526,7 +1531,7 @@ sv_free(struct supervisor *sv)
 	if (sv->watchdog != NULL)
 		event_free(sv->watchdog);
 	free(sv->loops);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		if (sv->sig[i] != NULL)
 			event_free(sv->sig[i]);
 	if (sv->grace != NULL)

@@ -384,6 +384,7 @@ worker_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);	/* the supervisor's: reopen its log */
 	worker_pid = getpid();
 	pthread_atfork(NULL, NULL, worker_forked);
 }
