@@ -245,6 +245,8 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_str(&m, conf->plugin_dir, 0);
 	msg_put_int(&m, conf->log_level);
 	msg_put_int(&m, conf->log_format);
+	msg_put_int(&m, (int64_t)conf->log_rate);
+	msg_put_int(&m, (int64_t)conf->log_rate_ms);
 	msg_put_str(&m, loop->name, 0);
 	msg_put_int(&m, loop->backend);
 	put_mark(&m, loop->mark);
@@ -414,7 +416,7 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	struct loop_conf *loop;
 	const char *proto;
 	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
-	int64_t start = 0, hang = 0, action = 0;
+	int64_t start = 0, hang = 0, action = 0, rate = 0, rate_ms = 0;
 
 	if (conf->nloops != 0)
 		return msg_fail(in, "a second MSG_LOOP");
@@ -430,6 +432,9 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	conf->plugin_dir = get_strdup(in, conf);
 	msg_get_range(in, LOOPD_LOG_DEBUG, LOOPD_LOG_ERROR, &level);
 	msg_get_range(in, CONF_LOG_JSON, CONF_LOG_TEXT, &format);
+	msg_get_range(in, 0, CONF_MAX_LOG_RATE, &rate);
+	msg_get_range(in, rate > 0 ? 1 : 0, (int64_t)CONF_MAX_DURATION_MS,
+	    &rate_ms);
 	loop->name = get_strdup(in, conf);
 	msg_get_range(in, CONF_BACKEND_AUTO, CONF_BACKEND_SELECT, &backend);
 	get_mark(in, conf, &loop->mark);
@@ -446,6 +451,8 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 		return -1;
 	conf->log_level = (int)level;
 	conf->log_format = (enum conf_log_format)format;
+	conf->log_rate = (uint64_t)rate;
+	conf->log_rate_ms = (uint64_t)rate_ms;
 	loop->backend = (enum conf_backend)backend;
 	loop->start_timeout_ms = (uint64_t)start;
 	loop->hang_timeout_ms = (uint64_t)hang;

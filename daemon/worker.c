@@ -531,7 +531,8 @@ worker_main(void)
 	}
 	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
 	    .running = &page->running, .plugins = loader_cache_new(),
-	    .on_state = worker_task_state, .ctx = &w };
+	    .on_state = worker_task_state, .ctx = &w,
+	    .log_rate = w.conf->log_rate, .log_rate_ms = w.conf->log_rate_ms };
 	if (w.host.plugins == NULL) {
 		worker_free(&w);
 		return 1;

@@ -1,6 +1,6 @@
 """Where records go and how many: the "<N>" priority on journald's stream,
 log.target: file with SIGUSR1 to reopen it, log.target: journald with its
-fields."""
+fields, and log.rate per task, every dropped record counted."""
 
 import datetime
 import json
@@ -348,6 +348,111 @@ class LogOutputTest(LoopdTestCase):
                                    "LOOPD_EVENT" not in e]) >= 3 else None
         self.check_journal_entries(name, poll_until(
             "the records in the journal", found))
+
+    # -- log.rate
+
+    def test_rate_limit_per_task_counts_every_dropped_record(self):
+        """log.rate: 50/200ms.  A flood of 3000 records: at most 50 of them
+        in each window, every other one counted in a log_rate_limited
+        record; a quiet task of the same loop under the limit loses
+        nothing."""
+        n, limit, window = 3000, 50, 0.2
+        flood = self.sock("flood.sock")
+        quiet = self.sock("quiet.sock")
+        conf = self.write_file("loopd.yaml", to_yaml({
+            "plugin_dir": self.plugin_dir(),
+            "log": {"rate": "%d/%dms" % (limit, window * 1000)},
+            "loops": [loop("l", task("flood", "flooder", count=n, chunk=50,
+                                     notify=flood.path),
+                           task("quiet", "flooder", count=limit - 10,
+                                notify=quiet.path))],
+        }))
+        d = self.start(config=conf)
+        flood.wait_for("FLOOD", "done")
+        quiet.wait_for("FLOOD", "done")
+
+        def accounted():
+            lines = len(flood_numbers(d.find(lambda r: True)))
+            dropped = sum(r["dropped"] for r in d.find(
+                event="log_rate_limited", task="flood"))
+            return lines + dropped == n
+        # The report of the last window comes when it ends.
+        d.wait_for(lambda r: accounted(), what="every record of the flood "
+                   "written or counted")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+        records = d.find(lambda r: True)
+        nums = flood_numbers(records)
+        reports = d.find(event="log_rate_limited")
+        self.assertTrue(reports, "nothing was dropped")
+        for r in reports:
+            self.assertEqual(r["task"], "flood", r)
+            self.assertEqual(r["loop"], "l", r)
+            self.assertEqual(r["plugin"], "flooder", r)
+            self.assertEqual(r["level"], "warning", r)
+            self.assertGreater(r["dropped"], 0, r)
+        dropped = sum(r["dropped"] for r in reports)
+        self.assertEqual(len(nums) + dropped, n,
+                         "%d written + %d dropped != %d logged"
+                         % (len(nums), dropped, n))
+        self.assertEqual(nums, sorted(set(nums)))
+        self.assertEqual(flood_numbers(records, "quiet"),
+                         list(range(1, limit - 9)))
+        self.assertEqual(d.find(event="log_dropped"), [])
+        # At most `limit` in each window: whatever the windows' starts,
+        # never more than twice that within any span of one window.
+        ts = [ts_seconds(r["ts"]) for r in records
+              if r.get("task") == "flood" and "event" not in r]
+        for i, t0 in enumerate(ts):
+            inside = sum(1 for t in ts[i:] if t < t0 + window)
+            self.assertLessEqual(inside, 2 * limit,
+                                 "%d records within %gs" % (inside, window))
+        span = ts[-1] - ts[0]
+        self.assertLessEqual(len(ts), limit * (int(span / window) + 2))
+
+    def test_rate_limit_windows_that_end_inside_a_callback(self):
+        """log.rate: 1/1ms, and 300000 records logged in one callback,
+        which lasts several windows: no timer can fire inside it, so each
+        window's count is reported by the first record after it."""
+        n = 300000
+        flood = self.sock("flood.sock")
+        conf = self.write_file("loopd.yaml", to_yaml({
+            "plugin_dir": self.plugin_dir(),
+            "log": {"rate": "1/1ms"},
+            "loops": [loop("l", task("flood", "flooder", count=n, chunk=n,
+                                     notify=flood.path))],
+        }))
+        d = self.start(config=conf)
+        flood.wait_for("FLOOD", "done", timeout=3 * TIMEOUT)
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+        nums = flood_numbers(d.find(lambda r: True))
+        reports = d.find(event="log_rate_limited", task="flood")
+        self.assertGreaterEqual(len(nums), 2, "one window only: %d lines"
+                                % len(nums))
+        self.assertEqual(len(nums) + sum(r["dropped"] for r in reports), n)
+
+    def test_rate_limit_count_said_when_the_task_ends(self):
+        """A window of an hour: the task ends inside it, and its end says
+        how many of its records were dropped, before its state."""
+        flood = self.sock("flood.sock")
+        conf = self.write_file("loopd.yaml", to_yaml({
+            "plugin_dir": self.plugin_dir(),
+            "log": {"rate": "10/1h"},
+            "loops": [loop("l", task("flood", "flooder", count=100,
+                                     notify=flood.path))],
+        }))
+        d = self.start(config=conf)
+        flood.wait_for("FLOOD", "done")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+        self.assertEqual(flood_numbers(d.find(lambda r: True)),
+                         list(range(1, 11)))
+        report = d.wait_record(event="log_rate_limited", task="flood")
+        self.assertEqual(report["dropped"], 90)
+        done = d.wait_record(event="task_state", task="flood", state="done")
+        self.assertLess(d.index_of(report), d.index_of(done))
 
 
 if __name__ == "__main__":
