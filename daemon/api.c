@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -296,16 +297,104 @@ loopd_task_fail(loopd_task *t, const char *type, const char *fmt, ...)
 	free(msg);
 }
 
+/* ---- the log rate limit ------------------------------------------------- */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The n records t's limit dropped in a window, said in one record: at
+ * warning, or at the log level when that is higher, so that the count is
+ * never filtered away while the records it counts were not. */
+static void
+rate_report(struct loopd_task *t, uint64_t n)
+{
+	int level = log_level() > LOOPD_LOG_WARNING ? log_level() :
+	    LOOPD_LOG_WARNING;
+	json_t *r;
+
+	if (n == 0)
+		return;
+	r = log_record(level, "%llu log record%s of task '%s' dropped: more "
+	    "than %llu in %llu ms (log.rate)", (unsigned long long)n,
+	    n == 1 ? "" : "s", t->conf->name,
+	    (unsigned long long)t->rate.limit,
+	    (unsigned long long)t->rate.window_ms);
+	log_add(r, "loop", t->host->loop);
+	log_add(r, "task", t->conf->name);
+	log_add(r, "plugin", t->conf->plugin);
+	log_add(r, "event", "log_rate_limited");
+	log_add_int(r, "dropped", (long long)n);
+	log_emit(r);
+}
+
+static void
+rate_arm(struct loopd_task *t)
+{
+	uint64_t ms = lograte_due_in(&t->rate, mono_ms());
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	if (ms > 0 && t->rate_timer != NULL &&
+	    !evtimer_pending(t->rate_timer, NULL))
+		evtimer_add(t->rate_timer, &tv);
+}
+
+/* The end of a window with drops. */
+static void
+rate_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct loopd_task *t = arg;
+
+	rate_report(t, lograte_end(&t->rate, mono_ms(), 0));
+	rate_arm(t);	/* the window it was armed for may have moved on */
+}
+
+int
+api_rate_init(struct loopd_task *t)
+{
+	lograte_init(&t->rate, t->host->log_rate, t->host->log_rate_ms);
+	if (t->rate.limit == 0)
+		return 0;
+	t->rate_timer = evtimer_new(t->host->base, rate_fire, t);
+	return t->rate_timer != NULL ? 0 : -1;
+}
+
+void
+api_rate_end(struct loopd_task *t)
+{
+	rate_report(t, lograte_end(&t->rate, mono_ms(), 1));
+	lograte_init(&t->rate, 0, 0);	/* what its stop hook logs passes */
+	if (t->rate_timer != NULL)
+		event_free(t->rate_timer);
+	t->rate_timer = NULL;
+}
+
+/* ---- the log ---------------------------------------------------------------- */
+
 void
 loopd_log(loopd_task *t, int level, const char *fmt, ...)
 {
 	va_list ap;
+	uint64_t report;
 	json_t *r;
 
 	if (t == NULL || fmt == NULL)
 		return;
 	if (level < LOOPD_LOG_DEBUG || level > LOOPD_LOG_ERROR)
 		level = LOOPD_LOG_ERROR;
+	if (level < log_level())
+		return;		/* not counted against the rate either */
+	if (!lograte_take(&t->rate, mono_ms(), &report)) {
+		rate_arm(t);
+		return;
+	}
+	rate_report(t, report);
 	va_start(ap, fmt);
 	r = log_vrecord(level, fmt, ap);
 	va_end(ap);

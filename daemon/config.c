@@ -51,7 +51,9 @@ static const char *const top_keys[] = {
 	"loops",
 };
 static const char *const bool_names[] = { "false", "true" };
-static const char *const log_keys[] = { "level", "format", "target" };
+static const char *const log_keys[] = {
+	"level", "format", "target", "file", "rate",
+};
 static const char *const shutdown_keys[] = { "grace" };
 static const char *const loop_keys[] = {
 	"name", "backend", "restart", "start_timeout", "hang_timeout",
@@ -113,6 +115,8 @@ static const int level_values[] = {
 	LOOPD_LOG_DEBUG, LOOPD_LOG_INFO, LOOPD_LOG_WARNING, LOOPD_LOG_ERROR,
 };
 static const char *const format_names[] = { "json", "text" };
+/* In enum conf_log_target order. */
+static const char *const target_names[] = { "stderr", "journald", "file" };
 /* In enum conf_restart_policy, conf_hang_action, conf_on_exhausted order. */
 static const char *const policy_names[] = { "always", "on-failure", "never" };
 static const char *const hang_action_names[] = { "restart", "log" };
@@ -409,12 +413,92 @@ claim_name(struct parse *p, struct strset *taken, const char *name,
 	return -1;
 }
 
+static char	*relative_to(const char *, const char *);
+static int	 duration_in(struct parse *, const struct conf_node *,
+		    const char *, const char *, const char *, const char *,
+		    uint64_t, uint64_t, uint64_t *);
+static int	 parse_count(const char *, uint64_t, uint64_t *,
+		    const char **, const char **);
+
+/* `log.rate: N/DURATION`. */
+static void
+log_rate(struct parse *p, const struct conf_node *node, struct conf *conf)
+{
+	const char *s, *end, *err, *win;
+	uint64_t n, ms;
+	char b[ERRLIST_SHOWN_BUF], one[8];
+
+	if ((s = want_scalar(p, node, "log.", "rate",
+	    "a rate such as 100/s")) == NULL)
+		return;
+	if (strchr(s, '/') == NULL) {
+		perr(p, node->mark, "log.rate: '%s' is not a rate: write "
+		    "N/DURATION, as in 100/1s (at most 100 records of a task "
+		    "within 1s)", errlist_shown(s, b));
+		return;
+	}
+	if (parse_count(s, CONF_MAX_LOG_RATE, &n, &end, &err) == -1 ||
+	    *end != '/' || n == 0) {
+		perr(p, node->mark, "log.rate: '%s': the count of records must "
+		    "be a whole number from 1 to %d", errlist_shown(s, b),
+		    CONF_MAX_LOG_RATE);
+		return;
+	}
+	/* "100/s": a unit alone stands for one of it. */
+	win = end + 1;
+	if (strcmp(win, "ms") == 0 || strcmp(win, "s") == 0 ||
+	    strcmp(win, "m") == 0 || strcmp(win, "h") == 0) {
+		snprintf(one, sizeof one, "1%s", win);
+		win = one;
+	}
+	if (duration_in(p, node, "log.", "rate", "the window ", win, 1,
+	    CONF_MAX_DURATION_MS, &ms) == -1)
+		return;
+	conf->log_rate = n;
+	conf->log_rate_ms = ms;
+}
+
+/* `log.target` and `log.file`: each needs the other. */
+static void
+log_target(struct parse *p, const struct conf_node *log, struct conf *conf)
+{
+	const struct conf_node *target, *file;
+	const char *s = NULL;
+	int i = -1;
+
+	if ((target = tree_map_get(log, "target")) != NULL &&
+	    (i = choose(p, target, "log.", "target", target_names,
+	    NELEM(target_names))) != -1)
+		conf->log_target = (enum conf_log_target)i;
+	if ((file = tree_map_get(log, "file")) != NULL &&
+	    (s = want_scalar(p, file, "log.", "file", "a path")) != NULL &&
+	    *s == '\0') {
+		perr(p, file->mark, "log.file: the path is empty");
+		s = NULL;
+	}
+	if (file != NULL && target != NULL && i != -1 &&
+	    i != CONF_LOG_FILE) {
+		perr(p, file->mark, "log.file: it is only used with "
+		    "`target: file`, and log.target is %s", target_names[i]);
+		return;
+	}
+	if (file != NULL && target == NULL) {
+		perr(p, file->mark, "log.file: it is only used with "
+		    "`target: file`; add `target: file` to `log:`");
+		return;
+	}
+	if (i == CONF_LOG_FILE && file == NULL)
+		perr(p, target->mark, "log.target: file needs `log.file:` "
+		    "the path of the file to write");
+	if (i == CONF_LOG_FILE && s != NULL &&
+	    (conf->log_file = relative_to(p->file, s)) == NULL)
+		p->errs.nomem = 1;
+}
+
 static void
 check_log(struct parse *p, const struct conf_node *log, struct conf *conf)
 {
 	const struct conf_node *node;
-	const char *s;
-	char b[ERRLIST_SHOWN_BUF];
 	int i;
 
 	if (want_map(p, log, "", "log") == -1)
@@ -428,11 +512,9 @@ check_log(struct parse *p, const struct conf_node *log, struct conf *conf)
 	    (i = choose(p, node, "log.", "format", format_names,
 	    NELEM(format_names))) != -1)
 		conf->log_format = i == 0 ? CONF_LOG_JSON : CONF_LOG_TEXT;
-	if ((node = tree_map_get(log, "target")) != NULL &&
-	    (s = want_scalar(p, node, "log.", "target", "stderr")) != NULL &&
-	    strcmp(s, "stderr") != 0)
-		perr(p, node->mark, "log.target: '%s' is not supported; only "
-		    "stderr is, for now", errlist_shown(s, b));
+	log_target(p, log, conf);
+	if ((node = tree_map_get(log, "rate")) != NULL)
+		log_rate(p, node, conf);
 }
 
 static void
@@ -1163,6 +1245,8 @@ config_compact(struct conf *conf)
 	c->arena = a;
 	if ((c->path = arena_strdup(a, conf->path)) == NULL ||
 	    (c->plugin_dir = arena_strdup(a, conf->plugin_dir)) == NULL ||
+	    (conf->log_file != NULL &&
+	    (c->log_file = arena_strdup(a, conf->log_file)) == NULL) ||
 	    (c->loops = arena_alloc(a, conf->nloops * sizeof *c->loops)) ==
 	    NULL)
 		goto fail;
@@ -1359,6 +1443,7 @@ config_free(struct conf *conf)
 	}
 	free(conf->loops);
 	free(conf->plugin_dir);
+	free(conf->log_file);
 	free(conf->path);
 	free(conf);
 }

@@ -27,6 +27,13 @@ enum conf_log_format {
 	CONF_LOG_TEXT,
 };
 
+/* Where the supervisor writes records. */
+enum conf_log_target {
+	CONF_LOG_STDERR,		/* the default */
+	CONF_LOG_JOURNALD,		/* sd_journal_sendv(), with fields */
+	CONF_LOG_FILE,			/* log.file, reopened on SIGUSR1 */
+};
+
 enum conf_restart_policy {
 	CONF_RESTART_ALWAYS,		/* also after loopd_task_done */
 	CONF_RESTART_ON_FAILURE,	/* the default */
@@ -106,6 +113,11 @@ struct conf {
 	char			*plugin_dir;	/* absolute or as given */
 	int			 log_level;	/* LOOPD_LOG_* */
 	enum conf_log_format	 log_format;
+	enum conf_log_target	 log_target;
+	char			*log_file;	/* target file: absolute or
+						 * relative to the cwd */
+	uint64_t		 log_rate;	/* per task and window; 0: none */
+	uint64_t		 log_rate_ms;	/* the window, > 0 with a rate */
 	uint64_t		 grace_ms;	/* shutdown.grace, default 10 s */
 	enum conf_on_exhausted	 on_exhausted;	/* top-level on_exhausted */
 	int			 plugin_watch;	/* default 1 */
@@ -143,6 +155,8 @@ struct conf_errors {
 #define CONF_MAX_CPU_SECONDS	INT32_MAX
 #define CONF_MAX_GRACE_MS	(60 * 60 * 1000)
 #define CONF_NAME_MAX		64
+/* log.rate: at most this many records in a window. */
+#define CONF_MAX_LOG_RATE	1000000
 /* A larger file is refused rather than read. */
 #define CONF_FILE_MAX		(16 * 1024 * 1024)
 #define CONF_DEFAULT_EXEC_QUEUE	1024

@@ -1,6 +1,7 @@
 /*
  * main.c: the command line, and the order things start in.  Wiring only.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -46,6 +47,7 @@ static const char usage_text[] =
 "  SIGTERM, SIGINT  cancel every task, wait up to shutdown.grace, then kill\n"
 "                   what is left; a second one kills at once\n"
 "  SIGHUP           logged; live reload is not available in this version\n"
+"  SIGUSR1          reopen log.file (log.target: file), after a rotation\n"
 "\n"
 "Exit status:\n"
 "  0   every task ended within the grace period\n"
@@ -277,6 +279,26 @@ load_config(const struct options *o)
 	return NULL;
 }
 
+/* log.target: file or journald, for the supervisor alone. */
+static int
+open_log_target(const struct conf *conf)
+{
+	if (conf->log_target == CONF_LOG_FILE &&
+	    log_open_file(conf->log_file) < 0) {
+		log_plain("loopd: cannot open the log file %s: %s",
+		    conf->log_file, strerror(errno));
+		return -1;
+	}
+	if (conf->log_target == CONF_LOG_JOURNALD &&
+	    log_open_journald() < 0) {
+		log_plain("loopd: log.target is journald, but "
+		    "sd_journal_sendv() cannot be used: %s",
+		    log_journald_error());
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -307,6 +329,10 @@ main(int argc, char **argv)
 	log_set_level(conf->log_level);
 	log_set_format(conf->log_format == CONF_LOG_TEXT ? LOG_FORMAT_TEXT :
 	    LOG_FORMAT_JSON);
+	if (open_log_target(conf) < 0) {
+		config_free(conf);
+		return 1;
+	}
 	if (self_path(exe, sizeof exe) < 0) {
 		log_plain("loopd: cannot find its own executable in "
 		    "/proc/self/exe: is /proc mounted?");

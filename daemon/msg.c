@@ -274,6 +274,8 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_str(&m, conf->plugin_dir, 0);
 	msg_put_int(&m, conf->log_level);
 	msg_put_int(&m, conf->log_format);
+	msg_put_int(&m, (int64_t)conf->log_rate);
+	msg_put_int(&m, (int64_t)conf->log_rate_ms);
 	msg_put_str(&m, loop->name, 0);
 	msg_put_int(&m, loop->backend);
 	msg_put_int(&m, loop->executor.workers);
@@ -439,7 +441,7 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	struct loop_conf *loop;
 	const char *proto;
 	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
-	int64_t start = 0, hang = 0, action = 0;
+	int64_t start = 0, hang = 0, action = 0, rate = 0, rate_ms = 0;
 	int64_t workers = 0, kind = 0, queue = 1;
 
 	if (conf->nloops != 0)
@@ -456,6 +458,9 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	conf->plugin_dir = get_strdup(in, conf);
 	msg_get_range(in, LOOPD_LOG_DEBUG, LOOPD_LOG_ERROR, &level);
 	msg_get_range(in, CONF_LOG_JSON, CONF_LOG_TEXT, &format);
+	msg_get_range(in, 0, CONF_MAX_LOG_RATE, &rate);
+	msg_get_range(in, rate > 0 ? 1 : 0, (int64_t)CONF_MAX_DURATION_MS,
+	    &rate_ms);
 	loop->name = get_strdup(in, conf);
 	msg_get_range(in, CONF_BACKEND_AUTO, CONF_BACKEND_SELECT, &backend);
 	msg_get_range(in, 0, CONF_MAX_EXEC_WORKERS, &workers);
@@ -476,6 +481,8 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 		return -1;
 	conf->log_level = (int)level;
 	conf->log_format = (enum conf_log_format)format;
+	conf->log_rate = (uint64_t)rate;
+	conf->log_rate_ms = (uint64_t)rate_ms;
 	loop->backend = (enum conf_backend)backend;
 	loop->start_timeout_ms = (uint64_t)start;
 	loop->hang_timeout_ms = (uint64_t)hang;

@@ -10,8 +10,9 @@
  * mean (task indexes, states, events) itself.
  *
  * Supervisor to worker, in this order at start-up:
- *   MSG_LOOP    the loop's own settings (backend, restart, timeouts,
- *               hang action, limits) and how many tasks follow
+ *   MSG_LOOP    the log settings (level, format, rate) and the loop's
+ *               own (backend, restart, timeouts, hang action, limits)
+ *               and how many tasks follow
  *   MSG_TASK    one task: names, plugin path, its resolved restart,
  *               its `config:` tree
  *   MSG_GO      the configuration is complete
@@ -38,7 +39,7 @@
 #include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
-#define MSG_PROTOCOL	"loopd-msg/2 " LOOPD_VERSION
+#define MSG_PROTOCOL	"loopd-msg/3 " LOOPD_VERSION
 
 /* Numbered for good: a test plugin speaks them to the supervisor raw. */
 enum msg_type {

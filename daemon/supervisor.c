@@ -141,15 +141,19 @@ struct supervisor {
 #define SV_EXIT_UNCLEAN		1	/* a task failed, died or was forced */
 #define SV_EXIT_EXHAUSTED	3	/* restarts ran out, on_exhausted: exit */
 
-static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
+static const int handled_signals[] = {
+	SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1,
+};
 
 /* Events only the supervisor may emit; a worker may send only these. */
-static const char *const worker_events[] = { "libevent", "loop_start" };
+static const char *const worker_events[] = {
+	"libevent", "loop_start", "log_rate_limited",
+};
 /* Fields a worker may not set: the supervisor stamps or owns them. */
 static const char *const stamped_keys[] = {
 	"ts", "level", "msg", "pid", "loop", "task", "plugin",
 	"plugin_version", "error", "signal", "signo", "backtrace",
-	"exit_status", "lost_tasks", "state", "dropped", "limit", "function",
+	"exit_status", "lost_tasks", "state", "limit", "function",
 	"duration_ms", "action", "suspects", "history_ms_ago", "restarts",
 	"attempt", "delay_ms", "cause", "charged", "not_running",
 };
@@ -568,6 +572,17 @@ sv_log_extra(struct msg_in *in, json_t *r)
 	return NULL;
 }
 
+/* "dropped" counts what a worker's log.rate dropped, and nothing else. */
+static const char *
+sv_log_dropped_ok(json_t *r)
+{
+	const char *ev = json_string_value(json_object_get(r, "event"));
+
+	return json_object_get(r, "dropped") == NULL || (ev != NULL &&
+	    strcmp(ev, "log_rate_limited") == 0) ? NULL : "a record with a "
+	    "field the worker may not set";
+}
+
 /* A MSG_LOG that will not be written: check the rest of it all the same,
  * and count it as dropped when it would have been. */
 static const char *
@@ -579,6 +594,8 @@ sv_log_skip(struct sv_loop *l, struct msg_in *in, int64_t nextra, int count)
 
 	for (i = 0; i < nextra && why == NULL; i++)
 		why = sv_log_extra(in, scratch);
+	if (why == NULL)
+		why = sv_log_dropped_ok(scratch);
 	json_decref(scratch);
 	if (why == NULL && msg_done(in) < 0)
 		why = in->bad;
@@ -622,6 +639,8 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 		sv_add_task(r, l->tasks[task]->tc);
 	for (i = 0; i < nextra && why == NULL; i++)
 		why = sv_log_extra(in, r);
+	if (why == NULL)
+		why = sv_log_dropped_ok(r);
 	if (why == NULL && msg_done(in) < 0)
 		why = in->bad;
 	if (why != NULL)
@@ -2197,6 +2216,9 @@ sv_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 			evtimer_add(sv->reload, &now);
 		}
+		break;
+	case SIGUSR1:
+		log_reopen();	/* logs its own failure */
 		break;
 	default:
 		sv_stop(sv, sig);

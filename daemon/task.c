@@ -58,6 +58,11 @@ task_new(struct task_host *host, const struct task_conf *conf, int index)
 		free(t);
 		return NULL;
 	}
+	if (api_rate_init(t) < 0) {
+		event_free(t->reaper);
+		free(t);
+		return NULL;
+	}
 	post_task_open(t);
 	return t;
 }
@@ -144,6 +149,7 @@ task_reap(evutil_socket_t fd, short what, void *arg)
 		d->stop(t->pstate);
 		task_leave(t);
 	}
+	api_rate_end(t);	/* its drops are said before its end */
 	t->pstate = NULL;
 	task_set_state(t, t->err_type ? TASK_FAILED : TASK_DONE);
 }
@@ -164,6 +170,7 @@ task_free(struct loopd_task *t)
 			task_leave(t);
 		}
 	}
+	api_rate_end(t);
 	loader_cache_close(t->host->plugins, &t->plugin);
 	event_free(t->reaper);
 	free(t->err_type);

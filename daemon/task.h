@@ -20,6 +20,7 @@
 #include "args.h"
 #include "config.h"
 #include "loader.h"
+#include "lograte.h"
 
 enum task_state {
 	TASK_STARTING,
@@ -45,6 +46,10 @@ struct task_host {
 	void			*ctx;
 	struct post_queue	*post;		/* loopd_post(), or NULL */
 	struct executor		*exec;		/* the loop's pool, or NULL */
+	/* log.rate: at most log_rate records of a task's plugin in each
+	 * log_rate_ms; 0: no limit. */
+	uint64_t		 log_rate;
+	uint64_t		 log_rate_ms;
 };
 
 struct handle;
@@ -67,6 +72,8 @@ struct loopd_task {
 	char			*err_msg;
 	int			 post_open;	/* under the post queue's mutex */
 	struct job_list		 jobs;		/* executor jobs without done */
+	struct lograte		 rate;		/* its loopd_log() records */
+	struct event		*rate_timer;	/* reports a window's drops */
 };
 
 /* A new task in TASK_STARTING, or NULL.  Free with task_free(). */
@@ -102,5 +109,10 @@ task_leave(struct loopd_task *t)
 void		 api_disarm_handles(struct loopd_task *t);
 /* Release every handle; used by the reaper.  api.c */
 void		 api_release_handles(struct loopd_task *t);
+/* The task's log rate limit, from its host: set up by task_new (0 or -1),
+ * and ended by the reaper and task_free, which report what it dropped
+ * and not yet said, and free its timer.  api.c */
+int		 api_rate_init(struct loopd_task *t);
+void		 api_rate_end(struct loopd_task *t);
 
 #endif /* LOOPD_TASK_H */

@@ -444,6 +444,7 @@ worker_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);	/* the supervisor's: reopen its log */
 	worker_pid = getpid();
 	pthread_atfork(NULL, NULL, worker_forked);
 }
@@ -599,7 +600,8 @@ worker_main(void)
 	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
 	    .running = &page->running, .plugins = loader_cache_new(),
 	    .sockets = PROC_FD_SOCKETS,
-	    .on_state = worker_task_state, .ctx = &w };
+	    .on_state = worker_task_state, .ctx = &w,
+	    .log_rate = w.conf->log_rate, .log_rate_ms = w.conf->log_rate_ms };
 	w.host.post = post_queue_new(w.base);
 	w.host.exec = executor_new(&w.loop->executor, w.host.post,
 	    w.loop->name);

@@ -108,6 +108,11 @@ class IsolationTest(LoopdTestCase):
         err = self.forged("forge_field")
         self.assertIn("field the worker may not set", err["msg"])
 
+    def test_forged_dropped_count_is_refused(self):
+        """"dropped" is only for a log_rate_limited record."""
+        err = self.forged("forge_dropped")
+        self.assertIn("field the worker may not set", err["msg"])
+
     def test_record_without_valid_ts_is_refused(self):
         err = self.forged("forge_ts")
         self.assertIn("ts", err["msg"])

@@ -3,7 +3,8 @@
  *
  *   config:
  *     do: fds | scribble | forge_event | forge_task | forge_ts |
- *         forge_field | close_channel | fork | exit_in_cancel
+ *         forge_field | forge_dropped | close_channel | fork |
+ *         exit_in_cancel
  *
  * fds           logs one record per open fd: "fd N -> TARGET"
  * scribble      writes garbage into every fd above 2
@@ -194,6 +195,8 @@ rogue_act(loopd_task *t, void *arg)
 		forge_log("2026-01-01T00:00:00.000000Z", "event", "ready");
 	else if (strcmp(what, "forge_field") == 0)
 		forge_log("2026-01-01T00:00:00.000000Z", "pid", "1");
+	else if (strcmp(what, "forge_dropped") == 0)
+		forge_log("2026-01-01T00:00:00.000000Z", "dropped", "1");
 	else if (strcmp(what, "forge_ts") == 0)
 		forge_log("yesterday", NULL, NULL);
 	else if (strcmp(what, "forge_task") == 0)

@@ -301,7 +301,40 @@ static const struct bad bad[] = {
 	{ "bad log format", "log:\n  format: xml\n" LOOPS, 1, 0, 2, 11,
 	    "log.format: unknown value 'xml'; expected one of json, text" },
 	{ "bad log target", "log:\n  target: syslog\n" LOOPS, 1, 0, 2, 11,
-	    "log.target: 'syslog' is not supported; only stderr is" },
+	    "log.target: unknown value 'syslog'; expected one of stderr, "
+	    "journald, file" },
+	{ "log target typo", "log:\n  target: jounrald\n" LOOPS, 1, 0, 2, 11,
+	    "log.target: unknown value 'jounrald'; did you mean 'journald'?" },
+	{ "log target file without a path", "log:\n  target: file\n" LOOPS,
+	    1, 0, 2, 11, "log.target: file needs `log.file:` the path of the "
+	    "file to write" },
+	{ "log file without target", "log:\n  file: loopd.log\n" LOOPS, 1, 0,
+	    2, 9, "log.file: it is only used with `target: file`; add "
+	    "`target: file` to `log:`" },
+	{ "log file with target stderr", "log:\n  target: stderr\n"
+	    "  file: loopd.log\n" LOOPS, 1, 0, 3, 9, "log.file: it is only "
+	    "used with `target: file`, and log.target is stderr" },
+	{ "log file with target journald", "log:\n  file: loopd.log\n"
+	    "  target: journald\n" LOOPS, 1, 0, 2, 9, "log.target is journald" },
+	{ "log file empty", "log:\n  target: file\n  file: ''\n" LOOPS, 1, 0,
+	    3, 9, "log.file: the path is empty" },
+	{ "log file a mapping", "log:\n  target: file\n  file: {a: 1}\n"
+	    LOOPS, 1, 0, 3, 9, "log.file: expected a path, found a mapping" },
+	{ "log rate not a rate", "log:\n  rate: 100\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: '100' is not a rate: write N/DURATION, as in 100/1s" },
+	{ "log rate zero", "log:\n  rate: 0/s\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: '0/s': the count of records must be a whole number "
+	    "from 1 to 1000000" },
+	{ "log rate too many", "log:\n  rate: 1000001/s\n" LOOPS, 1, 0, 2, 9,
+	    "from 1 to 1000000" },
+	{ "log rate negative", "log:\n  rate: -5/s\n" LOOPS, 1, 0, 2, 9,
+	    "the count of records must be" },
+	{ "log rate zero window", "log:\n  rate: 5/0s\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: the window '0s' must be more than 0" },
+	{ "log rate bad window", "log:\n  rate: 5/fast\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: the window 'fast' is not a valid duration" },
+	{ "log rate no window", "log:\n  rate: 5/\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: the window '' is not a valid duration" },
 
 	/* on_exhausted. */
 	{ "on_exhausted unknown", "on_exhausted: restart\n" LOOPS, 1, 0, 1, 15,
@@ -602,6 +635,50 @@ START_TEST(test_many_errors)
 		    want[i].msg);
 	}
 	conf_errors_free(&errs);
+}
+END_TEST
+
+/* log.target, log.file (relative to the file's directory) and log.rate. */
+START_TEST(test_log_keys)
+{
+	static const char file[] = "log:\n  target: file\n  file: loopd.log\n"
+	    "  rate: 100/s\n" LOOPS;
+	static const char abs[] = "log:\n  target: file\n  file: /var/l.log\n"
+	    "  rate: 20/250ms\n" LOOPS;
+	static const char journal[] = "log:\n  target: journald\n" LOOPS;
+	struct conf_errors errs = { 0 };
+	struct conf *conf;
+
+	conf = config_parse_string(file, strlen(file), "/etc/loopd/loopd.yaml",
+	    NULL, NULL, &errs);
+	dump_errors("log file", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->log_target, CONF_LOG_FILE);
+	ck_assert_str_eq(conf->log_file, "/etc/loopd/loopd.log");
+	ck_assert_uint_eq(conf->log_rate, 100);
+	ck_assert_uint_eq(conf->log_rate_ms, 1000);
+	config_free(conf);
+
+	conf = parse(abs, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->log_file, "/var/l.log");
+	ck_assert_uint_eq(conf->log_rate, 20);
+	ck_assert_uint_eq(conf->log_rate_ms, 250);
+	config_free(conf);
+
+	conf = parse(journal, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->log_target, CONF_LOG_JOURNALD);
+	ck_assert_ptr_null(conf->log_file);
+	ck_assert_uint_eq(conf->log_rate, 0);
+	config_free(conf);
+
+	conf = parse(LOOPS, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->log_target, CONF_LOG_STDERR);
+	ck_assert_ptr_null(conf->log_file);
+	ck_assert_uint_eq(conf->log_rate, 0);
+	config_free(conf);
 }
 END_TEST
 
@@ -1519,6 +1596,7 @@ config_suite(void)
 
 	tc = tcase_create("valid");
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_log_keys);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_loop_test(tc, test_plugin_dir, 0, NELEM(dirs));
 	tcase_add_test(tc, test_scalars);

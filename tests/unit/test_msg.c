@@ -21,7 +21,7 @@
 /* Every key, with two loops: one with every setting, one with none. */
 static const char full_yaml[] =
     "plugin_dir: /opt/loopd/plugins\n"
-    "log: {level: debug, format: text}\n"
+    "log: {level: debug, format: text, rate: 50/2s}\n"
     "on_exhausted: exit\n"
     "loops:\n"
     "  - name: net\n"
@@ -181,6 +181,8 @@ same_loop(const struct conf *ca, const struct loop_conf *a,
 	ck_assert_str_eq(ca->plugin_dir, cb->plugin_dir);
 	ck_assert_int_eq(ca->log_level, cb->log_level);
 	ck_assert_int_eq(ca->log_format, cb->log_format);
+	ck_assert_uint_eq(ca->log_rate, cb->log_rate);
+	ck_assert_uint_eq(ca->log_rate_ms, cb->log_rate_ms);
 	ck_assert_uint_eq(cb->nloops, 1);
 	b = &cb->loops[0];
 	ck_assert_str_eq(a->name, b->name);
