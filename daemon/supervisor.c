@@ -104,6 +104,10 @@ struct supervisor {
 	int			 unclean;	/* a task failed or died */
 	int			 exhausted;	/* on_exhausted: exit fired */
 	int			 ready;
+	/* Told of every MSG_RECONFIGURED after it was logged (the reload's
+	 * hook; NULL: nobody waits): task i of l, applied or not. */
+	void			(*reconfigured)(struct sv_loop *l, size_t i,
+				    int applied);
 };
 
 /* Exit statuses; see loopd(8). */
@@ -120,7 +124,7 @@ static const char *const stamped_keys[] = {
 	"plugin_version", "error", "signal", "signo", "backtrace",
 	"exit_status", "lost_tasks", "state", "dropped", "limit", "function",
 	"duration_ms", "action", "suspects", "history_ms_ago", "restarts",
-	"attempt", "delay_ms", "cause", "charged", "not_running",
+	"attempt", "delay_ms", "cause", "charged", "not_running", "result",
 };
 #define SV_EXTRA_MAX	32	/* extra fields in one record */
 
@@ -504,6 +508,31 @@ sv_dropped(struct sv_loop *l, struct msg_in *in)
 	return NULL;
 }
 
+/* MSG_RECONFIGURED: whether task i took its new `config:` in place. */
+static const char *
+sv_reconfigured(struct sv_loop *l, struct msg_in *in)
+{
+	const struct task_conf *tc;
+	int64_t i, result;
+	json_t *r;
+
+	msg_get_range(in, 0, (int64_t)l->loop->ntasks - 1, &i);
+	msg_get_range(in, 0, 1, &result);
+	if (msg_done(in) < 0)
+		return in->bad;
+	tc = &l->loop->tasks[i];
+	r = sv_record(l, result == 0 ? LOOPD_LOG_INFO : LOOPD_LOG_WARNING,
+	    result == 0 ? "task '%s' reconfigured in place" : "task '%s' "
+	    "cannot be reconfigured in place: it needs a restart", tc->name);
+	sv_add_task(r, tc);
+	log_add(r, "event", "task_reconfigured");
+	log_add(r, "result", result == 0 ? "applied" : "restart_needed");
+	log_emit(r);
+	if (l->sv->reconfigured != NULL)
+		l->sv->reconfigured(l, (size_t)i, result == 0);
+	return NULL;
+}
+
 /* The worker broke the protocol or its channel: kill it, say why later. */
 static void
 sv_break(struct sv_loop *l, const char *why)
@@ -532,6 +561,9 @@ sv_frame(void *ctx, const void *body, size_t len)
 		break;
 	case MSG_DROPPED:
 		why = sv_dropped(l, &in);
+		break;
+	case MSG_RECONFIGURED:
+		why = sv_reconfigured(l, &in);
 		break;
 	default:
 		why = "a message of a type a worker may not send";

@@ -263,31 +263,60 @@ worker_cancel(struct worker *w)
 		event_base_loopbreak(w->base);
 }
 
-/* MSG_START: task i starts, or starts again once it has ended. */
+/*
+ * MSG_START: task i starts, or starts again once it has ended.  The task
+ * that ended is freed after the new one has started, so that a plugin
+ * stays loaded (and initialised, init_process) across a restart.
+ */
 static void
 worker_start_task(struct worker *w, size_t i)
 {
-	struct loopd_task *t = w->tasks[i];
+	struct loopd_task *old = w->tasks[i];
 
-	if (w->cancelling || (t != NULL && task_is_live(t)))
+	if (w->cancelling || (old != NULL && task_is_live(old)))
 		return;
-	task_free(t);
 	if ((w->tasks[i] = task_new(&w->host, &w->loop->tasks[i], (int)i)) ==
-	    NULL)
+	    NULL) {
+		task_free(old);
 		return;		/* the supervisor sees no state: a hang */
+	}
 	w->nlive++;
 	task_start(w->tasks[i]);
+	task_free(old);
 	/* Once every task has started, what the starts no longer need goes
 	 * back to the system. */
 	if (++w->nstarts == w->ntasks)
 		malloc_trim(0);
 }
 
+/*
+ * MSG_RECONFIGURE: offer task i its new tree, and answer.  Applied, the
+ * tree is task i's from now on, for its later starts too.  The tree lives
+ * in the worker's configuration arena until the worker exits, so that
+ * strings the plugin got from any of its trees stay valid.
+ */
+static void
+worker_reconfigure(struct worker *w, size_t i, struct conf_node *config)
+{
+	struct loopd_task *t = w->tasks[i];
+	int applied = 0;
+
+	if (!w->cancelling && t != NULL && task_is_live(t))
+		applied = task_reconfigure(t, config) == 0;
+	if (applied)
+		w->conf->loops[0].tasks[i].config = config;
+	msg_put_reconfigured(&w->out, i, applied);
+	if (!w->out.nomem)
+		ipc_send(w->ipc, w->out.p, w->out.len, 0);
+}
+
 static void
 worker_frame(void *ctx, const void *body, size_t len)
 {
 	struct worker *w = ctx;
+	struct conf_node *config;
 	struct msg_in in;
+	size_t ti;
 	int64_t i;
 
 	switch (msg_open(&in, body, len)) {
@@ -299,6 +328,10 @@ worker_frame(void *ctx, const void *body, size_t len)
 		if (msg_get_range(&in, 0, (int64_t)w->ntasks - 1, &i) == 0 &&
 		    msg_done(&in) == 0)
 			worker_start_task(w, (size_t)i);
+		break;
+	case MSG_RECONFIGURE:
+		if (msg_get_reconfigure(&in, w->conf, &ti, &config) == 0)
+			worker_reconfigure(w, ti, config);
 		break;
 	}
 }
@@ -530,7 +563,8 @@ worker_main(void)
 	}
 	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
 	    .running = &page->running, .plugins = loader_cache_new(),
-	    .on_state = worker_task_state, .ctx = &w };
+	    .on_state = worker_task_state, .ctx = &w,
+	    .start_timeout_ms = w.loop->start_timeout_ms };
 	if (w.host.plugins == NULL) {
 		worker_free(&w);
 		return 1;

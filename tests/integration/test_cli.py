@@ -25,7 +25,7 @@ class CliTest(LoopdTestCase):
                 p = self.run_loopd([opt])
                 self.assertEqual(p.returncode, 0, p.stderr)
                 self.assertRegex(
-                    p.stdout, r"^loopd \d+\.\d+\.\d+ \(plugin ABI 1\.0\)\n$")
+                    p.stdout, r"^loopd \d+\.\d+\.\d+ \(plugin ABI 1\.1\)\n$")
                 self.assertEqual(p.stderr, "")
 
     def test_unknown_option(self):

@@ -160,7 +160,7 @@ class PluginLoadTest(LoopdTestCase):
                 self.assertIn(path, err["error"]["message"])
         abi = d.wait_record(event="task_error", task="abi", timeout=0)
         self.assertRegex(abi["error"]["message"], r"\b2\.0\b")
-        self.assertRegex(abi["error"]["message"], r"\b1\.0\b")
+        self.assertRegex(abi["error"]["message"], r"\b1\.1\b")
         self.assertEqual(len(d.find(event="task_error")), len(cases))
         self.assertEqual(echo_roundtrip(port, b"alive"), b"alive")
         d.wait_record(task="tick", msg="tick 1")
