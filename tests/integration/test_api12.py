@@ -118,6 +118,21 @@ class ProcessHooksTest(LoopdTestCase):
             mine = [ln[0] for ln in lines if ln[1] == str(pid)]
             self.assertEqual(mine, ["init", "exit"])
 
+    def test_a_restart_keeps_the_plugin_initialised(self):
+        hooks = os.path.join(self.tmp, "hooks.log")
+        d = self.start([loop("a", task("a1", "hooks", fail_once=os.path.join(
+            self.tmp, "failed")), restart=FAST)],
+            extra_env={"LOOPD_TEST_HOOKS": hooks})
+        d.wait_record(event="task_error", task="a1")
+        rs = d.wait_record(event="task_restart", task="a1")
+        d.wait_record(task="a1", msg="serving after 1 init_process calls",
+                      after=d.index_of(rs))
+        pid = d.worker_pid("a")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 1)
+        self.assertEqual(self.hooks_lines(hooks),
+                         [["init", str(pid)], ["exit", str(pid)]])
+
     def test_failing_init_process_fails_each_task_then_retries(self):
         hooks = os.path.join(self.tmp, "hooks.log")
         ok = os.path.join(self.tmp, "init-may-succeed")

@@ -5,7 +5,11 @@
  * $LOOPD_TEST_HOOKS names: "init PID", "init_failed PID" or "exit PID".
  * While the file $LOOPD_TEST_HOOKS_FAIL names does not exist (when that
  * variable is set), init_process fails.  start logs "serving after N
- * init_process calls" (the calls in this process).  No config.
+ * init_process calls" (the calls in this process).
+ *
+ *   config:
+ *     fail_once: /path   # when set and the file does not exist: create it
+ *                        # and fail the start (so: fail once, then serve)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,6 +60,15 @@ hooks_exit_process(void)
 static int
 hooks_start(loopd_task *t, const loopd_args *args, void **state)
 {
+	const char *once = loopd_args_string(args, "fail_once", NULL);
+	int fd;
+
+	if (once != NULL && access(once, F_OK) != 0) {
+		if ((fd = open(once, O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) >= 0)
+			close(fd);
+		loopd_task_fail(t, "test_failure", "failing once");
+		return -1;
+	}
 	loopd_log(t, LOOPD_LOG_INFO, "serving after %u init_process calls",
 	    inits);
 	return 0;
