@@ -30,6 +30,7 @@
 #include <event2/event.h>
 
 #include "ipc.h"
+#include "listen.h"
 #include "log.h"
 #include "msg.h"
 #include "task.h"
@@ -274,6 +275,54 @@ loopd_task_ending(const loopd_task *t)
 	return t == NULL || t->ending || t->state >= TASK_DONE;
 }
 
+int
+loopd_task_ready(loopd_task *t)
+{
+	return t != NULL ? task_ready(t) : -LOOPD_EINVAL;
+}
+
+char *
+loopd_task_path(const loopd_task *t, const char *path)
+{
+	const char *file, *slash;
+	char *s;
+
+	if (t == NULL || path == NULL || *path == '\0')
+		return NULL;
+	/* As config.c resolves plugin_dir against the file. */
+	file = t->conf->mark.file;
+	if (path[0] == '/' || file == NULL ||
+	    (slash = strrchr(file, '/')) == NULL)
+		return strdup(path);
+	if (asprintf(&s, "%.*s/%s", (int)(slash - file), file, path) < 0)
+		return NULL;
+	return s;
+}
+
+const char *
+loopd_strerror(int code)
+{
+	static const char *const text[] = {
+		[0] = "success",
+		[LOOPD_EINVAL] = "invalid argument",
+		[LOOPD_ENOMEM] = "out of memory",
+		[LOOPD_ESTATE] = "the task or handle has ended or is ending",
+		[LOOPD_ENOENT] = "no such key",
+		[LOOPD_ETYPE] = "the value has another type",
+		[LOOPD_ESYS] = "a system call failed",
+#ifdef LOOPD_EFULL
+		[LOOPD_EFULL] = "the executor's queue is full",
+#endif
+	};
+
+	if (code < 0 && code != INT_MIN)
+		code = -code;
+	if (code < 0 || (size_t)code >= sizeof text / sizeof text[0] ||
+	    text[code] == NULL)
+		return "unknown error";
+	return text[code];
+}
+
 void
 loopd_task_done(loopd_task *t)
 {
@@ -428,7 +477,8 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 	h->cb.timer(t, h->arg);
 	task_leave(t);
 	h->flags &= ~HANDLE_FIRING;
-	if ((h->flags & HANDLE_DEAD) || !(event_get_events(h->ev) & EV_PERSIST))
+	/* A one-shot is done unless its callback re-armed it. */
+	if ((h->flags & HANDLE_DEAD) || !event_pending(h->ev, EV_TIMEOUT, NULL))
 		handle_free(h);
 }
 
@@ -442,29 +492,52 @@ ms_to_tv(uint64_t ms)
 	return tv;
 }
 
+/* Arm h to fire after delay_ms, then every every_ms (0: once). */
+static int
+timer_arm(struct handle *h, uint64_t delay_ms, uint64_t every_ms)
+{
+	struct timeval delay = ms_to_tv(delay_ms);
+	short flags = 0;
+
+	if (h->flags & HANDLE_ARMED)
+		event_del(h->ev);
+	h->every = ms_to_tv(every_ms);
+	if (every_ms > 0 && every_ms == delay_ms)
+		flags = EV_PERSIST;
+	event_assign(h->ev, h->task->host->base, -1, flags, timer_fire, h);
+	h->flags |= HANDLE_ARMED;
+	return event_add(h->ev, &delay) < 0 ? -LOOPD_ESYS : 0;
+}
+
 loopd_timer *
 loopd_timer_start(loopd_task *t, uint64_t delay_ms, uint64_t every_ms,
     loopd_timer_cb cb, void *arg)
 {
 	struct handle *h;
-	struct timeval delay = ms_to_tv(delay_ms);
-	short flags = 0;
 
 	if (!task_usable(t) || cb == NULL)
 		return NULL;
 	if ((h = handle_new(t, HANDLE_TIMER, arg)) == NULL)
 		return NULL;
 	h->cb.timer = cb;
-	h->every = ms_to_tv(every_ms);
-	if (every_ms > 0 && every_ms == delay_ms)
-		flags = EV_PERSIST;
-	event_assign(h->ev, t->host->base, -1, flags, timer_fire, h);
-	h->flags |= HANDLE_ARMED;
-	if (event_add(h->ev, &delay) < 0) {
+	if (timer_arm(h, delay_ms, every_ms) < 0) {
 		handle_free(h);
 		return NULL;
 	}
 	return (loopd_timer *)h->id;
+}
+
+int
+loopd_timer_set(loopd_timer *timer, uint64_t delay_ms, uint64_t every_ms)
+{
+	struct handle *h;
+	int rc;
+
+	if ((rc = handle_lookup((uintptr_t)timer, HANDLE_TIMER, &h)) < 0)
+		return rc;
+	if (!task_usable(h->task))
+		return -LOOPD_ESTATE;
+	return timer_arm(h, delay_ms, every_ms);
 }
 
 void
@@ -599,8 +672,13 @@ loopd_listen_tcp(loopd_task *t, const char *address, int port, int backlog)
 	if (!task_usable(t))
 		return -LOOPD_ESTATE;
 	if (t->host->sockets < 0) {
-		errno = ENOTSUP;
-		return -LOOPD_ESYS;
+		/* No supervisor to ask (a test of the task alone). */
+		if ((fd = listeners_bind(address, port, backlog > 0 ?
+		    backlog : 128)) < 0) {
+			errno = -fd;
+			return -LOOPD_ESYS;
+		}
+		return fd;
 	}
 	msg_begin(&m, MSG_LISTEN);
 	msg_put_int(&m, t->index);

@@ -55,9 +55,8 @@ listeners_free(struct listeners *ls)
 	free(ls);
 }
 
-/* A new socket bound to address:port, or -errno. */
-static int
-listener_bind(const char *address, int port, int backlog)
+int
+listeners_bind(const char *address, int port, int backlog)
 {
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
@@ -117,7 +116,7 @@ listeners_get(struct listeners *ls, const char *loop, const char *task,
 			listen(s->fd, backlog);
 			return s->fd;
 		}
-	if ((fd = listener_bind(address, port, backlog)) < 0)
+	if ((fd = listeners_bind(address, port, backlog)) < 0)
 		return fd;
 	if ((s = calloc(1, sizeof *s)) == NULL ||
 	    (s->loop = strdup(loop)) == NULL ||

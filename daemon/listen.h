@@ -27,6 +27,10 @@ int		 listeners_get(struct listeners *ls, const char *loop,
 		    const char *task, const char *address, int port,
 		    int backlog);
 
+/* A new socket bound to address:port and listening, or -errno; for a
+ * worker with no supervisor to ask (tests). */
+int		 listeners_bind(const char *address, int port, int backlog);
+
 /* Close the sockets of tasks that keep(ctx, loop, task) says are gone. */
 void		 listeners_prune(struct listeners *ls,
 		    int (*keep)(void *ctx, const char *loop, const char *task),

@@ -581,3 +581,48 @@ msg_conf_add_task(struct conf *conf, const void *body, size_t len,
 	*slot = loop->ntasks - 1;
 	return 0;
 }
+
+/* ---- reconfiguration in place -------------------------------------------- */
+
+int
+msg_send_reconfigure(size_t index, const struct conf_node *config,
+    int (*send)(void *ctx, const struct msg_out *m), void *ctx)
+{
+	struct msg_out m = { 0 };
+	int rc;
+
+	msg_begin(&m, MSG_RECONFIGURE);
+	msg_put_int(&m, (int64_t)index);
+	msg_put_int(&m, config != NULL);
+	if (config != NULL)
+		put_node(&m, config);
+	rc = m.nomem ? -1 : send(ctx, &m);
+	msg_out_free(&m);
+	return rc;
+}
+
+int
+msg_get_reconfigure(struct msg_in *in, const struct conf *conf,
+    size_t *index, struct conf_node **config)
+{
+	int64_t i = 0, has_config = 0;
+	struct conf_node *n = NULL;
+
+	msg_get_range(in, 0, (int64_t)conf->loops[0].ntasks - 1, &i);
+	msg_get_range(in, 0, 1, &has_config);
+	if (in->bad == NULL && has_config)
+		n = get_node(in, conf, 0);
+	if (msg_done(in) < 0)
+		return -1;
+	*index = (size_t)i;
+	*config = n;
+	return 0;
+}
+
+void
+msg_put_reconfigured(struct msg_out *m, size_t index, int applied)
+{
+	msg_begin(m, MSG_RECONFIGURED);
+	msg_put_int(m, (int64_t)index);
+	msg_put_int(m, applied ? 0 : 1);
+}

@@ -21,11 +21,17 @@
  *   MSG_START   start task N (again: it ended, or the worker is new)
  *   MSG_STOP    cancel task N for good (a reload removed or changed it)
  *   MSG_CANCEL  cancel every task and exit once they have ended
+ *   MSG_RECONFIGURE  task N's new `config:` tree: apply it in place
+ *               (the plugin's reconfigure hook) if the task can
  *
  * Worker to supervisor:
  *   MSG_STATE   a task's new state (and its error, when failed)
  *   MSG_LOG     a log record: level, ts, msg, task index, extra fields
  *   MSG_DROPPED how many log records the worker dropped since it last said
+ *   MSG_RECONFIGURED  the answer to each MSG_RECONFIGURE, in order: task N
+ *               and 0 (applied: the running task and its later starts
+ *               use the new tree) or 1 (not applied: the task runs on
+ *               with its old tree, and needs a restart to take the new)
  *
  * Buffers are per caller; nothing here is shared between threads.
  */
@@ -54,6 +60,8 @@ enum msg_type {
 	MSG_STOP = 9,
 	MSG_LISTEN = 10,	/* worker: a listening socket, please (fd 5) */
 	MSG_LISTENING = 11,	/* supervisor: the result, and the socket */
+	MSG_RECONFIGURE = 12,	/* supervisor: a task's new config */
+	MSG_RECONFIGURED = 13,	/* worker: applied, or a restart is needed */
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state
@@ -125,5 +133,26 @@ int		 msg_conf_add(struct msg_conf_reader *r, const void *body,
  * next one).  0, or -1 with *why. */
 int		 msg_conf_add_task(struct conf *conf, const void *body,
 		    size_t len, size_t *slot, const char **why);
+
+/* ---- reconfiguration in place -------------------------------------------- */
+
+/* MSG_RECONFIGURE of task `index` with `config` (NULL: no `config:`), to
+ * send(); returns 0 or -1. */
+int		 msg_send_reconfigure(size_t index,
+		    const struct conf_node *config,
+		    int (*send)(void *ctx, const struct msg_out *m), void *ctx);
+
+/*
+ * The worker's side of MSG_RECONFIGURE, after msg_open(): the task index
+ * (below conf's loop's ntasks) in *index, and the new tree, allocated in
+ * conf's arena (freed with conf), in *config (NULL: no `config:`).
+ * Returns 0, or -1 with in->bad set.
+ */
+int		 msg_get_reconfigure(struct msg_in *in, const struct conf *conf,
+		    size_t *index, struct conf_node **config);
+
+/* MSG_RECONFIGURED into m: task `index`, applied or not. */
+void		 msg_put_reconfigured(struct msg_out *m, size_t index,
+		    int applied);
 
 #endif /* LOOPD_MSG_H */

@@ -69,6 +69,8 @@ struct sv_task {
 	int			 successor;	/* slot to start once this ends */
 	unsigned char		 removing;	/* a reload stops it for good */
 	unsigned char		 bounce;	/* its plugin changed: again */
+	const struct task_conf	*pending;	/* offered in place, unanswered */
+	struct sv_conf		*pending_owner;
 	unsigned char		 state;		/* enum task_state, as reported */
 	unsigned char		 phase;		/* enum sv_phase */
 	unsigned char		 first;		/* its first start is not over */
@@ -155,7 +157,7 @@ static const char *const stamped_keys[] = {
 	"plugin_version", "error", "signal", "signo", "backtrace",
 	"exit_status", "lost_tasks", "state", "limit", "function",
 	"duration_ms", "action", "suspects", "history_ms_ago", "restarts",
-	"attempt", "delay_ms", "cause", "charged", "not_running",
+	"attempt", "delay_ms", "cause", "charged", "not_running", "result",
 };
 #define SV_EXTRA_MAX	32	/* extra fields in one record */
 
@@ -169,6 +171,7 @@ static void	sv_worker_died(struct sv_loop *, int, const char *);
 static void	sv_reload_cb(evutil_socket_t, short, void *);
 static void	sv_start_successor(struct sv_loop *, struct sv_task *);
 static void	sv_loop_renew(struct sv_loop *);
+static void	sv_reconfigure_done(struct sv_loop *, size_t, int);
 static const char *sv_limit_hit(struct sv_loop *, int, int);
 
 /* A record tagged with the loop and the worker's pid. */
@@ -338,6 +341,7 @@ sv_slot_free(struct sv_task *t)
 		restart_clear(t->rs);
 	free(t->rs);
 	sv_conf_unref(t->owner);
+	sv_conf_unref(t->pending_owner);
 	free(t);
 }
 
@@ -712,6 +716,32 @@ sv_dropped(struct sv_loop *l, struct msg_in *in)
 	return NULL;
 }
 
+/* MSG_RECONFIGURED: whether task i took its new `config:` in place. */
+static const char *
+sv_reconfigured(struct sv_loop *l, struct msg_in *in)
+{
+	const struct task_conf *tc;
+	int64_t i, result;
+	json_t *r;
+
+	msg_get_range(in, 0, (int64_t)l->ntasks - 1, &i);
+	msg_get_range(in, 0, 1, &result);
+	if (msg_done(in) < 0)
+		return in->bad;
+	if (l->tasks[i]->pending == NULL)
+		return "an answer to a reconfiguration nobody offered";
+	tc = l->tasks[i]->tc;
+	r = sv_record(l, result == 0 ? LOOPD_LOG_INFO : LOOPD_LOG_WARNING,
+	    result == 0 ? "task '%s' reconfigured in place" : "task '%s' "
+	    "cannot be reconfigured in place: it needs a restart", tc->name);
+	sv_add_task(r, tc);
+	log_add(r, "event", "task_reconfigured");
+	log_add(r, "result", result == 0 ? "applied" : "restart_needed");
+	log_emit(r);
+	sv_reconfigure_done(l, (size_t)i, result == 0);
+	return NULL;
+}
+
 /* The worker broke the protocol or its channel: kill it, say why later. */
 static void
 sv_break(struct sv_loop *l, const char *why)
@@ -740,6 +770,9 @@ sv_frame(void *ctx, const void *body, size_t len)
 		break;
 	case MSG_DROPPED:
 		why = sv_dropped(l, &in);
+		break;
+	case MSG_RECONFIGURED:
+		why = sv_reconfigured(l, &in);
 		break;
 	default:
 		why = "a message of a type a worker may not send";
@@ -1726,8 +1759,8 @@ sv_watch_plugins(struct supervisor *sv)
  */
 
 struct sv_diff {
-	json_t		*added, *removed, *changed, *loops_added,
-			*loops_removed, *loops_restarted;
+	json_t		*added, *removed, *changed, *reconfigured,
+			*loops_added, *loops_removed, *loops_restarted;
 	size_t		 unchanged;
 };
 
@@ -1845,6 +1878,56 @@ sv_start_successor(struct sv_loop *l, struct sv_task *t)
 		sv_launch(l);
 }
 
+/*
+ * Only task i's `config:` changed, and it runs: offer the new one in place
+ * (a plugin with a reconfigure hook keeps its state and connections).
+ * 1 when offered; the answer (sv_reconfigure_done) keeps it, or falls
+ * back to a restart.
+ */
+static int
+sv_offer_config(struct sv_loop *l, size_t i, const struct task_conf *tc)
+{
+	struct sv_task *t = l->tasks[i];
+
+	if (strcmp(t->tc->plugin, tc->plugin) != 0 ||
+	    strcmp(t->tc->plugin_path, tc->plugin_path) != 0 ||
+	    !restart_equal(&t->tc->restart, &tc->restart) ||
+	    t->phase != SV_LIVE || t->state != TASK_RUNNING ||
+	    t->pending != NULL || l->proc.ipc == NULL || l->broken != NULL ||
+	    msg_send_reconfigure(i, tc->config, sv_send, l->proc.ipc) < 0)
+		return 0;
+	t->pending = tc;
+	t->pending_owner = sv_conf_ref(l->sv->current);
+	return 1;
+}
+
+static void
+sv_reconfigure_done(struct sv_loop *l, size_t i, int applied)
+{
+	struct sv_task *t = l->tasks[i];
+	const struct task_conf *tc = t->pending;
+	struct sv_conf *owner = t->pending_owner;
+	int succ;
+
+	t->pending = NULL;
+	t->pending_owner = NULL;
+	if (applied) {
+		t->tc = tc;
+		sv_conf_unref(t->owner);
+		t->owner = owner;
+		return;
+	}
+	/* Refused: as any changed task, stopped and started anew. */
+	if ((succ = sv_slot_add(l, tc, owner)) >= 0 && l->proc.ipc != NULL &&
+	    msg_send_task((size_t)succ, tc, sv_send, l->proc.ipc) < 0)
+		sv_break(l, "could not be sent a new task");
+	sv_conf_unref(owner);
+	sv_slot_remove(l, i);
+	l->tasks[i]->successor = succ;
+	if (succ >= 0 && l->tasks[i]->phase == SV_GONE)
+		sv_start_successor(l, l->tasks[i]);
+}
+
 /* The tasks of a loop whose settings did not change. */
 static void
 sv_reload_tasks(struct sv_loop *l, const struct loop_conf *nl,
@@ -1875,6 +1958,9 @@ sv_reload_tasks(struct sv_loop *l, const struct loop_conf *nl,
 			sv_conf_unref(t->owner);
 			t->owner = sv_conf_ref(sv->current);
 			d->unchanged++;
+		} else if (sv_offer_config(l, i, tc)) {
+			json_array_append_new(d->reconfigured,
+			    json_string(tc->name));
 		} else {
 			json_array_append_new(d->changed,
 			    json_string(tc->name));
@@ -1973,14 +2059,16 @@ sv_reload_report(struct supervisor *sv, struct sv_diff *d, uint64_t t0)
 	json_t *r;
 
 	r = log_record(LOOPD_LOG_INFO, "reloaded %s: %zu added, %zu removed, "
-	    "%zu restarted, %zu left alone", sv->conf->path,
+	    "%zu restarted, %zu reconfigured, %zu left alone", sv->conf->path,
 	    json_array_size(d->added), json_array_size(d->removed),
-	    json_array_size(d->changed), d->unchanged);
+	    json_array_size(d->changed), json_array_size(d->reconfigured),
+	    d->unchanged);
 	log_add(r, "event", "reload");
 	if (r != NULL) {
 		json_object_set(r, "added", d->added);
 		json_object_set(r, "removed", d->removed);
 		json_object_set(r, "restarted", d->changed);
+		json_object_set(r, "reconfigured", d->reconfigured);
 		json_object_set_new(r, "unchanged", json_integer(
 		    (json_int_t)d->unchanged));
 		json_object_set(r, "loops_added", d->loops_added);
@@ -2021,6 +2109,7 @@ sv_reload(struct supervisor *sv)
 	d.added = json_array();
 	d.removed = json_array();
 	d.changed = json_array();
+	d.reconfigured = json_array();
 	d.loops_added = json_array();
 	d.loops_removed = json_array();
 	d.loops_restarted = json_array();
@@ -2084,6 +2173,7 @@ sv_reload(struct supervisor *sv)
 	json_decref(d.added);
 	json_decref(d.removed);
 	json_decref(d.changed);
+	json_decref(d.reconfigured);
 	json_decref(d.loops_added);
 	json_decref(d.loops_removed);
 	json_decref(d.loops_restarted);

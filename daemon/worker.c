@@ -315,14 +315,15 @@ worker_add_task(struct worker *w, const void *body, size_t len)
 static void
 worker_start_task(struct worker *w, size_t i)
 {
-	struct loopd_task *t = w->tasks[i];
+	struct loopd_task *old = w->tasks[i];
 
-	if (w->cancelling || (t != NULL && task_is_live(t)) ||
+	if (w->cancelling || (old != NULL && task_is_live(old)) ||
 	    w->loop->tasks[i].name == NULL)
 		return;
 	/* An ended task is kept, not freed, until the worker exits: a
-	 * plugin thread may still loopd_post() to it (post.h). */
-	if (t != NULL && worker_retire(w, t) < 0)
+	 * plugin thread may still loopd_post() to it (post.h), and its
+	 * plugin stays loaded (and initialised) across the restart. */
+	if (old != NULL && worker_retire(w, old) < 0)
 		return;
 	if ((w->tasks[i] = task_new(&w->host, &w->loop->tasks[i], (int)i)) ==
 	    NULL)
@@ -335,11 +336,34 @@ worker_start_task(struct worker *w, size_t i)
 		malloc_trim(0);
 }
 
+/*
+ * MSG_RECONFIGURE: offer task i its new tree, and answer.  Applied, the
+ * tree is task i's from now on, for its later starts too.  The tree lives
+ * in the worker's configuration arena until the worker exits, so that
+ * strings the plugin got from any of its trees stay valid.
+ */
+static void
+worker_reconfigure(struct worker *w, size_t i, struct conf_node *config)
+{
+	struct loopd_task *t = w->tasks[i];
+	int applied = 0;
+
+	if (!w->cancelling && t != NULL && task_is_live(t))
+		applied = task_reconfigure(t, config) == 0;
+	if (applied)
+		w->conf->loops[0].tasks[i].config = config;
+	msg_put_reconfigured(&w->out, i, applied);
+	if (!w->out.nomem)
+		ipc_send(w->ipc, w->out.p, w->out.len, 0);
+}
+
 static void
 worker_frame(void *ctx, const void *body, size_t len)
 {
 	struct worker *w = ctx;
+	struct conf_node *config;
 	struct msg_in in;
+	size_t ti;
 	int64_t i;
 
 	switch (msg_open(&in, body, len)) {
@@ -359,6 +383,10 @@ worker_frame(void *ctx, const void *body, size_t len)
 		if (msg_get_range(&in, 0, (int64_t)w->ntasks - 1, &i) == 0 &&
 		    msg_done(&in) == 0)
 			worker_start_task(w, (size_t)i);
+		break;
+	case MSG_RECONFIGURE:
+		if (msg_get_reconfigure(&in, w->conf, &ti, &config) == 0)
+			worker_reconfigure(w, ti, config);
 		break;
 	}
 }
@@ -601,7 +629,8 @@ worker_main(void)
 	    .running = &page->running, .plugins = loader_cache_new(),
 	    .sockets = PROC_FD_SOCKETS,
 	    .on_state = worker_task_state, .ctx = &w,
-	    .log_rate = w.conf->log_rate, .log_rate_ms = w.conf->log_rate_ms };
+	    .log_rate = w.conf->log_rate, .log_rate_ms = w.conf->log_rate_ms,
+	    .start_timeout_ms = w.loop->start_timeout_ms };
 	w.host.post = post_queue_new(w.base);
 	w.host.exec = executor_new(&w.loop->executor, w.host.post,
 	    w.loop->name);

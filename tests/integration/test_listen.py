@@ -73,9 +73,11 @@ class ListenTest(LoopdTestCase):
                               state="running", after=d.index_of(ch))
         self.assertEqual(d.echo_port(), port)
         self.assertTrue(h.wait_ok(20))
-        # A reload that changes the config but not the address.
-        self.write_config([loop("net", task("echo", "echo", port=port,
-                                            backlog=32))])
+        # A reload that changes the task but not the address: a new
+        # instance (a new restart policy is not taken in place).
+        echo = task("echo", "echo", port=port, backlog=32)
+        echo["restart"] = {"policy": "always"}
+        self.write_config([loop("net", echo)])
         d.signal(signal.SIGHUP)
         rep = d.wait_record(event="reload", after=d.index_of(again))
         self.assertEqual(rep["restarted"], ["echo"])

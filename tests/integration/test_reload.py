@@ -27,6 +27,7 @@ class ReloadTest(LoopdTestCase):
         base = [loop("net", task("echo", "echo", port=0),
                      task("tick", "ticker", interval="20ms",
                           message="old"),
+                     task("swap", "ticker", interval="1h"),
                      task("gone", "ticker", interval="1h")),
                 loop("other", task("t2", "ticker", interval="1h"))]
         d = self.start(base, extra_env={"NOTIFY_SOCKET": notify.path})
@@ -40,12 +41,16 @@ class ReloadTest(LoopdTestCase):
         rep = self.rewrite(d, [
             loop("net", task("echo", "echo", port=0),
                  task("tick", "ticker", interval="20ms", message="new"),
+                 task("swap", "ver1"),
                  task("fresh", "ticker", interval="20ms", message="hi")),
             loop("other", task("t2", "ticker", interval="1h"))])
         self.assertEqual(rep["event"], "reload", rep)
         self.assertEqual(rep["added"], ["fresh"])
         self.assertEqual(rep["removed"], ["gone"])
-        self.assertEqual(rep["restarted"], ["tick"])
+        # The ticker takes its new message in place (its reconfigure
+        # hook); a new plugin needs a new instance.
+        self.assertEqual(rep["reconfigured"], ["tick"])
+        self.assertEqual(rep["restarted"], ["swap"])
         self.assertEqual(rep["unchanged"], 2)
         self.assertIsInstance(rep["duration_ms"], int)
         after = d.index_of(rep)
@@ -53,6 +58,11 @@ class ReloadTest(LoopdTestCase):
         d.wait_record(task="tick", msg=re.compile(r"^new \d+$"), after=after)
         d.wait_record(task="gone", event="task_state", state="done",
                       after=after)
+        d.wait_record(task="swap", msg="version 1", after=after)
+        d.wait_record(task="tick", event="task_reconfigured",
+                      result="applied", after=after)
+        self.assertEqual(d.find(task="tick", event="task_state",
+                                state="done"), [])
         # The untouched echo kept its connection, in the same worker.
         held.sendall(b"after")
         self.assertEqual(recv_exact(held, 5), b"after")
