@@ -12,7 +12,8 @@
  * Supervisor to worker, in this order at start-up:
  *   MSG_LOOP    the loop's own settings (backend, restart, timeouts,
  *               hang action, limits) and how many tasks follow
- *   MSG_TASK    one task: names, plugin path, its resolved restart,
+ *   MSG_TASK    one task: names, plugin path, the file it came from
+ *               (the main file or a fragment), its resolved restart,
  *               its `config:` tree
  *   MSG_GO      the configuration is complete
  * and later:
@@ -38,7 +39,7 @@
 #include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
-#define MSG_PROTOCOL	"loopd-msg/2 " LOOPD_VERSION
+#define MSG_PROTOCOL	"loopd-msg/3 " LOOPD_VERSION
 
 enum msg_type {
 	MSG_LOOP = 1,
