@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,9 +34,12 @@
 #define WORD_MAX	32
 
 struct parse {
-	const char		*file;		/* in every mark */
+	const char		*file;		/* the file being read */
+	const char		*main;		/* the file named to the parse */
 	struct errlist		 errs;
 	struct strset		 loops, tasks;	/* names taken, and where */
+	char			**frags;	/* fragments read, new strings */
+	size_t			 nfrags, fragcap;
 };
 
 /* How messages name a loop or task: "loop 'net'", "in loop 'net'", and
@@ -48,9 +52,9 @@ struct scope {
 
 static const char *const top_keys[] = {
 	"plugin_dir", "plugin_watch", "log", "shutdown", "on_exhausted",
-	"loops",
+	"loops", "include", "config_watch",
 };
-static const char *const bool_names[] = { "false", "true" };
+static const char *const fragment_keys[] = { "loops" };
 static const char *const log_keys[] = {
 	"level", "format", "target", "file", "rate",
 };
@@ -83,6 +87,15 @@ static const struct misplaced top_misplaced[] = {
 	{ "hang_timeout", "it is set per loop" },
 	{ "hang_action", "it is set per loop" },
 	{ "limits", "it is set per loop" },
+	{ NULL, NULL },
+};
+#define IN_MAIN	"a fragment holds only `loops:`; top-level settings " \
+	"are set in the main file"
+static const struct misplaced fragment_misplaced[] = {
+	{ "plugin_dir", IN_MAIN }, { "log", IN_MAIN }, { "shutdown", IN_MAIN },
+	{ "on_exhausted", IN_MAIN }, { "config_watch", IN_MAIN },
+	{ "include", "a fragment cannot include others: list every glob in "
+	    "the main file's `include:`" },
 	{ NULL, NULL },
 };
 static const struct misplaced loop_misplaced[] = {
@@ -121,9 +134,11 @@ static const char *const target_names[] = { "stderr", "journald", "file" };
 static const char *const policy_names[] = { "always", "on-failure", "never" };
 static const char *const hang_action_names[] = { "restart", "log" };
 static const char *const exhausted_names[] = { "stay", "exit" };
+static const char *const bool_names[] = { "false", "true" };
 
 static void	perr(struct parse *, struct conf_mark, const char *, ...)
 		    LOOPD_PRINTF(3, 4);
+static char	*read_file(struct errlist *, size_t *);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -408,7 +423,7 @@ claim_name(struct parse *p, struct strset *taken, const char *name,
 		p->errs.nomem = 1;
 	else
 		perr(p, m, "%s name '%s' is already used at %s:%d:%d; %s "
-		    "names must be unique%s", what, name, p->file, first.line,
+		    "names must be unique%s", what, name, first.file, first.line,
 		    first.col, what, across);
 	return -1;
 }
@@ -897,7 +912,7 @@ check_plugin_dir(struct parse *p, const struct conf_node *top,
 	if (override != NULL)
 		conf->plugin_dir = strdup(override);
 	else if (given != NULL)
-		conf->plugin_dir = relative_to(p->file, given);
+		conf->plugin_dir = relative_to(p->main, given);
 	else
 		conf->plugin_dir = strdup(def != NULL ? def : ".");
 	if (conf->plugin_dir == NULL)
@@ -1074,7 +1089,9 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 		perr(p, node->mark, "%s has no name: add `name:`", sc.name);
 	else if ((lc->name = take_name(p, v, sc.pfx, "name", "loop",
 	    "_.-")) != NULL &&
-	    claim_name(p, &p->loops, lc->name, v->mark, "loop", "") == 0)
+	    claim_name(p, &p->loops, lc->name, v->mark, "loop",
+	    p->file != p->main ? " (a fragment adds new loops, not tasks "
+	    "to a loop of another file)" : "") == 0)
 		scope_set(&sc, "loop '%s'", lc->name);
 	check_keys(p, node, loop_keys, NELEM(loop_keys), sc.in,
 	    loop_misplaced);
@@ -1092,33 +1109,162 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 		check_tasks(p, v, &sc, conf, lc);
 }
 
+/* The loops of node added to conf's; a fragment may have none. */
 static void
-check_loops(struct parse *p, struct conf_node *node, struct conf *conf)
+check_loops(struct parse *p, struct conf_node *node, struct conf *conf,
+    int fragment)
 {
-	size_t i;
+	struct loop_conf *loops;
+	size_t i, n0 = conf->nloops;
 
 	if (want_kind(p, node, CONF_SEQ, "", "loops",
 	    "a sequence of loops") == -1)
 		return;
-	if (node->n == 0) {
+	if (node->n == 0 && !fragment)
 		perr(p, node->mark, "loops: the sequence is empty; at least "
 		    "one loop is needed");
+	if (node->n == 0)
 		return;
-	}
-	if ((conf->loops = calloc(node->n, sizeof *conf->loops)) == NULL) {
+	if ((loops = reallocarray(conf->loops, n0 + node->n,
+	    sizeof *loops)) == NULL) {
 		p->errs.nomem = 1;
 		return;
 	}
-	conf->nloops = node->n;
+	memset(&loops[n0], 0, node->n * sizeof *loops);
+	conf->loops = loops;
+	conf->nloops = n0 + node->n;
 	for (i = 0; i < node->n; i++)
-		check_loop(p, node->items[i], i, conf, &conf->loops[i]);
+		check_loop(p, node->items[i], i, conf, &conf->loops[n0 + i]);
+}
+
+/* A fragment's tree: only `loops:`, new loops. */
+static void
+check_fragment(struct parse *p, struct conf_node *top, struct conf *conf)
+{
+	struct conf_node *node;
+
+	if (top->kind == CONF_SCALAR && top->is_null) {
+		perr(p, top->mark, "the fragment is empty: it needs a "
+		    "`loops:` sequence");
+		return;
+	}
+	if (top->kind != CONF_MAP) {
+		perr(p, top->mark, "a fragment must be a mapping with a "
+		    "`loops:` key, found %s", found(top));
+		return;
+	}
+	check_keys(p, top, fragment_keys, NELEM(fragment_keys),
+	    "in a fragment", fragment_misplaced);
+	if ((node = tree_map_get(top, "loops")) == NULL)
+		perr(p, top->mark, "the fragment has no `loops:` sequence");
+	else
+		check_loops(p, node, conf, 1);
+}
+
+/* Whether path was read already, as the main file or a fragment. */
+static int
+already_read(const struct parse *p, const char *path)
+{
+	struct stat a, b;
+	size_t i;
+
+	for (i = 0; i < p->nfrags; i++)
+		if (strcmp(p->frags[i], path) == 0)
+			return 1;
+	return strcmp(p->main, path) == 0 || (stat(p->main, &a) == 0 &&
+	    stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino);
+}
+
+/* The fragment at path read and checked into conf; its name is kept
+ * in p->frags, where the marks of what it adds point. */
+static void
+include_fragment(struct parse *p, const char *path, struct conf *conf)
+{
+	struct conf_node *top;
+	char *file, *text, **v;
+	size_t len;
+
+	if ((v = reallocarray(p->frags, p->nfrags + 1, sizeof *v)) == NULL ||
+	    (file = strdup(path)) == NULL) {
+		if (v != NULL)
+			p->frags = v;
+		p->errs.nomem = 1;
+		return;
+	}
+	p->frags = v;
+	p->frags[p->nfrags++] = file;
+	p->file = file;
+	errlist_set_file(&p->errs, file);
+	if ((text = read_file(&p->errs, &len)) != NULL &&
+	    (top = tree_load(text, len, &p->errs)) != NULL) {
+		check_fragment(p, top, conf);
+		tree_free(top);
+	}
+	free(text);
+	p->file = p->errs.file = p->main;
+}
+
+/* Every file glob matches, in sorted order; none is fine. */
+static void
+include_glob(struct parse *p, const struct conf_node *node, const char *g,
+    struct conf *conf)
+{
+	glob_t gl;
+	size_t i;
+	int rc;
+
+	memset(&gl, 0, sizeof gl);
+	if ((rc = glob(g, 0, NULL, &gl)) == GLOB_NOSPACE)
+		p->errs.nomem = 1;
+	else if (rc != 0 && rc != GLOB_NOMATCH)
+		perr(p, node->mark, "include: cannot read the directories of "
+		    "'%s'", g);
+	for (i = 0; rc == 0 && i < gl.gl_pathc; i++)
+		if (!already_read(p, gl.gl_pathv[i]))
+			include_fragment(p, gl.gl_pathv[i], conf);
+	globfree(&gl);
+}
+
+/* `include:`, a glob or a sequence of globs. */
+static void
+check_include(struct parse *p, struct conf_node *node, struct conf *conf)
+{
+	struct conf_node **items = &node;
+	const char *s;
+	size_t i, n = 1;
+	char *g;
+
+	if (node->kind == CONF_SEQ) {
+		items = node->items;
+		n = node->n;
+	}
+	if ((conf->includes = calloc(n + 1, sizeof *conf->includes)) == NULL) {
+		p->errs.nomem = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((s = want_scalar(p, items[i], "", "include",
+		    "a glob such as conf.d/*.yaml")) == NULL)
+			continue;
+		if (*s == '\0') {
+			perr(p, items[i]->mark, "include: the glob is empty");
+			continue;
+		}
+		if ((g = relative_to(p->main, s)) == NULL) {
+			p->errs.nomem = 1;
+			return;
+		}
+		conf->includes[conf->nincludes++] = g;
+		include_glob(p, items[i], g, conf);
+	}
 }
 
 static void
 check_top(struct parse *p, struct conf_node *top, const char *override,
     const char *def, struct conf *conf)
 {
-	struct conf_node *node;
+	struct conf_node *node, *inc;
 	int i;
 
 	check_keys(p, top, top_keys, NELEM(top_keys), "at the top level",
@@ -1136,11 +1282,21 @@ check_top(struct parse *p, struct conf_node *top, const char *override,
 	    (i = choose(p, node, "", "plugin_watch", bool_names,
 	    NELEM(bool_names))) != -1)
 		conf->plugin_watch = i;
-	if ((node = tree_map_get(top, "loops")) == NULL)
+	if ((node = tree_map_get(top, "config_watch")) != NULL &&
+	    (i = choose(p, node, "", "config_watch", bool_names,
+	    NELEM(bool_names))) != -1)
+		conf->config_watch = i;
+	if ((node = tree_map_get(top, "loops")) != NULL)
+		check_loops(p, node, conf, 0);
+	if ((inc = tree_map_get(top, "include")) != NULL)
+		check_include(p, inc, conf);
+	if (node == NULL && inc == NULL)
 		perr(p, top->mark, "the file has no `loops:` sequence; at "
 		    "least one loop is needed");
-	else
-		check_loops(p, node, conf);
+	else if (node == NULL && conf->nloops == 0 && !errlist_failed(&p->errs))
+		perr(p, top->mark, "no loop is configured: the file has no "
+		    "`loops:` and its `include:` adds none; at least one loop "
+		    "is needed");
 }
 
 /* A struct conf from the tree; NULL or partial when errors were found. */
@@ -1223,6 +1379,33 @@ task_clone(struct arena *a, struct task_conf *c, const struct task_conf *t,
 	    (c->config = node_clone(a, t->config, file)) == NULL) ? -1 : 0;
 }
 
+/* The copy in c of old's file name f: the main file's or a fragment's. */
+static const char *
+compact_file(const struct conf *c, const struct conf *old, const char *f)
+{
+	size_t i;
+
+	for (i = 0; i < old->nfragments; i++)
+		if (f == old->fragments[i])
+			return c->fragments[i];
+	return c->path;
+}
+
+/* n strings of v copied into a; NULL when memory ran out. */
+static char **
+compact_strings(struct arena *a, char *const *v, size_t n)
+{
+	char **c;
+	size_t i;
+
+	if ((c = arena_alloc(a, (n + 1) * sizeof *c)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((c[i] = arena_strdup(a, v[i])) == NULL)
+			return NULL;
+	return c;
+}
+
 /*
  * conf moved into an arena: the parse leaves its scratch freed between
  * the pieces it keeps, so a large configuration would hold twice its size.
@@ -1244,6 +1427,10 @@ config_compact(struct conf *conf)
 	*c = *conf;
 	c->arena = a;
 	if ((c->path = arena_strdup(a, conf->path)) == NULL ||
+	    (c->fragments = compact_strings(a, conf->fragments,
+	    conf->nfragments)) == NULL ||
+	    (c->includes = compact_strings(a, conf->includes,
+	    conf->nincludes)) == NULL ||
 	    (c->plugin_dir = arena_strdup(a, conf->plugin_dir)) == NULL ||
 	    (conf->log_file != NULL &&
 	    (c->log_file = arena_strdup(a, conf->log_file)) == NULL) ||
@@ -1254,14 +1441,16 @@ config_compact(struct conf *conf)
 		l = &conf->loops[i];
 		lc = &c->loops[i];
 		*lc = *l;
-		lc->mark.file = c->path;
+		lc->mark.file = compact_file(c, conf, l->mark.file);
+		lc->executor.mark.file = compact_file(c, conf,
+		    l->executor.mark.file);
 		if ((lc->name = arena_strdup(a, l->name)) == NULL ||
 		    (lc->tasks = arena_alloc(a, l->ntasks *
 		    sizeof *lc->tasks)) == NULL)
 			goto fail;
 		for (j = 0; j < l->ntasks; j++)
 			if (task_clone(a, &lc->tasks[j], &l->tasks[j],
-			    c->path) < 0)
+			    compact_file(c, conf, l->tasks[j].mark.file)) < 0)
 				goto fail;
 	}
 	config_free(conf);
@@ -1286,18 +1475,22 @@ config_parse_string(const char *text, size_t len, const char *name,
 	if ((file = strdup(name != NULL ? name : "<string>")) == NULL)
 		return NULL;
 	memset(&p, 0, sizeof p);
-	p.file = file;
+	p.file = p.main = file;
 	errlist_init(&p.errs, file);
 	if ((top = tree_load(text, len, &p.errs)) != NULL)
 		conf = check(&p, top, plugin_dir_override, default_plugin_dir);
 	tree_free(top);
 	if (conf != NULL && !errlist_failed(&p.errs)) {
 		conf->path = file;
+		conf->fragments = p.frags;
+		conf->nfragments = p.nfrags;
 		conf = config_compact(conf);
 	} else {
 		config_free(conf);
 		conf = NULL;
 		errlist_move(&p.errs, errs, file);
+		errs->fragments = p.frags;
+		errs->nfragments = p.nfrags;
 	}
 	errlist_free(&p.errs);
 	strset_free(&p.loops);
@@ -1445,6 +1638,12 @@ config_free(struct conf *conf)
 	free(conf->plugin_dir);
 	free(conf->log_file);
 	free(conf->path);
+	for (i = 0; i < conf->nfragments; i++)
+		free(conf->fragments[i]);
+	free(conf->fragments);
+	for (i = 0; i < conf->nincludes; i++)
+		free(conf->includes[i]);
+	free(conf->includes);
 	free(conf);
 }
 
@@ -1459,6 +1658,9 @@ conf_errors_free(struct conf_errors *errs)
 		free(errs->v[i].msg);
 	free(errs->v);
 	free(errs->file);
+	for (i = 0; i < errs->nfragments; i++)
+		free(errs->fragments[i]);
+	free(errs->fragments);
 	memset(errs, 0, sizeof *errs);
 }
 

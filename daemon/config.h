@@ -110,6 +110,14 @@ struct arena;
 struct conf {
 	struct arena		*arena;
 	char			*path;		/* the file as named */
+	/* Fragments read through `include:`, in order, as glob(3) named
+	 * them; marks of what came from one point at its name here. */
+	char			**fragments;
+	size_t			 nfragments;
+	/* `include:` globs, relative ones joined to path's directory. */
+	char			**includes;
+	size_t			 nincludes;
+	int			 config_watch;	/* reload when files change */
 	char			*plugin_dir;	/* absolute or as given */
 	int			 log_level;	/* LOOPD_LOG_* */
 	enum conf_log_format	 log_format;
@@ -130,11 +138,14 @@ struct conf_error {
 	char			*msg;
 };
 
-/* Every problem found by one parse, in file order. */
+/* Every problem found by one parse, in file order: the main file's,
+ * then each fragment's. */
 struct conf_errors {
 	struct conf_error	*v;
 	size_t			 n;
-	char			*file;		/* marks point here */
+	char			*file;		/* the main file's marks */
+	char			**fragments;	/* a fragment's marks */
+	size_t			 nfragments;
 };
 
 /* Defaults for what the file does not say. */
@@ -166,7 +177,9 @@ struct conf_errors {
 #define CONF_MAX_DURATION_MS	(7ULL * 24 * 60 * 60 * 1000)
 
 /*
- * Parse the file at `path`.  plugin_dir_override, when not NULL, replaces
+ * Parse the file at `path`, and the fragments its `include:` globs name
+ * (a relative glob is taken relative to the directory that holds the
+ * file; a fragment holds only `loops:`, new loops).  plugin_dir_override, when not NULL, replaces
  * the file's plugin_dir (the -P option).  A relative plugin_dir is taken
  * relative to the directory that holds the file.  default_plugin_dir is
  * used when neither says.  Returns a new struct conf (free with
@@ -181,7 +194,8 @@ struct conf	*config_parse_file(const char *path,
 		    const char *plugin_dir_override,
 		    const char *default_plugin_dir, struct conf_errors *errs);
 
-/* The same for text in memory; `name` stands for the file in marks. */
+/* The same for text in memory; `name` stands for the file in marks and
+ * for the directory of relative `include:` globs. */
 struct conf	*config_parse_string(const char *text, size_t len,
 		    const char *name, const char *plugin_dir_override,
 		    const char *default_plugin_dir, struct conf_errors *errs);

@@ -239,6 +239,7 @@ put_task(struct msg_out *m, size_t i, const struct task_conf *t)
 	msg_put_str(m, t->name, 0);
 	msg_put_str(m, t->plugin, 0);
 	msg_put_str(m, t->plugin_path, 0);
+	msg_put_str(m, t->mark.file, 0);	/* of every mark in the task */
 	put_mark(m, t->mark);
 	put_restart(m, &t->restart);
 	msg_put_int(m, t->config != NULL);
@@ -271,6 +272,7 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_begin(&m, MSG_LOOP);
 	msg_put_str(&m, MSG_PROTOCOL, 0);
 	msg_put_str(&m, conf->path, 0);
+	msg_put_str(&m, loop->mark.file, 0);	/* a fragment's, perhaps */
 	msg_put_str(&m, conf->plugin_dir, 0);
 	msg_put_int(&m, conf->log_level);
 	msg_put_int(&m, conf->log_format);
@@ -334,20 +336,42 @@ get_strdup(struct msg_in *in, const struct conf *conf)
 	return copy;
 }
 
+/*
+ * A file name for marks: conf->path or `also` when it is the same, so
+ * that 40,000 tasks of one file keep one copy; else a copy.
+ */
+static const char *
+get_file(struct msg_in *in, const struct conf *conf, const char *also)
+{
+	const char *s = msg_get_str(in, NULL);
+	char *copy;
+
+	if (s == NULL)
+		return NULL;
+	if (conf->path != NULL && strcmp(s, conf->path) == 0)
+		return conf->path;
+	if (also != NULL && strcmp(s, also) == 0)
+		return also;
+	if ((copy = arena_strdup(conf->arena, s)) == NULL)
+		msg_fail(in, "out of memory");
+	return copy;
+}
+
 static void
-get_mark(struct msg_in *in, const struct conf *conf, struct conf_mark *mark)
+get_mark(struct msg_in *in, const char *file, struct conf_mark *mark)
 {
 	int64_t line = 0, col = 0;
 
 	msg_get_range(in, 0, INT32_MAX, &line);
 	msg_get_range(in, 0, INT32_MAX, &col);
-	mark->file = conf->path;
+	mark->file = file;
 	mark->line = (int)line;
 	mark->col = (int)col;
 }
 
 static struct conf_node *
-get_node(struct msg_in *in, const struct conf *conf, int depth)
+get_node(struct msg_in *in, const struct conf *conf, const char *file,
+    int depth)
 {
 	struct conf_node *n;
 	int64_t kind = 0, count = 0, flags = 0;
@@ -362,7 +386,7 @@ get_node(struct msg_in *in, const struct conf *conf, int depth)
 	if ((n = get_mem(in, conf, sizeof *n)) == NULL)
 		return NULL;
 	n->kind = (enum conf_kind)kind;
-	get_mark(in, conf, &n->mark);
+	get_mark(in, file, &n->mark);
 	if (n->kind == CONF_SCALAR) {
 		n->value = get_strdup(in, conf);
 		msg_get_range(in, 0, 3, &flags);
@@ -382,9 +406,9 @@ get_node(struct msg_in *in, const struct conf *conf, int depth)
 	for (i = 0; i < (size_t)count && in->bad == NULL; i++) {
 		if (n->kind == CONF_MAP) {
 			n->keys[i] = get_strdup(in, conf);
-			get_mark(in, conf, &n->key_marks[i]);
+			get_mark(in, file, &n->key_marks[i]);
 		}
-		n->items[i] = get_node(in, conf, depth + 1);
+		n->items[i] = get_node(in, conf, file, depth + 1);
 		n->n = i + 1;
 	}
 	return n;
@@ -439,7 +463,7 @@ static int
 conf_add_loop(struct conf *conf, struct msg_in *in)
 {
 	struct loop_conf *loop;
-	const char *proto;
+	const char *proto, *file;
 	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
 	int64_t start = 0, hang = 0, action = 0, rate = 0, rate_ms = 0;
 	int64_t workers = 0, kind = 0, queue = 1;
@@ -455,6 +479,7 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	conf->nloops = 1;
 	loop = &conf->loops[0];
 	conf->path = get_strdup(in, conf);
+	file = get_file(in, conf, NULL);
 	conf->plugin_dir = get_strdup(in, conf);
 	msg_get_range(in, LOOPD_LOG_DEBUG, LOOPD_LOG_ERROR, &level);
 	msg_get_range(in, CONF_LOG_JSON, CONF_LOG_TEXT, &format);
@@ -466,8 +491,8 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	msg_get_range(in, 0, CONF_MAX_EXEC_WORKERS, &workers);
 	msg_get_range(in, CONF_EXEC_IO, CONF_EXEC_CPU, &kind);
 	msg_get_range(in, 1, CONF_MAX_EXEC_QUEUE, &queue);
-	get_mark(in, conf, &loop->executor.mark);
-	get_mark(in, conf, &loop->mark);
+	get_mark(in, file, &loop->executor.mark);
+	get_mark(in, file, &loop->mark);
 	get_restart(in, &loop->restart);
 	msg_get_range(in, 1, CONF_MAX_TIMEOUT_MS, &start);
 	msg_get_range(in, 1, CONF_MAX_TIMEOUT_MS, &hang);
@@ -502,6 +527,7 @@ conf_add_task(struct conf *conf, struct msg_in *in, size_t *filled)
 {
 	struct loop_conf *loop = &conf->loops[0];
 	struct task_conf *t;
+	const char *file;
 	int64_t index = 0, has_config = 0;
 
 	if (msg_get_range(in, (int64_t)*filled, (int64_t)loop->ntasks - 1,
@@ -512,11 +538,12 @@ conf_add_task(struct conf *conf, struct msg_in *in, size_t *filled)
 	t->name = get_strdup(in, conf);
 	t->plugin = get_strdup(in, conf);
 	t->plugin_path = get_strdup(in, conf);
-	get_mark(in, conf, &t->mark);
+	file = get_file(in, conf, loop->mark.file);
+	get_mark(in, file, &t->mark);
 	get_restart(in, &t->restart);
 	msg_get_range(in, 0, 1, &has_config);
 	if (in->bad == NULL && has_config)
-		t->config = get_node(in, conf, 0);
+		t->config = get_node(in, conf, file, 0);
 	return msg_done(in);
 }
 
@@ -610,8 +637,10 @@ msg_get_reconfigure(struct msg_in *in, const struct conf *conf,
 
 	msg_get_range(in, 0, (int64_t)conf->loops[0].ntasks - 1, &i);
 	msg_get_range(in, 0, 1, &has_config);
+	/* The new tree is from the task's own file (a reload keeps a task in
+	 * the file that named it). */
 	if (in->bad == NULL && has_config)
-		n = get_node(in, conf, 0);
+		n = get_node(in, conf, conf->loops[0].tasks[i].mark.file, 0);
 	if (msg_done(in) < 0)
 		return -1;
 	*index = (size_t)i;

@@ -13,7 +13,8 @@
  *   MSG_LOOP    the log settings (level, format, rate) and the loop's
  *               own (backend, restart, timeouts, hang action, limits)
  *               and how many tasks follow
- *   MSG_TASK    one task: names, plugin path, its resolved restart,
+ *   MSG_TASK    one task: names, plugin path, the file it came from
+ *               (the main file or a fragment), its resolved restart,
  *               its `config:` tree
  *   MSG_GO      the configuration is complete
  * and later:

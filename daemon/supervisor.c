@@ -37,6 +37,7 @@
 #include "supervisor.h"
 #include "symbolize.h"
 #include "task.h"
+#include "watch.h"
 #include "worker.h"
 
 /* Where a task stands, beside the state its worker reported. */
@@ -121,6 +122,7 @@ struct supervisor {
 	size_t			 nloops, loopcap;
 	struct event		*sig[8];
 	struct event		*reload;	/* SIGHUPs, coalesced */
+	struct watch		*watch;		/* config_watch: true */
 	struct event		*grace;
 	size_t			 ntasks;
 	size_t			 nphase[SV_NPHASES];	/* tasks in each phase */
@@ -1742,6 +1744,52 @@ sv_watch_plugins(struct supervisor *sv)
 		}
 }
 
+/* ---- config_watch --------------------------------------------------------------- */
+
+/* Changes within this long of each other make one reload. */
+#define SV_WATCH_DEBOUNCE_MS	200
+
+/* Read the file again on the next turn: a burst of requests (SIGHUPs, a
+ * change seen by the watch) is one reload. */
+static void
+sv_request_reload(struct supervisor *sv)
+{
+	struct timeval now = { 0, 0 };
+
+	if (!evtimer_pending(sv->reload, NULL))
+		evtimer_add(sv->reload, &now);
+}
+
+static void
+sv_watch_fired(void *arg)
+{
+	sv_request_reload(arg);
+}
+
+/* The watch follows the configuration in force: started, moved to its
+ * files and directories now, or stopped. */
+static void
+sv_watch_follow(struct supervisor *sv)
+{
+	const char *failed;
+	json_t *r;
+
+	if (!sv->conf->config_watch) {
+		watch_free(sv->watch);
+		sv->watch = NULL;
+		return;
+	}
+	if (sv->watch == NULL && (sv->watch = watch_new(sv->base,
+	    SV_WATCH_DEBOUNCE_MS, sv_watch_fired, sv)) == NULL)
+		failed = "its files (inotify)";
+	else if (watch_set(sv->watch, sv->conf, &failed) == 0)
+		return;
+	r = log_record(LOOPD_LOG_WARNING, "config_watch: cannot watch %s: %s; "
+	    "a change there needs a reload (SIGHUP)", failed, strerror(errno));
+	log_add(r, "event", "config_watch_failed");
+	log_emit(r);
+}
+
 /* ---- reload ------------------------------------------------------------------- */
 
 /*
@@ -2180,6 +2228,7 @@ sv_reload(struct supervisor *sv)
 	sv_conf_unref(old);
 	notify_ready("reloaded");
 	sv_status_due(sv);
+	sv_watch_follow(sv);
 }
 
 static void
@@ -2300,12 +2349,7 @@ sv_signal_cb(evutil_socket_t sig, short what, void *arg)
 		sv_reap(sv);
 		break;
 	case SIGHUP:
-		/* Read on the next turn: a burst of SIGHUPs is one reload. */
-		if (!evtimer_pending(sv->reload, NULL)) {
-			struct timeval now = { 0, 0 };
-
-			evtimer_add(sv->reload, &now);
-		}
+		sv_request_reload(sv);
 		break;
 	case SIGUSR1:
 		log_reopen();	/* logs its own failure */
@@ -2383,6 +2427,7 @@ sv_init(struct supervisor *sv, struct conf *conf,
 		return -1;
 	sv_watch_plugins(sv);
 	log_attach(sv->base);
+	sv_watch_follow(sv);
 	return 0;
 }
 
@@ -2421,6 +2466,7 @@ sv_free(struct supervisor *sv)
 		event_free(sv->status);
 	if (sv->reload != NULL)
 		event_free(sv->reload);
+	watch_free(sv->watch);
 	if (sv->watchdog != NULL)
 		event_free(sv->watchdog);
 	pluginwatch_free(sv->pw);

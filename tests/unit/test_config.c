@@ -109,7 +109,7 @@ static const struct bad bad[] = {
 	{ "unknown top key, far", LOOPS "colour: red\n", 1, 0, 6, 1,
 	    "unknown key 'colour' at the top level; the keys are: plugin_dir, "
 	    "plugin_watch, "
-	    "log, shutdown, on_exhausted, loops" },
+	    "log, shutdown, on_exhausted, loops, include, config_watch" },
 	{ "unknown top key, case", LOOPS "Plugin_Dir: x\n", 1, 0, 6, 1,
 	    "did you mean 'plugin_dir'?" },
 	{ "unknown loop key", "loops:\n  - name: net\n    backnd: poll\n"
@@ -1579,6 +1579,217 @@ START_TEST(test_odd_inputs)
 }
 END_TEST
 
+/* ---- include: fragments --------------------------------------------------- */
+
+/* A scratch directory for files; rm -r'd by frag_dir_free(). */
+struct frag_dir {
+	char		 path[64];
+};
+
+static void
+frag_dir_new(struct frag_dir *d)
+{
+	char sub[96];
+
+	snprintf(d->path, sizeof d->path, "/tmp/test_config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d->path));
+	snprintf(sub, sizeof sub, "%s/conf.d", d->path);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+}
+
+/* dir/name holds text; the full path into buf (128 bytes). */
+static const char *
+frag_write(const struct frag_dir *d, const char *name, const char *text,
+    char *buf)
+{
+	FILE *f;
+
+	snprintf(buf, 128, "%s/%s", d->path, name);
+	ck_assert_ptr_nonnull(f = fopen(buf, "w"));
+	fputs(text, f);
+	fclose(f);
+	return buf;
+}
+
+static void
+frag_dir_free(const struct frag_dir *d)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->path);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* dir/main.yaml parsed: the conf, or NULL with errs. */
+static struct conf *
+frag_parse(const struct frag_dir *d, const char *main_text,
+    struct conf_errors *errs)
+{
+	char path[128];
+
+	frag_write(d, "main.yaml", main_text, path);
+	memset(errs, 0, sizeof *errs);
+	return config_parse_file(path, NULL, "/plugins", errs);
+}
+
+/* Loops come from the main file, then each fragment in sorted order;
+ * every mark names the file it is in. */
+START_TEST(test_include)
+{
+	struct frag_dir d;
+	struct conf_errors errs;
+	struct conf *conf;
+	const struct conf_node *port;
+	char a[128], b[128], main_path[128], want[160];
+
+	frag_dir_new(&d);
+	frag_write(&d, "conf.d/20-b.yaml", "loops:\n"
+	    "  - name: lb\n    tasks:\n      - name: tb\n        plugin: echo\n",
+	    b);
+	frag_write(&d, "conf.d/10-a.yaml", "# a package's loop\n"
+	    "loops:\n  - name: la\n    backend: poll\n    tasks:\n"
+	    "      - name: ta\n        plugin: echo\n"
+	    "        config: {port: 7000}\n", a);
+	frag_write(&d, "conf.d/readme.txt", "not yaml: [", want);
+	conf = frag_parse(&d, "include: conf.d/*.yaml\n" LOOPS, &errs);
+	if (conf == NULL)
+		dump_errors("include", &errs);
+	ck_assert_ptr_nonnull(conf);
+	snprintf(main_path, sizeof main_path, "%s/main.yaml", d.path);
+	ck_assert_str_eq(conf->path, main_path);
+	ck_assert_uint_eq(conf->nloops, 3);
+	ck_assert_str_eq(conf->loops[0].name, "net");
+	ck_assert_str_eq(conf->loops[1].name, "la");
+	ck_assert_str_eq(conf->loops[2].name, "lb");
+	ck_assert_int_eq(conf->loops[1].backend, CONF_BACKEND_POLL);
+	ck_assert_uint_eq(conf->nfragments, 2);
+	ck_assert_str_eq(conf->fragments[0], a);
+	ck_assert_str_eq(conf->fragments[1], b);
+	ck_assert_uint_eq(conf->nincludes, 1);
+	snprintf(want, sizeof want, "%s/conf.d/*.yaml", d.path);
+	ck_assert_str_eq(conf->includes[0], want);
+	ck_assert_int_eq(conf->config_watch, 0);
+	ck_assert_ptr_eq(conf->loops[0].mark.file, conf->path);
+	ck_assert_ptr_eq(conf->loops[0].tasks[0].mark.file, conf->path);
+	ck_assert_ptr_eq(conf->loops[1].mark.file, conf->fragments[0]);
+	ck_assert_ptr_eq(conf->loops[1].executor.mark.file,
+	    conf->fragments[0]);
+	ck_assert_ptr_eq(conf->loops[1].tasks[0].mark.file,
+	    conf->fragments[0]);
+	ck_assert_int_eq(conf->loops[1].tasks[0].mark.line, 6);
+	port = tree_map_get(conf->loops[1].tasks[0].config, "port");
+	ck_assert_ptr_nonnull(port);
+	ck_assert_ptr_eq(port->mark.file, conf->fragments[0]);
+	ck_assert_ptr_eq(conf->loops[2].tasks[0].mark.file,
+	    conf->fragments[1]);
+	snprintf(want, sizeof want, "%s/plugins/echo.so", "");
+	ck_assert_str_eq(conf->loops[2].tasks[0].plugin_path,
+	    "/plugins/echo.so");
+	config_free(conf);
+
+	/* A list of globs, one absolute, in the order given; a glob that
+	 * matches nothing is fine; a file matched twice is read once; the
+	 * main file itself is never a fragment; a main file with no
+	 * `loops:` of its own; config_watch. */
+	snprintf(want, sizeof want, "config_watch: true\ninclude:\n"
+	    "  - conf.d/2*.yaml\n  - %s/conf.d/*.yaml\n  - none/*.yaml\n"
+	    "  - '*.yaml'\n", d.path);
+	conf = frag_parse(&d, want, &errs);
+	if (conf == NULL)
+		dump_errors("include list", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->config_watch, 1);
+	ck_assert_uint_eq(conf->nincludes, 4);
+	ck_assert_uint_eq(conf->nloops, 2);
+	ck_assert_str_eq(conf->loops[0].name, "lb");
+	ck_assert_str_eq(conf->loops[1].name, "la");
+	ck_assert_uint_eq(conf->nfragments, 2);
+	config_free(conf);
+	frag_dir_free(&d);
+}
+END_TEST
+
+/* Each problem names its own file; the main file's come first; a name
+ * used twice names both places. */
+START_TEST(test_include_errors)
+{
+	struct frag_dir d;
+	struct conf_errors errs;
+	char a[128], b[128], main_path[128], buf[512], want[512];
+	size_t i;
+
+	frag_dir_new(&d);
+	frag_write(&d, "conf.d/a.yaml", "loops:\n"
+	    "  - name: net\n    tasks:\n      - name: ta\n        plugin: echo\n"
+	    "        restart: {policy: sometimes}\n", a);
+	frag_write(&d, "conf.d/b.yaml", "log: {level: debug}\n"
+	    "include: more/*.yaml\nloops:\n"
+	    "  - name: lb\n    tasks:\n      - name: ta\n        plugin: echo\n",
+	    b);
+	snprintf(main_path, sizeof main_path, "%s/main.yaml", d.path);
+	ck_assert_ptr_null(frag_parse(&d, "include: conf.d/*.yaml\n"
+	    "config_watch: sure\n" LOOPS, &errs));
+	if (errs.n != 6)
+		dump_errors("include_errors", &errs);
+	ck_assert_uint_eq(errs.n, 6);
+	i = 0;
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:2:15: config_watch: unknown value "
+	    "'sure'", main_path);
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "%s", buf);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:2:11: loop name 'net' is already "
+	    "used at %s:4:11; loop names must be unique (a fragment adds new "
+	    "loops, not tasks to a loop of another file)", a, main_path);
+	ck_assert_str_eq(buf, want);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:6:27: ", a);
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0 &&
+	    strstr(buf, "sometimes") != NULL, "%s", buf);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:1:1: unknown key 'log' in a "
+	    "fragment; a fragment holds only `loops:`", b);
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "%s", buf);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:2:1: unknown key 'include' in a "
+	    "fragment; a fragment cannot include others", b);
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "%s", buf);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:6:15: task name 'ta' is already "
+	    "used at %s:4:15; task names must be unique across loops", b, a);
+	ck_assert_str_eq(buf, want);
+	conf_errors_free(&errs);
+
+	/* A fragment that cannot be read, one that is not YAML. */
+	unlink(a);
+	frag_write(&d, "conf.d/b.yaml", "loops: [\n", b);
+	ck_assert_int_eq(mkdir(a, 0700), 0);	/* a.yaml, a directory */
+	ck_assert_ptr_null(frag_parse(&d, "include: conf.d/*.yaml\n" LOOPS,
+	    &errs));
+	ck_assert_uint_eq(errs.n, 2);
+	conf_error_format(&errs.v[0], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s: cannot read: Is a directory", a);
+	ck_assert_str_eq(buf, want);
+	ck_assert_str_eq(errs.v[1].mark.file, b);
+	ck_assert_int_eq(errs.v[1].mark.line, 2);
+	conf_errors_free(&errs);
+
+	/* No loop anywhere; include of the wrong kind. */
+	ck_assert_ptr_null(frag_parse(&d, "include: none/*.yaml\n", &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].mark.line, 1);
+	ck_assert_msg(strstr(errs.v[0].msg, "no loop is configured") != NULL,
+	    "%s", errs.v[0].msg);
+	conf_errors_free(&errs);
+	ck_assert_ptr_null(frag_parse(&d, "include: {a: b}\n" LOOPS, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.v[0].msg, "include: expected a glob such as "
+	    "conf.d/*.yaml, found a mapping");
+	conf_errors_free(&errs);
+	frag_dir_free(&d);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1623,6 +1834,8 @@ config_suite(void)
 	tcase_add_test(tc, test_file_missing);
 	tcase_add_test(tc, test_file_not_regular);
 	tcase_add_test(tc, test_file_too_large);
+	tcase_add_test(tc, test_include);
+	tcase_add_test(tc, test_include_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
