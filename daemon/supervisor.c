@@ -705,7 +705,8 @@ sv_blame_words(struct sv_loop *l, const char *what,
 	    "be the one (suspects)", l->loop->name, what, b->plugin, names);
 }
 
-static void
+/* Report how l's worker died; the task it is blamed on, or -1. */
+static int
 sv_report_death(struct sv_loop *l, int status)
 {
 	int running = proc_running(&l->proc);
@@ -765,6 +766,7 @@ sv_report_death(struct sv_loop *l, int status)
 	json_decref(bt);
 	json_decref(blame.suspects);
 	log_emit(r);
+	return tc != NULL ? (int)(tc - l->loop->tasks) : -1;
 }
 
 static void
@@ -775,6 +777,7 @@ sv_reaped(struct sv_loop *l, int status)
 	    proc_running(&l->proc) : -1;
 	const char *cause = l->broken != NULL ? "protocol" : l->hung ? "hang" :
 	    l->killed ? "killed" : WIFSIGNALED(status) ? "crash" : "exit";
+	int blamed;
 
 	/* What the worker said before it went comes first. */
 	if (l->proc.ipc != NULL)
@@ -790,7 +793,9 @@ sv_reaped(struct sv_loop *l, int status)
 	    WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		log_emit(sv_record(l, LOOPD_LOG_INFO, "loop stopped"));
 	else {
-		sv_report_death(l, status);
+		blamed = sv_report_death(l, status);
+		if (running < 0)
+			running = blamed;	/* its code, called by libevent */
 		if (sv->stopping && l->nlive > 0)
 			sv->lost = 1;
 	}
