@@ -447,7 +447,7 @@ static const char *
 sv_state(struct sv_loop *l, struct msg_in *in)
 {
 	const struct task_conf *tc;
-	const char *ver, *type, *m;
+	const char *ver, *type, *m, *limit = NULL;
 	int64_t i, s;
 	json_t *r;
 
@@ -471,7 +471,7 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		sv_add_task(r, tc);
 		log_add(r, "plugin_version", *ver ? ver : NULL);
 		log_add(r, "event", "task_error");
-		log_add(r, "limit", sv_limit_hit(l, 0, 1));
+		log_add(r, "limit", (limit = sv_limit_hit(l, 0, 1)));
 		log_add_error(r, *type ? type : "error", m);
 	} else {
 		r = sv_record(l, s == TASK_DONE || s == TASK_RUNNING ?
@@ -487,6 +487,16 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		sv_task_ended(l, (size_t)i, s == TASK_FAILED, 1, s == TASK_DONE ?
 		    "ended" : "failed", s == TASK_DONE ? NULL : *type ? type :
 		    "error");
+	/* A worker out of fds is no use to any task, the failed one's
+	 * restart included: what its plugins leaked goes with it, and it
+	 * comes back under its loop's policy. */
+	if (limit != NULL && !l->sv->stopping && !l->killed) {
+		log_emit(sv_record(l, LOOPD_LOG_WARNING, "worker of loop '%s' "
+		    "is at its limits.%s: killing it, to start it again",
+		    l->loop->name, limit));
+		l->killed = 1;
+		proc_kill(&l->proc);
+	}
 	sv_check_ready(l->sv);
 	return NULL;
 }
