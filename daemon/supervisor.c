@@ -1230,6 +1230,9 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
 		sv_task_set(l, i, SV_FAILED, TASK_FAILED);
 		return;
 	}
+	/* From now, not from when this turn of the loop began (reaping and
+	 * symbolizing take a while): no earlier than the record says. */
+	event_base_update_cache_time(sv->base);
 	tv = ms_tv(delay);
 	evtimer_add(t->timer, &tv);
 	sv_task_set(l, i, SV_WAITING, TASK_STARTING);
@@ -1257,6 +1260,7 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	switch (restart_decide(&l->rs, &l->loop->restart, 1, 1, now_ms(),
 	    (uint32_t)random(), &delay)) {
 	case RESTART_YES:
+		event_base_update_cache_time(sv->base);
 		tv = ms_tv(delay);
 		evtimer_add(l->respawn, &tv);
 		return;
