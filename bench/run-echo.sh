@@ -7,7 +7,9 @@
 #   -c "1 50"   connection counts
 #   -s BYTES    message size (64)
 #   -k LIST     servers, comma-separated, from loopd-echo, libevent-raw,
-#               asyncio, uvloop; "all" is all four (loopd-echo,libevent-raw)
+#               asyncio, uvloop; "all" is all four (loopd-echo,libevent-raw);
+#               also loopd-hb20: loopd-echo with hang_timeout 100ms, whose
+#               heartbeat and hang watch run every 20 ms, not every second
 #   -n          no CPU pinning (default: server on CPU 1, client on CPU 0)
 #   -N NICE     run everything at this niceness, e.g. -10 (below 0 needs
 #               root) so that other work on the machine disturbs it less
@@ -73,6 +75,7 @@ NAMES=() CMDS=()
 for name in ${ONLY//,/ }; do
 	case $name in
 	loopd-echo) cmd="$(printf '%q' "$here/loopd-echo.sh")" ;;
+	loopd-hb20) cmd="env LOOPD_ECHO_HANG_TIMEOUT=100ms $(printf '%q' "$here/loopd-echo.sh")" ;;
 	libevent-raw) cmd="$(printf '%q' "$BENCH_BUILD/echo-raw")" ;;
 	asyncio | uvloop)
 		if ! "$PY" -c "import $name" 2>/dev/null; then
@@ -80,7 +83,7 @@ for name in ${ONLY//,/ }; do
 			continue
 		fi
 		cmd="$(printf '%q %q' "$PY" "$here/echo_server.py") $name" ;;
-	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop)" ;;
+	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop, loopd-hb20)" ;;
 	esac
 	NAMES+=("$name") CMDS+=("$cmd")
 done

@@ -661,7 +661,7 @@ static const char *
 sv_state(struct sv_loop *l, struct msg_in *in)
 {
 	const struct task_conf *tc;
-	const char *ver, *type, *m;
+	const char *ver, *type, *m, *limit = NULL;
 	int64_t i, s;
 	json_t *r;
 
@@ -685,7 +685,7 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		sv_add_task(r, tc);
 		log_add(r, "plugin_version", *ver ? ver : NULL);
 		log_add(r, "event", "task_error");
-		log_add(r, "limit", sv_limit_hit(l, 0, 1));
+		log_add(r, "limit", (limit = sv_limit_hit(l, 0, 1)));
 		log_add_error(r, *type ? type : "error", m);
 	} else {
 		r = sv_record(l, s == TASK_DONE || s == TASK_RUNNING ?
@@ -701,6 +701,16 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		sv_task_ended(l, (size_t)i, s == TASK_FAILED, 1, s == TASK_DONE ?
 		    "ended" : "failed", s == TASK_DONE ? NULL : *type ? type :
 		    "error");
+	/* A worker out of fds is no use to any task, the failed one's
+	 * restart included: what its plugins leaked goes with it, and it
+	 * comes back under its loop's policy. */
+	if (limit != NULL && !l->sv->stopping && !l->killed) {
+		log_emit(sv_record(l, LOOPD_LOG_WARNING, "worker of loop '%s' "
+		    "is at its limits.%s: killing it, to start it again",
+		    l->loop->name, limit));
+		l->killed = 1;
+		proc_kill(&l->proc);
+	}
 	sv_check_ready(l->sv);
 	return NULL;
 }
@@ -966,7 +976,8 @@ sv_blame_words(struct sv_loop *l, const char *what,
 	    "be the one (suspects)", l->loop->name, what, b->plugin, names);
 }
 
-static void
+/* Report how l's worker died; the task it is blamed on, or -1. */
+static int
 sv_report_death(struct sv_loop *l, int status)
 {
 	int running = proc_running(&l->proc);
@@ -1026,6 +1037,7 @@ sv_report_death(struct sv_loop *l, int status)
 	json_decref(bt);
 	json_decref(blame.suspects);
 	log_emit(r);
+	return tc != NULL ? sv_slot_of(l, tc) : -1;
 }
 
 static void
@@ -1036,6 +1048,7 @@ sv_reaped(struct sv_loop *l, int status)
 	    proc_running(&l->proc) : -1;
 	const char *cause = l->broken != NULL ? "protocol" : l->hung ? "hang" :
 	    l->killed ? "killed" : WIFSIGNALED(status) ? "crash" : "exit";
+	int blamed;
 
 	/* What the worker said before it went comes first. */
 	if (l->proc.ipc != NULL)
@@ -1056,7 +1069,9 @@ sv_reaped(struct sv_loop *l, int status)
 	    WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		log_emit(sv_record(l, LOOPD_LOG_INFO, "loop stopped"));
 	else {
-		sv_report_death(l, status);
+		blamed = sv_report_death(l, status);
+		if (running < 0)
+			running = blamed;	/* its code, called by libevent */
 		if (sv->stopping && l->nlive > 0)
 			sv->lost = 1;
 	}
@@ -1607,6 +1622,9 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
 		sv_task_set(l, i, SV_FAILED, TASK_FAILED);
 		return;
 	}
+	/* From now, not from when this turn of the loop began (reaping and
+	 * symbolizing take a while): no earlier than the record says. */
+	event_base_update_cache_time(sv->base);
 	tv = ms_tv(delay);
 	evtimer_add(t->timer, &tv);
 	sv_task_set(l, i, SV_WAITING, TASK_STARTING);
@@ -1634,6 +1652,7 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	switch (restart_decide(&l->rs, &l->loop->restart, 1, 1, now_ms(),
 	    (uint32_t)random(), &delay)) {
 	case RESTART_YES:
+		event_base_update_cache_time(sv->base);
 		tv = ms_tv(delay);
 		evtimer_add(l->respawn, &tv);
 		return;
