@@ -4,6 +4,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,13 @@ struct listener {
 	char		*loop, *task, *address;
 	int		 port;		/* as asked: 0 picks one */
 	int		 bound;		/* the port it got */
+	uint64_t	 stamp;		/* when it was last asked for */
 	int		 fd;
 };
 
 struct listeners {
 	struct listener	*head;
+	uint64_t	 clock;		/* counts asks and starts */
 };
 
 struct listeners *
@@ -114,6 +117,7 @@ listeners_get(struct listeners *ls, const char *loop, const char *task,
 		    strcmp(s->task, task) == 0 && strcmp(s->loop, loop) == 0) {
 			/* The backlog may have changed with the config. */
 			listen(s->fd, backlog);
+			s->stamp = ++ls->clock;
 			return s->fd;
 		}
 	if ((fd = listeners_bind(address, port, backlog)) < 0)
@@ -131,6 +135,7 @@ listeners_get(struct listeners *ls, const char *loop, const char *task,
 	}
 	s->port = port;
 	s->bound = listener_port(fd);
+	s->stamp = ++ls->clock;
 	s->fd = fd;
 	s->next = ls->head;
 	ls->head = s;
@@ -145,6 +150,29 @@ listeners_prune(struct listeners *ls,
 
 	while ((s = *pp) != NULL) {
 		if (keep(ctx, s->loop, s->task)) {
+			pp = &s->next;
+			continue;
+		}
+		*pp = s->next;
+		listener_free(s);
+	}
+}
+
+uint64_t
+listeners_now(struct listeners *ls)
+{
+	return ++ls->clock;
+}
+
+void
+listeners_settle(struct listeners *ls, const char *loop, const char *task,
+    uint64_t since)
+{
+	struct listener *s, **pp = &ls->head;
+
+	while ((s = *pp) != NULL) {
+		if (s->stamp > since || strcmp(s->task, task) != 0 ||
+		    strcmp(s->loop, loop) != 0) {
 			pp = &s->next;
 			continue;
 		}

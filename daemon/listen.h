@@ -13,6 +13,8 @@
 #ifndef LOOPD_LISTEN_H
 #define LOOPD_LISTEN_H
 
+#include <stdint.h>
+
 struct listeners;
 
 struct listeners *listeners_new(void);
@@ -30,6 +32,15 @@ int		 listeners_get(struct listeners *ls, const char *loop,
 /* A new socket bound to address:port and listening, or -errno; for a
  * worker with no supervisor to ask (tests). */
 int		 listeners_bind(const char *address, int port, int backlog);
+
+/*
+ * A task instance starts: listeners_now() is its start.  Once it runs,
+ * listeners_settle() closes the sockets of that task it did not ask for
+ * since (an older instance's, on a port its config no longer names).
+ */
+uint64_t	 listeners_now(struct listeners *ls);
+void		 listeners_settle(struct listeners *ls, const char *loop,
+		    const char *task, uint64_t since);
 
 /* Close the sockets of tasks that keep(ctx, loop, task) says are gone. */
 void		 listeners_prune(struct listeners *ls,

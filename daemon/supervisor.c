@@ -71,6 +71,7 @@ struct sv_task {
 	unsigned char		 removing;	/* a reload stops it for good */
 	unsigned char		 bounce;	/* its plugin changed: again */
 	const struct task_conf	*pending;	/* offered in place, unanswered */
+	uint64_t		 started;	/* listeners_now() at its start */
 	struct sv_conf		*pending_owner;
 	unsigned char		 state;		/* enum task_state, as reported */
 	unsigned char		 phase;		/* enum sv_phase */
@@ -679,6 +680,9 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	sv_task_set(l, (size_t)i, SV_LIVE, (enum task_state)s);
 	if (s == TASK_RUNNING && l->tasks[i]->rs != NULL)
 		restart_running(l->tasks[i]->rs, now_ms());
+	if (s == TASK_RUNNING)
+		listeners_settle(l->sv->listeners, l->loop->name,
+		    l->tasks[i]->tc->name, l->tasks[i]->started);
 	if (s == TASK_FAILED) {
 		r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed: %s",
 		    tc->name, *m ? m : "(no message)");
@@ -1443,8 +1447,10 @@ sv_start_task(struct sv_loop *l, size_t i)
 	}
 	msg_begin(&m, MSG_START);
 	msg_put_int(&m, (int64_t)i);
-	if (!m.nomem && ipc_send(l->proc.ipc, m.p, m.len, 0) == 0)
+	if (!m.nomem && ipc_send(l->proc.ipc, m.p, m.len, 0) == 0) {
+		l->tasks[i]->started = listeners_now(l->sv->listeners);
 		sv_task_set(l, i, SV_LIVE, TASK_STARTING);
+	}
 	msg_out_free(&m);
 }
 

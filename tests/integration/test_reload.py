@@ -61,8 +61,10 @@ class ReloadTest(LoopdTestCase):
         d.wait_record(task="swap", msg="version 1", after=after)
         d.wait_record(task="tick", event="task_reconfigured",
                       result="applied", after=after)
-        self.assertEqual(d.find(task="tick", event="task_state",
-                                state="done"), [])
+        # In place: no end, and no new running record, for the ticker.
+        self.assertEqual([r for r in d.records[after:]
+                          if r.get("task") == "tick" and
+                          r.get("event") == "task_state"], [])
         # The untouched echo kept its connection, in the same worker.
         held.sendall(b"after")
         self.assertEqual(recv_exact(held, 5), b"after")
@@ -76,6 +78,27 @@ class ReloadTest(LoopdTestCase):
         # Nothing of the old ticker after its successor started.
         n = d.mark()
         d.wait_record(task="tick", msg=re.compile(r"^new \d+$"), after=n)
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+    def test_reconfigure_refused_falls_back_to_a_restart(self):
+        """echo takes a new backlog in place, not a new port: then it is
+        started anew, on the new port, and the old port is closed."""
+        d = self.start([loop("net", task("echo", "echo", port=0))])
+        old = d.echo_port()
+        rep = self.rewrite(d, [loop("net", task("echo", "echo", port=0,
+                                                address="127.0.0.2"))])
+        self.assertEqual(rep["reconfigured"], ["echo"])
+        no = d.wait_record(task="echo", event="task_reconfigured",
+                           after=d.index_of(rep))
+        self.assertEqual(no["result"], "restart_needed")
+        run = d.wait_record(task="echo", event="task_state",
+                            state="running", after=d.index_of(no))
+        new = d.wait_record(task="echo", after=d.index_of(no),
+                            msg=re.compile(r"^listening on 127\.0\.0\.2:"))
+        self.assertLess(d.index_of(new), d.index_of(run))
+        with self.assertRaises(ConnectionRefusedError):
+            connect(old)
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 0)
 
