@@ -86,6 +86,7 @@ class ReloadTest(LoopdTestCase):
         started anew, on the new port, and the old port is closed."""
         d = self.start([loop("net", task("echo", "echo", port=0))])
         old = d.echo_port()
+        d.wait_ready()      # offered in place only to a running task
         rep = self.rewrite(d, [loop("net", task("echo", "echo", port=0,
                                                 address="127.0.0.2"))])
         self.assertEqual(rep["reconfigured"], ["echo"])
