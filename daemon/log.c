@@ -54,6 +54,7 @@ static struct {
 	struct evbuffer		*queue;		/* whole lines, at most
 						 * LOG_QUEUE_MAX bytes */
 	size_t			 dropped;	/* not yet in a notice */
+	size_t			 reported;	/* dropped and said so */
 	struct event_base	*base;		/* NULL: not attached */
 	struct event		*ev;		/* EV_WRITE on fd */
 	int			 arming;
@@ -610,6 +611,7 @@ out_notice(size_t then)
 		return -1;
 	}
 	out.dropped -= n;
+	out.reported += n;
 	out_put(line, len);
 	free(line);
 	return out.dropped == 0 ? 0 : -1;
@@ -685,6 +687,12 @@ log_would_drop(size_t n)
 	out_ready();
 	return out.kind != OUT_BLOCKING && (out.broken ||
 	    !out_room(n + (out.dropped > 0 ? LOG_NOTICE_MAX : 0)));
+}
+
+size_t
+log_dropped_total(void)
+{
+	return out.reported + out.dropped;
 }
 
 void
