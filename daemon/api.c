@@ -385,6 +385,21 @@ loopd_timer_cancel(loopd_timer *timer)
 }
 
 int
+loopd_listen_fd(loopd_task *t, const char *name)
+{
+	int fd;
+
+	if (t == NULL || name == NULL)
+		return -LOOPD_EINVAL;
+	if (!task_usable(t))
+		return -LOOPD_ESTATE;
+	if (t->host->listen_fd == NULL ||
+	    (fd = t->host->listen_fd(t->host->ctx, t->index, name)) == -1)
+		return -LOOPD_ENOENT;
+	return fd < 0 ? -LOOPD_ESYS : fd;
+}
+
+int
 loopd_call_soon(loopd_task *t, loopd_timer_cb cb, void *arg)
 {
 	static const struct timeval now = { 0, 0 };

@@ -27,6 +27,8 @@ struct ipc;
 #define IPC_QUEUE_MAX		(4 * 1024 * 1024)
 /* At most this much is read from one channel per turn of the loop. */
 #define IPC_READ_CHUNK		(64 * 1024)
+/* Fds queued to be passed, or received and not taken, at most. */
+#define IPC_FDS_MAX		16
 
 struct ipc_callbacks {
 	/* A whole frame; body is borrowed for the call.  The ipc may be
@@ -52,6 +54,21 @@ void		 ipc_free(struct ipc *ipc);
  */
 int		 ipc_send(struct ipc *ipc, const void *body, size_t len,
 		    int droppable);
+
+/*
+ * Queue a frame, as ipc_send() (not droppable), with fd passed alongside
+ * (SCM_RIGHTS, with the frame's first byte).  fd is duplicated: the caller
+ * keeps its own.  At most IPC_FDS_MAX wait to be written.  0 or -1.
+ */
+int		 ipc_send_fd(struct ipc *ipc, const void *body, size_t len,
+		    int fd);
+/* This side takes fds passed with frames (without it, they are closed
+ * as they arrive).  They are received close-on-exec, in order, by the
+ * time their frame is dispatched (perhaps with frames before it): the
+ * handler of a frame that comes with an fd takes it, and only it. */
+void		 ipc_accept_fds(struct ipc *ipc);
+/* The oldest fd received and not yet taken (now the caller's), or -1. */
+int		 ipc_take_fd(struct ipc *ipc);
 
 /* Frames dropped since the last call; resets the count. */
 size_t		 ipc_take_dropped(struct ipc *ipc);

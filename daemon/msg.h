@@ -20,6 +20,8 @@
  *   MSG_START   start task N (again: it ended, or the worker is new)
  *   MSG_STOP    cancel task N for good (a reload removed or changed it)
  *   MSG_CANCEL  cancel every task and exit once they have ended
+ *   MSG_FD      task N's socket-activation fd and its name, the fd
+ *               passed with the frame (ipc_send_fd()); before MSG_START
  *
  * Worker to supervisor:
  *   MSG_STATE   a task's new state (and its error, when failed)
@@ -38,7 +40,7 @@
 #include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
-#define MSG_PROTOCOL	"loopd-msg/2 " LOOPD_VERSION
+#define MSG_PROTOCOL	"loopd-msg/3 " LOOPD_VERSION
 
 enum msg_type {
 	MSG_LOOP = 1,
@@ -50,6 +52,7 @@ enum msg_type {
 	MSG_DROPPED,
 	MSG_START,
 	MSG_STOP,
+	MSG_FD,
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state

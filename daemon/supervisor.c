@@ -27,6 +27,7 @@
 #include <event2/event.h>
 
 #include "control.h"
+#include "listenfd.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
@@ -136,6 +137,7 @@ struct supervisor {
 	int			 ready;
 	struct control		*control;	/* or NULL */
 	struct metrics		*metrics;	/* or NULL */
+	struct listenfds	 lfds;		/* socket activation's */
 };
 
 /* Exit statuses; see loopd(8). */
@@ -169,6 +171,7 @@ static void	sv_loop_renew(struct sv_loop *);
 static const char *sv_limit_hit(struct sv_loop *, int, int);
 static void	sv_count_error(struct sv_loop *, int, const char *);
 static void	sv_held_ended(struct sv_loop *, size_t, int);
+static void	sv_send_listen_fd(struct sv_loop *, size_t);
 struct sv_diff;
 static void	sv_control_reloaded(struct supervisor *, struct sv_diff *,
 		    const struct conf_errors *);
@@ -807,6 +810,9 @@ sv_spawn(struct sv_loop *l)
 	sv_watch_start(l);
 	rc = msg_send_loop(sv->conf, l->loop, tcs, l->ntasks, sv_send,
 	    l->proc.ipc);
+	for (i = 0; rc == 0 && i < l->ntasks; i++)
+		if (tcs[i] != NULL)
+			sv_send_listen_fd(l, i);
 	free(tcs);
 	if (rc < 0)
 		sv_break(l, "could not be sent its configuration");
@@ -1618,6 +1624,8 @@ sv_slot_new(struct sv_loop *l, const struct task_conf *tc, int start)
 	if (l->proc.ipc != NULL && !l->broken &&
 	    msg_send_task((size_t)slot, tc, sv_send, l->proc.ipc) < 0)
 		sv_break(l, "could not be sent a new task");
+	else if (l->proc.ipc != NULL && !l->broken)
+		sv_send_listen_fd(l, (size_t)slot);
 	if (start && l->proc.pid > 0 && l->broken == NULL)
 		sv_start_task(l, (size_t)slot);
 	else if (start)
@@ -2377,6 +2385,41 @@ supervisor_reload(struct supervisor *sv)
 	return 0;
 }
 
+/*
+ * Socket activation: the listening socket a task's `config:` names
+ * (`listen_fd: NAME`) goes to its worker with a MSG_FD, after the task's
+ * configuration and before its start, each time a worker is started.
+ */
+static void
+sv_send_listen_fd(struct sv_loop *l, size_t i)
+{
+	const struct task_conf *tc = l->tasks[i]->tc;
+	const struct conf_node *n = tree_map_get(tc->config, "listen_fd");
+	struct msg_out m = { 0 };
+	json_t *r;
+	int fd;
+
+	if (n == NULL || n->kind != CONF_SCALAR || n->value == NULL)
+		return;
+	if ((fd = listenfd_find(&l->sv->lfds, n->value)) < 0) {
+		r = sv_record(l, LOOPD_LOG_WARNING, "task '%s': no socket named "
+		    "'%s' was passed to loopd (%zu were; socket activation "
+		    "names them with FileDescriptorName=)", tc->name, n->value,
+		    l->sv->lfds.n);
+		sv_add_task(r, tc);
+		log_add(r, "event", "listen_fd");
+		log_emit(r);
+		return;
+	}
+	msg_begin(&m, MSG_FD);
+	msg_put_int(&m, (int64_t)i);
+	msg_put_str(&m, n->value, 0);
+	if (m.nomem || ipc_send_fd(l->proc.ipc, m.p, m.len, fd) < 0)
+		log_emit(sv_record(l, LOOPD_LOG_WARNING, "task '%s': cannot "
+		    "pass it socket '%s'", tc->name, n->value));
+	msg_out_free(&m);
+}
+
 /* A reload's outcome, for whoever waits for it on the control socket. */
 static void
 sv_control_reloaded(struct supervisor *sv, struct sv_diff *d,
@@ -2444,6 +2487,8 @@ sv_init(struct supervisor *sv, struct conf *conf,
 	memset(sv, 0, sizeof *sv);
 	sv->opts = opts;
 	sv->exe = exe;
+	if (listenfd_take(&sv->lfds) < 0)
+		return -1;
 	if ((sv->base = event_base_new()) == NULL)
 		return -1;
 	if ((sv->current = sv_conf_new(conf)) == NULL) {
@@ -2505,6 +2550,7 @@ sv_free(struct supervisor *sv)
 	sv_block_signals();
 	control_free(sv->control);
 	metrics_free(sv->metrics);
+	listenfd_free(&sv->lfds);
 	for (i = 0; i < sv->nloops; i++)
 		sv_loop_free(sv->loops[i]);
 	free(sv->loops);

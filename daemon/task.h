@@ -44,6 +44,10 @@ struct task_host {
 	void			*ctx;
 	struct post_queue	*post;		/* loopd_post(), or NULL */
 	struct executor		*exec;		/* the loop's pool, or NULL */
+	/* loopd_listen_fd(): a new fd, -1 when there is none by that
+	 * name for task `index`, -2 with errno. */
+	int			(*listen_fd)(void *ctx, int index,
+				    const char *name);
 };
 
 struct handle;
