@@ -550,6 +550,21 @@ loopd_timer_cancel(loopd_timer *timer)
 }
 
 int
+loopd_listen_fd(loopd_task *t, const char *name)
+{
+	int fd;
+
+	if (t == NULL || name == NULL)
+		return -LOOPD_EINVAL;
+	if (!task_usable(t))
+		return -LOOPD_ESTATE;
+	if (t->host->listen_fd == NULL ||
+	    (fd = t->host->listen_fd(t->host->ctx, t->index, name)) == -1)
+		return -LOOPD_ENOENT;
+	return fd < 0 ? -LOOPD_ESYS : fd;
+}
+
+int
 loopd_call_soon(loopd_task *t, loopd_timer_cb cb, void *arg)
 {
 	static const struct timeval now = { 0, 0 };
@@ -685,12 +700,12 @@ loopd_listen_tcp(loopd_task *t, const char *address, int port, int backlog)
 	msg_put_str(&m, address, 256);
 	msg_put_int(&m, port);
 	msg_put_int(&m, backlog > 0 && backlog <= 65535 ? backlog : 128);
-	n = m.nomem ? -1 : ipc_send_fd(t->host->sockets, m.p, m.len, -1);
+	n = m.nomem ? -1 : ipc_packet_send(t->host->sockets, m.p, m.len, -1);
 	msg_out_free(&m);
 	if (n < 0)
 		return -LOOPD_ESYS;
 	/* The supervisor answers at once; a stuck one is not waited for. */
-	if ((n = ipc_recv_fd(t->host->sockets, buf, sizeof buf, &fd,
+	if ((n = ipc_packet_recv(t->host->sockets, buf, sizeof buf, &fd,
 	    5000)) <= 0)
 		return -LOOPD_ESYS;
 	if (msg_open(&in, buf, (size_t)n) != MSG_LISTENING ||

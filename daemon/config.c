@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,13 +53,17 @@ struct scope {
 
 static const char *const top_keys[] = {
 	"plugin_dir", "plugin_watch", "log", "shutdown", "on_exhausted",
-	"loops", "include", "config_watch",
+	"loops", "include", "config_watch", "control", "metrics",
 };
 static const char *const fragment_keys[] = { "loops" };
 static const char *const log_keys[] = {
 	"level", "format", "target", "file", "rate",
 };
 static const char *const shutdown_keys[] = { "grace" };
+static const char *const control_keys[] = {
+	"socket", "mode", "group", "read_only_group",
+};
+static const char *const metrics_keys[] = { "listen" };
 static const char *const loop_keys[] = {
 	"name", "backend", "restart", "start_timeout", "hang_timeout",
 	"hang_action", "limits", "executor", "tasks",
@@ -558,6 +563,112 @@ check_shutdown(struct parse *p, const struct conf_node *sd,
 		    duration_text(CONF_MAX_GRACE_MS, lim, sizeof lim));
 	else
 		conf->grace_ms = ms;
+}
+
+/* ---- control and metrics ------------------------------------------------ */
+
+/* A group's id from its name (or number), or -1 once reported. */
+static long
+take_group(struct parse *p, const struct conf_node *node, const char *key)
+{
+	char b[ERRLIST_SHOWN_BUF], *end, buf[4096];
+	struct group gr, *g = NULL;
+	const char *s;
+	unsigned long v;
+
+	if ((s = want_scalar(p, node, "control.", key, "a group name")) ==
+	    NULL)
+		return -1;
+	if (*s >= '0' && *s <= '9') {
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno == 0 && *end == '\0' && v < 0x7fffffff)
+			return (long)v;
+	}
+	if (getgrnam_r(s, &gr, buf, sizeof buf, &g) == 0 && g != NULL)
+		return (long)g->gr_gid;
+	perr(p, node->mark, "control.%s: there is no group '%s' on this "
+	    "system", key, errlist_shown(s, b));
+	return -1;
+}
+
+static void
+check_control(struct parse *p, const struct conf_node *c, struct conf *conf)
+{
+	const struct conf_node *node;
+	char b[ERRLIST_SHOWN_BUF], *end;
+	unsigned long mode;
+	const char *s;
+
+	if (want_map(p, c, "", "control") == -1)
+		return;
+	check_keys(p, c, control_keys, NELEM(control_keys), "in control",
+	    NULL);
+	if ((node = tree_map_get(c, "socket")) != NULL &&
+	    (s = want_scalar(p, node, "control.", "socket", "a path")) !=
+	    NULL) {
+		if (*s == '\0' || strlen(s) >= 108)
+			perr(p, node->mark, "control.socket: '%s' is not a "
+			    "usable socket path: it must have 1 to 107 "
+			    "characters", errlist_shown(s, b));
+		else if ((conf->control_socket = strdup(s)) == NULL)
+			p->errs.nomem = 1;
+		else
+			conf->control_explicit = 1;
+	}
+	if ((node = tree_map_get(c, "mode")) != NULL &&
+	    (s = want_scalar(p, node, "control.", "mode", "an octal mode "
+	    "such as 0660")) != NULL) {
+		errno = 0;
+		mode = strtoul(s, &end, 8);
+		if (*s == '\0' || *end != '\0' || errno != 0 || mode > 0777)
+			perr(p, node->mark, "control.mode: '%s' is not an "
+			    "octal file mode such as 0660", errlist_shown(s, b));
+		else
+			conf->control_mode = (unsigned)mode;
+	}
+	if ((node = tree_map_get(c, "group")) != NULL)
+		conf->control_gid = take_group(p, node, "group");
+	if ((node = tree_map_get(c, "read_only_group")) != NULL)
+		conf->control_ro_gid = take_group(p, node, "read_only_group");
+}
+
+/* `listen: HOST:PORT`, HOST an address ([v6] in brackets). */
+static void
+check_metrics(struct parse *p, const struct conf_node *m, struct conf *conf)
+{
+	const struct conf_node *node;
+	char b[ERRLIST_SHOWN_BUF], *end;
+	const char *s, *colon, *host;
+	unsigned long port;
+	size_t hlen;
+
+	if (want_map(p, m, "", "metrics") == -1)
+		return;
+	check_keys(p, m, metrics_keys, NELEM(metrics_keys), "in metrics",
+	    NULL);
+	if ((node = tree_map_get(m, "listen")) == NULL ||
+	    (s = want_scalar(p, node, "metrics.", "listen",
+	    "an address such as 127.0.0.1:9477")) == NULL)
+		return;
+	colon = strrchr(s, ':');
+	host = s;
+	hlen = colon != NULL ? (size_t)(colon - s) : 0;
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	errno = 0;
+	port = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
+	if (colon == NULL || hlen == 0 || colon[1] == '\0' || *end != '\0' ||
+	    errno != 0 || port > 65535) {
+		perr(p, node->mark, "metrics.listen: '%s' is not an address "
+		    "and port such as 127.0.0.1:9477", errlist_shown(s, b));
+		return;
+	}
+	if ((conf->metrics_host = strndup(host, hlen)) == NULL)
+		p->errs.nomem = 1;
+	conf->metrics_port = (unsigned)port;
 }
 
 /* ---- restart, timeouts, limits ------------------------------------------ */
@@ -1274,6 +1385,10 @@ check_top(struct parse *p, struct conf_node *top, const char *override,
 		check_log(p, node, conf);
 	if ((node = tree_map_get(top, "shutdown")) != NULL)
 		check_shutdown(p, node, conf);
+	if ((node = tree_map_get(top, "control")) != NULL)
+		check_control(p, node, conf);
+	if ((node = tree_map_get(top, "metrics")) != NULL)
+		check_metrics(p, node, conf);
 	if ((node = tree_map_get(top, "on_exhausted")) != NULL &&
 	    (i = choose(p, node, "", "on_exhausted", exhausted_names,
 	    NELEM(exhausted_names))) != -1)
@@ -1325,6 +1440,9 @@ check(struct parse *p, struct conf_node *top, const char *override,
 	conf->grace_ms = CONF_DEFAULT_GRACE_MS;
 	conf->on_exhausted = CONF_EXHAUSTED_STAY;
 	conf->plugin_watch = 1;
+	conf->control_mode = CONF_DEFAULT_CONTROL_MODE;
+	conf->control_gid = -1;
+	conf->control_ro_gid = -1;
 	check_top(p, top, override, def, conf);
 	return conf;
 }
@@ -1434,6 +1552,10 @@ config_compact(struct conf *conf)
 	    (c->plugin_dir = arena_strdup(a, conf->plugin_dir)) == NULL ||
 	    (conf->log_file != NULL &&
 	    (c->log_file = arena_strdup(a, conf->log_file)) == NULL) ||
+	    (c->control_socket = arena_strdup(a, conf->control_socket !=
+	    NULL ? conf->control_socket : CONF_DEFAULT_CONTROL_SOCKET)) ==
+	    NULL || (conf->metrics_host != NULL && (c->metrics_host =
+	    arena_strdup(a, conf->metrics_host)) == NULL) ||
 	    (c->loops = arena_alloc(a, conf->nloops * sizeof *c->loops)) ==
 	    NULL)
 		goto fail;
@@ -1637,6 +1759,8 @@ config_free(struct conf *conf)
 	free(conf->loops);
 	free(conf->plugin_dir);
 	free(conf->log_file);
+	free(conf->control_socket);
+	free(conf->metrics_host);
 	free(conf->path);
 	for (i = 0; i < conf->nfragments; i++)
 		free(conf->fragments[i]);

@@ -129,6 +129,14 @@ struct conf {
 	uint64_t		 grace_ms;	/* shutdown.grace, default 10 s */
 	enum conf_on_exhausted	 on_exhausted;	/* top-level on_exhausted */
 	int			 plugin_watch;	/* default 1 */
+	/* `control:` and `metrics:`, for the supervisor alone. */
+	char			*control_socket;	/* path */
+	int			 control_explicit;	/* the file named it */
+	unsigned		 control_mode;		/* of the socket file */
+	long			 control_gid;		/* group, or -1 */
+	long			 control_ro_gid;	/* read_only_group, or -1 */
+	char			*metrics_host;		/* NULL: no metrics */
+	unsigned		 metrics_port;		/* 0: any free port */
 	struct loop_conf	*loops;
 	size_t			 nloops;
 };
@@ -149,6 +157,8 @@ struct conf_errors {
 };
 
 /* Defaults for what the file does not say. */
+#define CONF_DEFAULT_CONTROL_SOCKET	"/run/loopd/control.sock"
+#define CONF_DEFAULT_CONTROL_MODE	0660
 #define CONF_DEFAULT_GRACE_MS	10000
 #define CONF_DEFAULT_BACKOFF_MIN_MS	100
 #define CONF_DEFAULT_BACKOFF_MAX_MS	30000

@@ -55,6 +55,7 @@ static struct {
 	struct evbuffer		*queue;		/* whole lines, at most
 						 * LOG_QUEUE_MAX bytes */
 	size_t			 dropped;	/* not yet in a notice */
+	size_t			 reported;	/* dropped and said so */
 	struct event_base	*base;		/* NULL: not attached */
 	struct event		*ev;		/* EV_WRITE on fd */
 	int			 arming;
@@ -673,8 +674,11 @@ out_notice(size_t then)
 		return -1;
 	}
 	out.dropped -= n;
-	if (out_put(line, len) < 0)
+	out.reported += n;
+	if (out_put(line, len) < 0) {
 		out.dropped += n;
+		out.reported -= n;
+	}
 	free(line);
 	return out.dropped == 0 ? 0 : -1;
 }
@@ -750,6 +754,12 @@ log_would_drop(size_t n)
 	out_ready();
 	return out.kind != OUT_BLOCKING && (out.broken ||
 	    !out_room(n + (out.dropped > 0 ? LOG_NOTICE_MAX : 0)));
+}
+
+size_t
+log_dropped_total(void)
+{
+	return out.reported + out.dropped;
 }
 
 void

@@ -138,6 +138,8 @@ int		 log_flush(int timeout_ms);
  */
 int		 log_would_drop(size_t n);
 void		 log_count_dropped(size_t n);
+/* Records dropped since start, said or not yet (for the metrics). */
+size_t		 log_dropped_total(void);
 
 /*
  * A new record with ts, level, msg and pid, or NULL when level is below the

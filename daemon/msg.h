@@ -24,6 +24,8 @@
  *   MSG_CANCEL  cancel every task and exit once they have ended
  *   MSG_RECONFIGURE  task N's new `config:` tree: apply it in place
  *               (the plugin's reconfigure hook) if the task can
+ *   MSG_FD      task N's socket-activation fd and its name, the fd
+ *               passed with the frame (ipc_send_fd()); before MSG_START
  *
  * Worker to supervisor:
  *   MSG_STATE   a task's new state (and its error, when failed)
@@ -63,6 +65,7 @@ enum msg_type {
 	MSG_LISTENING = 11,	/* supervisor: the result, and the socket */
 	MSG_RECONFIGURE = 12,	/* supervisor: a task's new config */
 	MSG_RECONFIGURED = 13,	/* worker: applied, or a restart is needed */
+	MSG_FD = 14,		/* supervisor: a socket-activation fd */
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state

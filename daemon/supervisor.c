@@ -28,7 +28,10 @@
 #include <event2/event.h>
 
 #include "listen.h"
+#include "control.h"
+#include "listenfd.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "notify.h"
 #include "pluginwatch.h"
@@ -78,6 +81,9 @@ struct sv_task {
 	unsigned char		 first;		/* its first start is not over */
 	struct restart_state	*rs;		/* from its first restart on */
 	struct event		*timer;		/* while waiting */
+	unsigned char		 held;		/* SV_HELD_*: the operator's */
+	uint64_t		 up_ms;		/* running since, for status */
+	json_t			*errors;	/* its errors: type -> count */
 };
 
 /* The supervisor's view of one loop and its worker. */
@@ -108,6 +114,8 @@ struct sv_loop {
 	int			 hang_task;	/* the stuck task, or -1 */
 	int			 hung;		/* killed for a hang */
 	uint64_t		 vm_peak;	/* the worker's size, bytes */
+	uint64_t		 spawned_ms;	/* the worker's start */
+	json_t			*errors;	/* no task's: type -> count */
 };
 
 /* A worker that closed its channel has this long to be reaped. */
@@ -140,6 +148,9 @@ struct supervisor {
 	int			 unclean;	/* a task failed or died */
 	int			 exhausted;	/* on_exhausted: exit fired */
 	int			 ready;
+	struct control		*control;	/* or NULL */
+	struct metrics		*metrics;	/* or NULL */
+	struct listenfds	 lfds;		/* socket activation's */
 };
 
 /* Exit statuses; see loopd(8). */
@@ -176,6 +187,12 @@ static void	sv_start_successor(struct sv_loop *, struct sv_task *);
 static void	sv_loop_renew(struct sv_loop *);
 static void	sv_reconfigure_done(struct sv_loop *, size_t, int);
 static const char *sv_limit_hit(struct sv_loop *, int, int);
+static void	sv_count_error(struct sv_loop *, int, const char *);
+static void	sv_held_ended(struct sv_loop *, size_t, int);
+static void	sv_send_listen_fd(struct sv_loop *, size_t);
+struct sv_diff;
+static void	sv_control_reloaded(struct supervisor *, struct sv_diff *,
+		    const struct conf_errors *);
 
 /* A record tagged with the loop and the worker's pid. */
 static json_t *
@@ -261,6 +278,8 @@ sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 		t->first = 0;
 		sv->nfirst--;
 	}
+	if (p == SV_LIVE && s == TASK_RUNNING)
+		t->up_ms = now_ms();
 	t->phase = (unsigned char)p;
 	t->state = (unsigned char)s;
 	sv_status_due(sv);
@@ -343,6 +362,7 @@ sv_slot_free(struct sv_task *t)
 	if (t->rs != NULL)
 		restart_clear(t->rs);
 	free(t->rs);
+	json_decref(t->errors);
 	sv_conf_unref(t->owner);
 	sv_conf_unref(t->pending_owner);
 	free(t);
@@ -360,6 +380,7 @@ sv_loop_free(struct sv_loop *l)
 		sv_slot_free(l->tasks[i]);
 	free(l->tasks);
 	free(l->broken);
+	json_decref(l->errors);
 	restart_clear(&l->rs);
 	if (l->eof != NULL)
 		event_free(l->eof);
@@ -691,6 +712,7 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		log_add(r, "event", "task_error");
 		log_add(r, "limit", (limit = sv_limit_hit(l, 0, 1)));
 		log_add_error(r, *type ? type : "error", m);
+		sv_count_error(l, (int)i, *type ? type : "error");
 	} else {
 		r = sv_record(l, s == TASK_DONE || s == TASK_RUNNING ?
 		    LOOPD_LOG_INFO : LOOPD_LOG_DEBUG, "task '%s' %s", tc->name,
@@ -861,12 +883,16 @@ sv_spawn(struct sv_loop *l)
 		return -1;
 	}
 	sv->nworkers++;
+	l->spawned_ms = now_ms();
 	l->hang_beat = 0;
 	l->hung = 0;
 	l->vm_peak = 0;
 	sv_watch_start(l);
 	rc = msg_send_loop(sv->conf, l->loop, tcs, l->ntasks, sv_send,
 	    l->proc.ipc);
+	for (i = 0; rc == 0 && i < l->ntasks; i++)
+		if (tcs[i] != NULL)
+			sv_send_listen_fd(l, i);
 	free(tcs);
 	if ((l->sockev = event_new(sv->base, l->proc.sock_fd, EV_READ |
 	    EV_PERSIST, sv_sockets_cb, l)) == NULL ||
@@ -1038,6 +1064,8 @@ sv_report_death(struct sv_loop *l, int status)
 	}
 	if (r != NULL)
 		json_object_set_new(r, "lost_tasks", sv_lost_tasks(l));
+	sv_count_error(l, tc != NULL ? sv_slot_of(l, tc) : -1, l->broken !=
+	    NULL ? "protocol" : WIFSIGNALED(status) ? "crash" : "exit");
 	json_decref(bt);
 	json_decref(blame.suspects);
 	log_emit(r);
@@ -1196,7 +1224,7 @@ sv_sockets_cb(evutil_socket_t sock, short what, void *arg)
 	ssize_t n;
 	int fd, passed;
 
-	n = ipc_recv_fd(sock, buf, sizeof buf, &passed, -1);
+	n = ipc_packet_recv(sock, buf, sizeof buf, &passed, -1);
 	if (passed >= 0)
 		close(passed);		/* a worker hands no fd up */
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -1207,7 +1235,7 @@ sv_sockets_cb(evutil_socket_t sock, short what, void *arg)
 	}
 	if ((why = sv_listen_ask(l, buf, (size_t)n, &reply, &fd)) == NULL &&
 	    !reply.nomem)
-		ipc_send_fd(sock, reply.p, reply.len, fd >= 0 ? fd : -1);
+		ipc_packet_send(sock, reply.p, reply.len, fd >= 0 ? fd : -1);
 	msg_out_free(&reply);
 	if (why == NULL)
 		return;
@@ -1291,6 +1319,7 @@ sv_report_hang(struct sv_loop *l)
 		json_object_set(r, "backtrace", bt);
 	log_add_error(r, "hang", msg);
 	log_emit(r);
+	sv_count_error(l, l->hang_task, "hang");
 	json_decref(bt);
 	json_decref(blame.suspects);
 }
@@ -1589,6 +1618,10 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
 	if (sv->stopping || l->gave_up) {
 		sv_task_set(l, i, failed ? SV_FAILED : SV_ENDED,
 		    failed ? TASK_FAILED : TASK_DONE);
+		return;
+	}
+	if (t->held) {
+		sv_held_ended(l, i, failed);	/* the operator's stop */
 		return;
 	}
 	if (t->rs == NULL && (t->rs = calloc(1, sizeof *t->rs)) == NULL) {
@@ -1928,6 +1961,8 @@ sv_slot_new(struct sv_loop *l, const struct task_conf *tc, int start)
 	if (l->proc.ipc != NULL && !l->broken &&
 	    msg_send_task((size_t)slot, tc, sv_send, l->proc.ipc) < 0)
 		sv_break(l, "could not be sent a new task");
+	else if (l->proc.ipc != NULL && !l->broken)
+		sv_send_listen_fd(l, (size_t)slot);
 	if (start && l->proc.pid > 0 && l->broken == NULL)
 		sv_start_task(l, (size_t)slot);
 	else if (start)
@@ -2126,10 +2161,23 @@ sv_reload_failed(struct conf_errors *errs, uint64_t t0)
 	log_emit(r);
 }
 
+/* What a reload did, as the fields of its record (and of the answer to a
+ * control client that waits for it).  New. */
+static json_t *
+sv_diff_json(const struct sv_diff *d)
+{
+	return json_pack("{s:O, s:O, s:O, s:O, s:I, s:O, s:O, s:O}",
+	    "added", d->added, "removed", d->removed, "restarted", d->changed,
+	    "reconfigured", d->reconfigured, "unchanged",
+	    (json_int_t)d->unchanged, "loops_added", d->loops_added,
+	    "loops_removed", d->loops_removed, "loops_restarted",
+	    d->loops_restarted);
+}
+
 static void
 sv_reload_report(struct supervisor *sv, struct sv_diff *d, uint64_t t0)
 {
-	json_t *r;
+	json_t *r, *fields;
 
 	r = log_record(LOOPD_LOG_INFO, "reloaded %s: %zu added, %zu removed, "
 	    "%zu restarted, %zu reconfigured, %zu left alone", sv->conf->path,
@@ -2137,16 +2185,9 @@ sv_reload_report(struct supervisor *sv, struct sv_diff *d, uint64_t t0)
 	    json_array_size(d->changed), json_array_size(d->reconfigured),
 	    d->unchanged);
 	log_add(r, "event", "reload");
-	if (r != NULL) {
-		json_object_set(r, "added", d->added);
-		json_object_set(r, "removed", d->removed);
-		json_object_set(r, "restarted", d->changed);
-		json_object_set(r, "reconfigured", d->reconfigured);
-		json_object_set_new(r, "unchanged", json_integer(
-		    (json_int_t)d->unchanged));
-		json_object_set(r, "loops_added", d->loops_added);
-		json_object_set(r, "loops_removed", d->loops_removed);
-		json_object_set(r, "loops_restarted", d->loops_restarted);
+	if (r != NULL && (fields = sv_diff_json(d)) != NULL) {
+		json_object_update(r, fields);
+		json_decref(fields);
 	}
 	log_add_int(r, "duration_ms", (long long)(now_ms() - t0));
 	log_emit(r);
@@ -2169,6 +2210,7 @@ sv_reload(struct supervisor *sv)
 	    sv->opts->default_plugin_dir, &errs);
 	if (conf == NULL) {
 		sv_reload_failed(&errs, t0);
+		sv_control_reloaded(sv, NULL, &errs);
 		conf_errors_free(&errs);
 		notify_ready("reload failed; running as before");
 		return;
@@ -2239,6 +2281,7 @@ sv_reload(struct supervisor *sv)
 	sv_watch_plugins(sv);
 	listeners_prune(sv->listeners, sv_listener_kept, sv);
 	sv_reload_report(sv, &d, t0);
+	sv_control_reloaded(sv, &d, NULL);
 	/* The report is written at the level the operator had asked for. */
 	log_set_level(conf->log_level);
 	log_set_format(conf->log_format == CONF_LOG_TEXT ? LOG_FORMAT_TEXT :
@@ -2385,6 +2428,435 @@ sv_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/* ---- queries and commands for the control socket and the metrics endpoint */
+
+/*
+ * What control.c and metrics.c ask: a status snapshot (with what /proc says
+ * of each worker at that moment), the health verdict, and the operator's
+ * stop, start and restart of a task or a loop.  A task the operator stopped
+ * is held down (t->held): its end is not restarted, until a start.
+ */
+enum {
+	SV_HELD_NO,
+	SV_HELD_STOP,		/* stays ended */
+	SV_HELD_RESTART,	/* starts again once it has ended */
+};
+
+/* Distinct error types counted per task; more are counted as "other". */
+#define SV_ERROR_TYPES_MAX	16
+
+/* An error of task slot (or of no task: -1) of l, by type. */
+static void
+sv_count_error(struct sv_loop *l, int slot, const char *type)
+{
+	json_t **o = slot >= 0 && (size_t)slot < l->ntasks ?
+	    &l->tasks[slot]->errors : &l->errors;
+	json_t *n;
+
+	if (*o == NULL && (*o = json_object()) == NULL)
+		return;
+	if ((n = json_object_get(*o, type)) == NULL &&
+	    json_object_size(*o) >= SV_ERROR_TYPES_MAX - 1)
+		n = json_object_get(*o, type = "other");
+	json_object_set_new(*o, type, json_integer(n != NULL ?
+	    json_integer_value(n) + 1 : 1));
+}
+
+/* The word status and metrics use for a task's state. */
+static const char *
+sv_task_word(const struct sv_task *t)
+{
+	switch (t->phase) {
+	case SV_LIVE:
+		return t->state == TASK_DONE ? "ended" : task_state_name(
+		    (enum task_state)t->state);
+	case SV_PENDING:
+	case SV_WAITING:
+		return t->held == SV_HELD_STOP ? "stopped" : "restarting";
+	case SV_FAILED:
+		return "failed";
+	case SV_ENDED:
+		return t->held == SV_HELD_STOP ? "stopped" : "ended";
+	default:
+		return "gone";
+	}
+}
+
+/* Is l's loop stuck now: its beats older than its timeout? */
+static int
+sv_loop_stuck(struct sv_loop *l, int *running)
+{
+	uint64_t beat, now = now_ms(), limit;
+
+	*running = -1;
+	if (l->proc.pid <= 0 || l->broken != NULL)
+		return 0;
+	*running = proc_running(&l->proc);
+	if (*running < 0 || (size_t)*running >= l->ntasks)
+		*running = -1;
+	if (l->hung)
+		return 1;
+	if ((beat = proc_beat(&l->proc)) == 0 || now < beat)
+		return 0;
+	limit = *running >= 0 && l->tasks[*running]->phase == SV_LIVE &&
+	    l->tasks[*running]->state == TASK_STARTING ?
+	    l->loop->start_timeout_ms : l->loop->hang_timeout_ms;
+	return now - beat > limit;
+}
+
+/* The worker's resident size in bytes, or -1. */
+static long long
+sv_rss(const struct sv_loop *l)
+{
+	unsigned long long size, rss;
+	char path[64];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof path, "/proc/%d/statm", (int)l->proc.pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	n = fscanf(f, "%llu %llu", &size, &rss);
+	fclose(f);
+	return n == 2 ? (long long)(rss * (uint64_t)sysconf(_SC_PAGESIZE)) :
+	    -1;
+}
+
+static json_t *
+sv_status_task(const struct sv_task *t, uint64_t now)
+{
+	const char *word = sv_task_word(t);
+
+	return json_pack("{s:s, s:s, s:s, s:i, s:o, s:O?}",
+	    "name", t->tc->name, "plugin", t->tc->plugin, "state", word,
+	    "restarts", (json_int_t)(t->rs != NULL ? t->rs->total : 0),
+	    "uptime_s", strcmp(word, "running") == 0 ? json_real(
+	    (double)(now - t->up_ms) / 1000.0) : json_null(),
+	    "errors", t->errors);
+}
+
+static json_t *
+sv_status_loop(struct sv_loop *l, uint64_t now)
+{
+	json_t *o, *tasks = json_array();
+	int running, stuck = sv_loop_stuck(l, &running);
+	long fds = l->proc.pid > 0 ? sv_count_fds(l) : -1;
+	long long rss = l->proc.pid > 0 ? sv_rss(l) : -1;
+	size_t i;
+
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase != SV_GONE)
+			json_array_append_new(tasks, sv_status_task(
+			    l->tasks[i], now));
+	/* Lag and the executor's queue are the worker's to measure; it
+	 * does not report them (yet): null, for scripts to tell. */
+	o = json_pack("{s:s, s:o, s:s, s:o, s:i, s:b, s:o, s:o, s:n, s:n, "
+	    "s:O?, s:o}", "name", l->loop->name,
+	    "pid", l->proc.pid > 0 ? json_integer(l->proc.pid) : json_null(),
+	    "state", l->proc.pid > 0 ? (stuck ? "hung" : "running") :
+	    l->gave_up ? "failed" : evtimer_pending(l->respawn, NULL) ?
+	    "restarting" : "stopped",
+	    "uptime_s", l->proc.pid > 0 ? json_real((double)(now -
+	    l->spawned_ms) / 1000.0) : json_null(),
+	    "restarts", (json_int_t)l->rs.total, "hung", stuck,
+	    "rss_bytes", rss >= 0 ? json_integer(rss) : json_null(),
+	    "open_fds", fds >= 0 ? json_integer(fds) : json_null(),
+	    "lag_p99_ms", "executor_queue", "errors", l->errors,
+	    "tasks", tasks);
+	if (o != NULL && stuck && running >= 0)
+		json_object_set_new(o, "hung_task",
+		    json_string(l->tasks[running]->tc->name));
+	return o;
+}
+
+json_t *
+supervisor_status(struct supervisor *sv)
+{
+	json_t *loops = json_array();
+	uint64_t now = now_ms();
+	size_t i;
+
+	for (i = 0; i < sv->nloops; i++)
+		if (!sv->loops[i]->removing)
+			json_array_append_new(loops, sv_status_loop(
+			    sv->loops[i], now));
+	return json_pack("{s:s, s:i, s:s, s:b, s:b, s:I, s:o}",
+	    "version", LOOPD_VERSION, "pid", (int)getpid(),
+	    "config", sv->conf->path, "ready", sv->ready,
+	    "stopping", sv->stopping,
+	    "log_dropped", (json_int_t)log_dropped_total(), "loops", loops);
+}
+
+static void
+sv_problem(json_t *a, const struct sv_loop *l, const struct sv_task *t,
+    const char *what)
+{
+	json_array_append_new(a, json_pack("{s:s, s:s?, s:s}", "loop",
+	    l->loop->name, "task", t != NULL ? t->tc->name : NULL, "problem",
+	    what));
+}
+
+json_t *
+supervisor_health(struct supervisor *sv)
+{
+	json_t *a = json_array();
+	struct sv_loop *l;
+	struct sv_task *t;
+	size_t i, j;
+	int running;
+
+	for (i = 0; i < sv->nloops; i++) {
+		l = sv->loops[i];
+		if (l->removing)
+			continue;
+		if (sv_loop_stuck(l, &running))
+			sv_problem(a, l, running >= 0 ? l->tasks[running] :
+			    NULL, "hung");
+		else if (l->proc.pid <= 0 && evtimer_pending(l->respawn,
+		    NULL))
+			sv_problem(a, l, NULL, "restarting");
+		for (j = 0; j < l->ntasks; j++) {
+			t = l->tasks[j];
+			if (t->held == SV_HELD_STOP)
+				continue;
+			if (t->phase == SV_FAILED || (t->phase == SV_LIVE &&
+			    t->state == TASK_FAILED))
+				sv_problem(a, l, t, "failed");
+			else if (t->phase == SV_WAITING ||
+			    (t->phase == SV_PENDING && sv->ready))
+				sv_problem(a, l, t, "restarting");
+		}
+	}
+	return a;
+}
+
+/* The operator's stop or restart has ended task i. */
+static void
+sv_held_ended(struct sv_loop *l, size_t i, int failed)
+{
+	struct sv_task *t = l->tasks[i];
+
+	if (t->held == SV_HELD_STOP) {
+		/* Stopped by the operator: its clients are refused, not left
+		 * waiting in a backlog nobody reads. */
+		listeners_settle(l->sv->listeners, l->loop->name, t->tc->name,
+		    UINT64_MAX);
+		sv_task_set(l, i, SV_ENDED, failed ? TASK_FAILED : TASK_DONE);
+		return;
+	}
+	t->held = SV_HELD_NO;
+	if (l->proc.pid > 0 && l->broken == NULL)
+		sv_start_task(l, i);
+	else
+		sv_task_set(l, i, SV_PENDING, TASK_STARTING);
+}
+
+/* Task i, ended or waiting, starts now (or with its worker). */
+static void
+sv_op_start(struct sv_loop *l, size_t i)
+{
+	struct sv_task *t = l->tasks[i];
+
+	t->held = SV_HELD_NO;
+	if (t->phase == SV_LIVE)
+		return;		/* running, or on its way */
+	if (t->timer != NULL) {
+		event_free(t->timer);
+		t->timer = NULL;
+	}
+	if (l->proc.pid > 0 && l->broken == NULL) {
+		sv_start_task(l, i);
+		return;
+	}
+	sv_task_set(l, i, SV_PENDING, TASK_STARTING);
+	l->gave_up = 0;
+	if (!evtimer_pending(l->respawn, NULL))
+		sv_launch(l);
+}
+
+/* Task i is cancelled and held down; with restart, it starts again once
+ * it has ended. */
+static void
+sv_op_stop(struct sv_loop *l, size_t i, int restart)
+{
+	struct sv_task *t = l->tasks[i];
+	struct msg_out m = { 0 };
+
+	if (t->phase != SV_LIVE || t->state >= TASK_DONE) {
+		if (restart)
+			sv_op_start(l, i);
+		else if (t->phase != SV_FAILED && t->phase != SV_ENDED) {
+			if (t->timer != NULL) {
+				event_free(t->timer);
+				t->timer = NULL;
+			}
+			t->held = SV_HELD_STOP;
+			sv_task_set(l, i, SV_ENDED, TASK_DONE);
+		} else
+			t->held = SV_HELD_STOP;
+		return;
+	}
+	t->held = restart ? SV_HELD_RESTART : SV_HELD_STOP;
+	if (l->proc.ipc == NULL)
+		return;		/* its worker's death ends it */
+	msg_begin(&m, MSG_STOP);
+	msg_put_int(&m, (int64_t)i);
+	if (!m.nomem)
+		ipc_send(l->proc.ipc, m.p, m.len, 0);
+	msg_out_free(&m);
+}
+
+static struct sv_loop *
+sv_loop_named(struct supervisor *sv, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nloops; i++)
+		if (!sv->loops[i]->removing &&
+		    strlen(sv->loops[i]->loop->name) == len &&
+		    strncmp(sv->loops[i]->loop->name, name, len) == 0)
+			return sv->loops[i];
+	return NULL;
+}
+
+int
+supervisor_command(struct supervisor *sv, const char *verb,
+    const char *target, char *msg, size_t len)
+{
+	const char *slash = strchr(target, '/');
+	struct sv_loop *l;
+	size_t i, n = 0;
+	int running, slot = -1, op;
+	json_t *r;
+
+	op = strcmp(verb, "stop") == 0 ? 0 : strcmp(verb, "start") == 0 ? 1 :
+	    strcmp(verb, "restart") == 0 ? 2 : -1;
+	if (op < 0) {
+		snprintf(msg, len, "unknown command '%s'", verb);
+		return -1;
+	}
+	if (sv->stopping) {
+		snprintf(msg, len, "loopd is shutting down");
+		return -1;
+	}
+	if ((l = sv_loop_named(sv, target, slash != NULL ?
+	    (size_t)(slash - target) : strlen(target))) == NULL) {
+		snprintf(msg, len, "no loop named '%.*s'", slash != NULL ?
+		    (int)(slash - target) : (int)strlen(target), target);
+		return -1;
+	}
+	if (slash != NULL && (slot = sv_slot_named(l, slash + 1)) < 0) {
+		snprintf(msg, len, "loop '%s' has no task named '%s'",
+		    l->loop->name, slash + 1);
+		return -1;
+	}
+	/* A stuck loop cannot cancel anything: its worker goes, and comes
+	 * back under the restart policy, as with hang_action: restart. */
+	if (op == 2 && slot < 0 && sv_loop_stuck(l, &running) && !l->hung) {
+		log_emit(sv_record(l, LOOPD_LOG_WARNING, "loop '%s' is stuck: "
+		    "killing its worker to restart it, as asked",
+		    l->loop->name));
+		l->hang_task = running;
+		l->hung = 1;
+		proc_kill(&l->proc);
+		snprintf(msg, len, "loop '%s' was stuck: its worker was killed "
+		    "and restarts", l->loop->name);
+		return 0;
+	}
+	for (i = 0; i < l->ntasks; i++) {
+		if ((slot >= 0 && i != (size_t)slot) ||
+		    l->tasks[i]->phase == SV_GONE || l->tasks[i]->removing)
+			continue;
+		if (op == 1)
+			sv_op_start(l, i);
+		else
+			sv_op_stop(l, i, op == 2);
+		n++;
+	}
+	snprintf(msg, len, "%s: %s %zu task%s", target, op == 0 ?
+	    "stopping" : op == 1 ? "starting" : "restarting", n, n == 1 ? "" :
+	    "s");
+	r = log_record(LOOPD_LOG_INFO, "control: %s %s", verb, target);
+	log_add(r, "event", "control");
+	log_add(r, "loop", l->loop->name);
+	log_emit(r);
+	return 0;
+}
+
+int
+supervisor_reload(struct supervisor *sv)
+{
+	struct timeval now = { 0, 0 };
+
+	if (sv->stopping)
+		return -1;
+	if (!evtimer_pending(sv->reload, NULL))
+		evtimer_add(sv->reload, &now);
+	return 0;
+}
+
+/*
+ * Socket activation: the listening socket a task's `config:` names
+ * (`listen_fd: NAME`) goes to its worker with a MSG_FD, after the task's
+ * configuration and before its start, each time a worker is started.
+ */
+static void
+sv_send_listen_fd(struct sv_loop *l, size_t i)
+{
+	const struct task_conf *tc = l->tasks[i]->tc;
+	const struct conf_node *n = tree_map_get(tc->config, "listen_fd");
+	struct msg_out m = { 0 };
+	json_t *r;
+	int fd;
+
+	if (n == NULL || n->kind != CONF_SCALAR || n->value == NULL)
+		return;
+	if ((fd = listenfd_find(&l->sv->lfds, n->value)) < 0) {
+		r = sv_record(l, LOOPD_LOG_WARNING, "task '%s': no socket named "
+		    "'%s' was passed to loopd (%zu were; socket activation "
+		    "names them with FileDescriptorName=)", tc->name, n->value,
+		    l->sv->lfds.n);
+		sv_add_task(r, tc);
+		log_add(r, "event", "listen_fd");
+		log_emit(r);
+		return;
+	}
+	msg_begin(&m, MSG_FD);
+	msg_put_int(&m, (int64_t)i);
+	msg_put_str(&m, n->value, 0);
+	if (m.nomem || ipc_send_fd(l->proc.ipc, m.p, m.len, fd) < 0)
+		log_emit(sv_record(l, LOOPD_LOG_WARNING, "task '%s': cannot "
+		    "pass it socket '%s'", tc->name, n->value));
+	msg_out_free(&m);
+}
+
+/* A reload's outcome, for whoever waits for it on the control socket. */
+static void
+sv_control_reloaded(struct supervisor *sv, struct sv_diff *d,
+    const struct conf_errors *errs)
+{
+	json_t *o, *list;
+	char line[1024];
+	size_t i;
+
+	if (sv->control == NULL)
+		return;
+	if (d == NULL) {
+		list = json_array();
+		for (i = 0; i < errs->n; i++) {
+			conf_error_format(&errs->v[i], line, sizeof line);
+			json_array_append_new(list, log_string(line));
+		}
+		o = json_pack("{s:b, s:s?, s:o}", "ok", 0, "file", errs->file,
+		    "errors", list);
+	} else if ((o = sv_diff_json(d)) != NULL) {
+		json_object_set_new(o, "ok", json_true());
+		json_object_set_new(o, "file", json_string(sv->conf->path));
+	}
+	control_reloaded(sv->control, o);
+	json_decref(o);
+}
+
 /* ---- the process ------------------------------------------------------------- */
 
 /* systemd's watchdog: a timer of the supervisor's own loop, so WATCHDOG=1
@@ -2421,6 +2893,8 @@ sv_init(struct supervisor *sv, struct conf *conf,
 	memset(sv, 0, sizeof *sv);
 	sv->opts = opts;
 	sv->exe = exe;
+	if (listenfd_take(&sv->lfds) < 0)
+		return -1;
 	if ((sv->base = event_base_new()) == NULL)
 		return -1;
 	if ((sv->current = sv_conf_new(conf)) == NULL) {
@@ -2453,6 +2927,10 @@ sv_init(struct supervisor *sv, struct conf *conf,
 	sv_watch_plugins(sv);
 	log_attach(sv->base);
 	sv_watch_follow(sv);
+	if (control_open(&sv->control, sv->base, conf, sv) < 0 ||
+	    (conf->metrics_host != NULL && (sv->metrics = metrics_open(
+	    sv->base, conf->metrics_host, conf->metrics_port, sv)) == NULL))
+		return -1;
 	return 0;
 }
 
@@ -2479,6 +2957,9 @@ sv_free(struct supervisor *sv)
 	size_t i;
 
 	sv_block_signals();
+	control_free(sv->control);
+	metrics_free(sv->metrics);
+	listenfd_free(&sv->lfds);
 	for (i = 0; i < sv->nloops; i++)
 		sv_loop_free(sv->loops[i]);
 	free(sv->loops);

@@ -54,6 +54,10 @@ struct task_host {
 	 * log_rate_ms; 0: no limit. */
 	uint64_t		 log_rate;
 	uint64_t		 log_rate_ms;
+	/* loopd_listen_fd(): a new fd, -1 when there is none by that
+	 * name for task `index`, -2 with errno. */
+	int			(*listen_fd)(void *ctx, int index,
+				    const char *name);
 };
 
 struct handle;

@@ -10,6 +10,7 @@
  * code; the supervisor never does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,6 +54,12 @@ struct worker {
 	struct crash_page	*page;		/* shared with the supervisor */
 	struct event		*beat;		/* the loop's heartbeat */
 	int			 cancelling;
+	struct worker_lfd {			/* socket activation's fds */
+		size_t		 slot;
+		char		*name;
+		int		 fd;
+	}			*lfds;
+	size_t			 nlfds;
 };
 
 static const char *const backends[] = { "epoll", "poll", "select" };
@@ -357,6 +364,61 @@ worker_reconfigure(struct worker *w, size_t i, struct conf_node *config)
 		ipc_send(w->ipc, w->out.p, w->out.len, 0);
 }
 
+/* MSG_FD: task i's listening socket, passed with the frame. */
+static void
+worker_listen_fd(struct worker *w, struct msg_in *in)
+{
+	struct worker_lfd *v;
+	const char *name;
+	int64_t i;
+	size_t k;
+	int fd = ipc_take_fd(w->ipc);
+
+	if (msg_get_range(in, 0, (int64_t)w->ntasks - 1, &i) < 0 ||
+	    (name = msg_get_str(in, NULL)) == NULL || msg_done(in) < 0 ||
+	    fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (k = 0; k < w->nlfds; k++)
+		if (w->lfds[k].slot == (size_t)i &&
+		    strcmp(w->lfds[k].name, name) == 0) {
+			close(w->lfds[k].fd);	/* a newer one replaces it */
+			w->lfds[k].fd = fd;
+			return;
+		}
+	if ((v = reallocarray(w->lfds, w->nlfds + 1, sizeof *v)) == NULL) {
+		close(fd);
+		return;
+	}
+	w->lfds = v;
+	if ((v[w->nlfds].name = strdup(name)) == NULL) {
+		close(fd);
+		return;
+	}
+	v[w->nlfds].slot = (size_t)i;
+	v[w->nlfds].fd = fd;
+	w->nlfds++;
+}
+
+/* loopd_listen_fd(): a copy of task index's fd called name. */
+static int
+worker_task_listen_fd(void *ctx, int index, const char *name)
+{
+	struct worker *w = ctx;
+	size_t k;
+	int fd;
+
+	for (k = 0; k < w->nlfds; k++)
+		if (w->lfds[k].slot == (size_t)index &&
+		    strcmp(w->lfds[k].name, name) == 0) {
+			fd = fcntl(w->lfds[k].fd, F_DUPFD_CLOEXEC, 0);
+			return fd < 0 ? -2 : fd;
+		}
+	return -1;
+}
+
 static void
 worker_frame(void *ctx, const void *body, size_t len)
 {
@@ -387,6 +449,9 @@ worker_frame(void *ctx, const void *body, size_t len)
 	case MSG_RECONFIGURE:
 		if (msg_get_reconfigure(&in, w->conf, &ti, &config) == 0)
 			worker_reconfigure(w, ti, config);
+		break;
+	case MSG_FD:
+		worker_listen_fd(w, &in);
 		break;
 	}
 }
@@ -561,6 +626,11 @@ worker_free(struct worker *w)
 	free(w->tasks);
 	free(w->retired);
 	free(w->names);
+	for (i = 0; i < w->nlfds; i++) {
+		close(w->lfds[i].fd);
+		free(w->lfds[i].name);
+	}
+	free(w->lfds);
 	loader_cache_free(w->host.plugins);
 	executor_free(w->host.exec);	/* logs its counts */
 	post_queue_free(w->host.post);
@@ -630,7 +700,8 @@ worker_main(void)
 	    .sockets = PROC_FD_SOCKETS,
 	    .on_state = worker_task_state, .ctx = &w,
 	    .log_rate = w.conf->log_rate, .log_rate_ms = w.conf->log_rate_ms,
-	    .start_timeout_ms = w.loop->start_timeout_ms };
+	    .start_timeout_ms = w.loop->start_timeout_ms,
+	    .listen_fd = worker_task_listen_fd };
 	w.host.post = post_queue_new(w.base);
 	w.host.exec = executor_new(&w.loop->executor, w.host.post,
 	    w.loop->name);
@@ -644,6 +715,7 @@ worker_main(void)
 		worker_free(&w);
 		return 1;
 	}
+	ipc_accept_fds(w.ipc);	/* the supervisor's MSG_FD */
 	log_set_sink(worker_log_sink, &w);
 	r = log_record(LOOPD_LOG_INFO, "loop started on %s",
 	    event_base_get_method(w.base));

@@ -364,6 +364,18 @@ LOOPD_API int	loopd_call_soon(loopd_task *task, loopd_timer_cb cb, void *arg);
 LOOPD_API int	loopd_listen_tcp(loopd_task *task, const char *address,
 		    int port, int backlog);
 
+/* ---- socket activation (since 1.1) ------------------------------------------ */
+
+/*
+ * Since 1.1.  When systemd started loopd from a .socket unit, the listening
+ * socket that unit names `name` (FileDescriptorName=), handed to this task
+ * because its `config:` says `listen_fd: NAME`.  Returns a new fd, the
+ * caller's to close (each call gives another copy of the same socket, which
+ * stays bound across the task's restarts), or -LOOPD_ENOENT when this task
+ * was given none by that name, -LOOPD_EINVAL, -LOOPD_ESTATE, -LOOPD_ESYS.
+ */
+LOOPD_API int	loopd_listen_fd(loopd_task *task, const char *name);
+
 /* ---- other threads (since 1.1) --------------------------------------------- */
 
 /*

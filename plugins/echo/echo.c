@@ -5,6 +5,8 @@
  *     address: 127.0.0.1   # IPv4 address to listen on
  *     port: 7000           # 0 picks a free port (logged)
  *     backlog: 128
+ *     listen_fd: echo      # socket activation: serve the socket systemd
+ *                          # passed with this name, instead of binding
  *
  * Each connection is one fd watch.  Bytes are read into one buffer per
  * task and written straight back; only what the socket refuses is kept,
@@ -22,6 +24,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -193,6 +196,35 @@ echo_accept(loopd_task *t, int lfd, int events, void *arg)
 		loopd_log(t, LOOPD_LOG_WARNING, "accept: %s", strerror(errno));
 }
 
+/* The socket systemd bound for us (socket activation), or -1. */
+static int
+echo_passed(loopd_task *t, const char *name)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	char addr[INET_ADDRSTRLEN] = "?";
+	int fd;
+
+	if ((fd = loopd_listen_fd(t, name)) < 0) {
+		loopd_task_fail(t, "config", "listen_fd: no socket named '%s' "
+		    "was passed to loopd (socket activation: "
+		    "FileDescriptorName=%s in the .socket unit)", name, name);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		loopd_task_fail(t, "io", "listen_fd '%s': %s", name,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (sa.sin_family == AF_INET)
+		inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
+	loopd_log(t, LOOPD_LOG_INFO, "listening on %s:%u (socket '%s' passed "
+	    "by systemd)", addr, ntohs(sa.sin_port), name);
+	return fd;
+}
+
 /* The address, port and backlog args ask for, in *sa and *backlog;
  * -1 with why set when they are wrong. */
 static int
@@ -229,6 +261,7 @@ echo_listen(loopd_task *t, const loopd_args *args, struct sockaddr_in *conf,
 	socklen_t len = sizeof sa;
 	const char *address = loopd_args_string(args, "address", "127.0.0.1");
 	int64_t port = loopd_args_int(args, "port", 7000), backlog;
+	const char *passed = loopd_args_string(args, "listen_fd", NULL);
 	char why[160];
 	int fd;
 
@@ -241,6 +274,8 @@ echo_listen(loopd_task *t, const loopd_args *args, struct sockaddr_in *conf,
 		return -1;	/* a bad value: the getter said which */
 	*conf = sa;
 	*backlogp = backlog;
+	if (passed != NULL)
+		return echo_passed(t, passed);
 	/* loopd binds it and keeps it: a restarted echo (a new .so, a
 	 * reload) gets the same socket, and no connection is refused. */
 	if ((fd = loopd_listen_tcp(t, address, (int)port, (int)backlog)) < 0 ||

@@ -66,8 +66,11 @@ class SystemdUnitTest(LoopdTestCase):
         installed = self.settings["ExecStart"][-1].split()[0]
         self.assertTrue(installed.endswith("/sbin/loopd"), installed)
         unit = os.path.join(self.tmp, "loopd.service")
+        loopctl = os.path.join(os.path.dirname(installed), "loopctl")
         with open(unit, "w") as f:
-            f.write(self.unit_text.replace(installed, self.bin))
+            f.write(self.unit_text.replace(installed, self.bin).replace(
+                loopctl, os.path.join(os.path.dirname(self.bin),
+                                      "loopctl")))
         e = dict(os.environ)
         # Documentation=man:loopd(8): verify runs man(1); point it at the
         # page in the source tree, as an install would.
@@ -76,6 +79,9 @@ class SystemdUnitTest(LoopdTestCase):
         if os.path.exists(page) and shutil.which("man"):
             os.makedirs(os.path.join(self.tmp, "man", "man8"))
             shutil.copy(page, os.path.join(self.tmp, "man", "man8"))
+            os.makedirs(os.path.join(self.tmp, "man", "man1"))
+            shutil.copy(os.path.join(os.path.dirname(page), "loopctl.1"),
+                        os.path.join(self.tmp, "man", "man1"))
             e["MANPATH"] = os.path.join(self.tmp, "man")
         else:
             args.append("--man=no")

@@ -108,8 +108,8 @@ static const struct bad bad[] = {
 	    "unknown key 'logg' at the top level; did you mean 'log'?" },
 	{ "unknown top key, far", LOOPS "colour: red\n", 1, 0, 6, 1,
 	    "unknown key 'colour' at the top level; the keys are: plugin_dir, "
-	    "plugin_watch, "
-	    "log, shutdown, on_exhausted, loops, include, config_watch" },
+	    "plugin_watch, log, shutdown, on_exhausted, loops, include, "
+	    "config_watch, control, metrics" },
 	{ "unknown top key, case", LOOPS "Plugin_Dir: x\n", 1, 0, 6, 1,
 	    "did you mean 'plugin_dir'?" },
 	{ "unknown loop key", "loops:\n  - name: net\n    backnd: poll\n"
@@ -130,6 +130,24 @@ static const struct bad bad[] = {
 	    "unknown key 'levle' in log; did you mean 'level'?" },
 	{ "unknown shutdown key", "shutdown:\n  gracee: 5s\n" LOOPS, 1, 0,
 	    2, 3, "unknown key 'gracee' in shutdown; did you mean 'grace'?" },
+	{ "unknown control key", "control:\n  sockt: /x\n" LOOPS, 1, 0, 2, 3,
+	    "unknown key 'sockt' in control; did you mean 'socket'?" },
+	{ "control mode not octal", "control: {mode: 999}\n" LOOPS, 1, 0, 1,
+	    17, "control.mode: '999' is not an octal file mode such as 0660" },
+	{ "control mode too large", "control: {mode: 01777}\n" LOOPS, 1, 0,
+	    1, 17, "control.mode: '01777' is not an octal file mode" },
+	{ "control group unknown", "control:\n  group: no-such-group-x\n"
+	    LOOPS, 1, 0, 2, 10, "control.group: there is no group "
+	    "'no-such-group-x' on this system" },
+	{ "control socket too long", "control:\n  socket: /"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "\n" LOOPS, 1, 0, 2, 11, "is not a usable socket path" },
+	{ "metrics without port", "metrics:\n  listen: 9477\n" LOOPS, 1, 0,
+	    2, 11, "metrics.listen: '9477' is not an address and port such "
+	    "as 127.0.0.1:9477" },
+	{ "metrics port too large", "metrics: {listen: 'a:65536'}\n" LOOPS,
+	    1, 0, 1, 19, "metrics.listen: 'a:65536' is not an address" },
 	{ "unknown key, unnamed loop", "loops:\n  - name: a/b\n    x: 1\n"
 	    "    tasks: [{name: echo, plugin: echo}]\n", 2, 1, 3, 5,
 	    "unknown key 'x' in loop #1;" },
@@ -1213,6 +1231,38 @@ START_TEST(test_duration_bad)
 }
 END_TEST
 
+/* control: and metrics:, and their defaults. */
+START_TEST(test_control_metrics)
+{
+	struct conf_errors errs;
+	struct conf *conf;
+
+	conf = parse(LOOPS, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->control_socket, CONF_DEFAULT_CONTROL_SOCKET);
+	ck_assert_int_eq(conf->control_explicit, 0);
+	ck_assert_uint_eq(conf->control_mode, 0660);
+	ck_assert_int_eq(conf->control_gid, -1);
+	ck_assert_int_eq(conf->control_ro_gid, -1);
+	ck_assert_ptr_null(conf->metrics_host);
+	config_free(conf);
+
+	conf = parse("control: {socket: /tmp/x.sock, mode: '0600', group: 0, "
+	    "read_only_group: root}\nmetrics: {listen: '[::1]:9477'}\n"
+	    LOOPS, &errs);
+	dump_errors("control", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->control_socket, "/tmp/x.sock");
+	ck_assert_int_eq(conf->control_explicit, 1);
+	ck_assert_uint_eq(conf->control_mode, 0600);
+	ck_assert_int_eq(conf->control_gid, 0);
+	ck_assert_int_eq(conf->control_ro_gid, 0);
+	ck_assert_str_eq(conf->metrics_host, "::1");
+	ck_assert_uint_eq(conf->metrics_port, 9477);
+	config_free(conf);
+}
+END_TEST
+
 START_TEST(test_grace_bounds)
 {
 	static const struct {
@@ -1827,6 +1877,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_duration_good, 0, NELEM(good_durations));
 	tcase_add_loop_test(tc, test_duration_bad, 0, NELEM(bad_durations));
 	tcase_add_test(tc, test_grace_bounds);
+	tcase_add_test(tc, test_control_metrics);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");

@@ -215,7 +215,7 @@ sup_sockets_cb(evutil_socket_t sock, short what, void *arg)
 	ssize_t n;
 	int fd, passed;
 
-	if ((n = ipc_recv_fd(sock, buf, sizeof buf, &passed, -1)) <= 0)
+	if ((n = ipc_packet_recv(sock, buf, sizeof buf, &passed, -1)) <= 0)
 		return;
 	ck_assert_int_eq(msg_open(&in, buf, (size_t)n), MSG_LISTEN);
 	msg_get_int(&in, &slot);
@@ -227,7 +227,7 @@ sup_sockets_cb(evutil_socket_t sock, short what, void *arg)
 	    (int)backlog);
 	msg_begin(&m, MSG_LISTENING);
 	msg_put_int(&m, fd < 0 ? fd : 0);
-	ipc_send_fd(sock, m.p, m.len, fd < 0 ? -1 : fd);
+	ipc_packet_send(sock, m.p, m.len, fd < 0 ? -1 : fd);
 	msg_out_free(&m);
 }
 
