@@ -142,6 +142,11 @@ struct supervisor {
 	struct event		*watchdog;	/* WATCHDOG=1, when asked */
 	struct pluginwatch	*pw;		/* plugin files, when watched */
 	struct listeners	*listeners;	/* bound for tasks */
+	/* The last plugin file looked for, so that starting 40,000 tasks of
+	 * one plugin looks once, not 40,000 times. */
+	const char		*seen_path;
+	int			 seen_exists;
+	uint64_t		 seen_ms;
 	int			 stopping;
 	int			 forced;	/* tasks outlived the grace */
 	int			 lost;		/* tasks died with a worker */
@@ -1452,6 +1457,22 @@ sv_watch_start(struct sv_loop *l)
 /* ---- restarts ----------------------------------------------------------------- */
 
 /* The start of task i goes to its worker now. */
+/* Whether path exists, looked for at most once a second (and again as
+ * soon as the plugin watch says it changed). */
+static int
+sv_plugin_exists(struct supervisor *sv, const char *path)
+{
+	uint64_t now = now_ms();
+
+	if (sv->seen_path == NULL || strcmp(sv->seen_path, path) != 0 ||
+	    now - sv->seen_ms >= 1000) {
+		sv->seen_path = path;
+		sv->seen_exists = access(path, F_OK) == 0 || errno != ENOENT;
+		sv->seen_ms = now;
+	}
+	return sv->seen_exists;
+}
+
 static void
 sv_start_task(struct sv_loop *l, size_t i)
 {
@@ -1461,7 +1482,7 @@ sv_start_task(struct sv_loop *l, size_t i)
 
 	/* A plugin that is not there yet is waited for, not failed: it
 	 * starts when the file appears (or at the next reload). */
-	if (access(tc->plugin_path, F_OK) < 0 && errno == ENOENT) {
+	if (!sv_plugin_exists(l->sv, tc->plugin_path)) {
 		if (l->tasks[i]->phase == SV_NOPLUGIN)
 			return;
 		sv_task_set(l, i, SV_NOPLUGIN, TASK_STARTING);
@@ -1742,6 +1763,7 @@ sv_plugin_changed(void *ctx, const char *path)
 
 	if (sv->stopping)
 		return;
+	sv->seen_path = NULL;
 	for (i = 0; i < sv->nloops; i++) {
 		l = sv->loops[i];
 		for (j = 0; j < l->ntasks; j++) {
@@ -2206,6 +2228,7 @@ sv_reload(struct supervisor *sv)
 	size_t i, j, n;
 
 	notify_reloading();
+	sv->seen_path = NULL;	/* it may point into the old file */
 	conf = config_parse_file(sv->opts->path, sv->opts->plugin_dir,
 	    sv->opts->default_plugin_dir, &errs);
 	if (conf == NULL) {
