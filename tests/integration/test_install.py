@@ -237,7 +237,9 @@ class InstallTest(unittest.TestCase):
                          % (PREFIX, re.escape(CONFIG)))
         self.assertRegex(unit, r"(?m)^ExecStartPre=%s/sbin/loopd "
                          r"--check-config %s$" % (PREFIX, re.escape(CONFIG)))
-        self.assertNotIn("@", unit, "a placeholder was left in the unit")
+        # @VAR@ placeholders; @system-service is a systemd syscall set.
+        self.assertNotRegex(unit, r"@[A-Za-z_]+@",
+                            "a placeholder was left in the unit")
         tool = shutil.which("systemd-analyze")
         if tool is None:
             self.skipTest("systemd-analyze is not installed")
