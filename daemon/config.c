@@ -53,7 +53,8 @@ struct scope {
 
 static const char *const top_keys[] = {
 	"plugin_dir", "plugin_watch", "log", "shutdown", "on_exhausted",
-	"loops", "include", "config_watch", "control", "metrics",
+	"loops", "include", "config_watch", "control", "metrics", "user",
+	"group",
 };
 static const char *const fragment_keys[] = { "loops" };
 static const char *const log_keys[] = {
@@ -66,7 +67,7 @@ static const char *const control_keys[] = {
 static const char *const metrics_keys[] = { "listen" };
 static const char *const loop_keys[] = {
 	"name", "backend", "restart", "start_timeout", "hang_timeout",
-	"hang_action", "limits", "executor", "tasks",
+	"hang_action", "limits", "executor", "tasks", "sandbox",
 };
 static const char *const task_keys[] = {
 	"name", "plugin", "restart", "config",
@@ -74,6 +75,11 @@ static const char *const task_keys[] = {
 static const char *const restart_keys[] = { "policy", "backoff", "intensity" };
 static const char *const limits_keys[] = {
 	"memory", "open_files", "cpu_seconds",
+};
+static const char *const sandbox_keys[] = { "profile", "no_new_privs" };
+/* In enum conf_sandbox_profile order. */
+static const char *const profile_names[] = {
+	"none", "network-server", "compute",
 };
 
 /* Where a known key put at the wrong level belongs. */
@@ -92,6 +98,7 @@ static const struct misplaced top_misplaced[] = {
 	{ "hang_timeout", "it is set per loop" },
 	{ "hang_action", "it is set per loop" },
 	{ "limits", "it is set per loop" },
+	{ "sandbox", "it is set per loop" },
 	{ NULL, NULL },
 };
 #define IN_MAIN	"a fragment holds only `loops:`; top-level settings " \
@@ -99,6 +106,7 @@ static const struct misplaced top_misplaced[] = {
 static const struct misplaced fragment_misplaced[] = {
 	{ "plugin_dir", IN_MAIN }, { "log", IN_MAIN }, { "shutdown", IN_MAIN },
 	{ "on_exhausted", IN_MAIN }, { "config_watch", IN_MAIN },
+	{ "user", IN_MAIN }, { "group", IN_MAIN },
 	{ "include", "a fragment cannot include others: list every glob in "
 	    "the main file's `include:`" },
 	{ NULL, NULL },
@@ -108,6 +116,9 @@ static const struct misplaced loop_misplaced[] = {
 	{ "intensity", IN_RESTART }, { "memory", IN_LIMITS },
 	{ "open_files", IN_LIMITS }, { "cpu_seconds", IN_LIMITS },
 	{ "on_exhausted", "it is set at the top level" },
+	{ "profile", "it goes inside `sandbox:`" },
+	{ "no_new_privs", "it goes inside `sandbox:`" },
+	{ "user", "it is set at the top level, for every worker" },
 	{ NULL, NULL },
 };
 static const struct misplaced task_misplaced[] = {
@@ -115,6 +126,7 @@ static const struct misplaced task_misplaced[] = {
 	{ "intensity", IN_RESTART }, { "start_timeout", PER_LOOP },
 	{ "hang_timeout", PER_LOOP }, { "hang_action", PER_LOOP },
 	{ "limits", PER_LOOP }, { "backend", PER_LOOP },
+	{ "sandbox", PER_LOOP },
 	{ "on_exhausted", "it is set at the top level" },
 	{ NULL, NULL },
 };
@@ -954,6 +966,33 @@ check_limits(struct parse *p, const struct conf_node *node,
 		    &lim->cpu_seconds);
 }
 
+/* `sandbox: { profile: P, no_new_privs: B }`. */
+static void
+check_sandbox(struct parse *p, const struct conf_node *node,
+    const struct scope *sc, struct sandbox_conf *sb)
+{
+	const struct conf_node *v;
+	char pfx[160], in[160];
+	int i;
+
+	if (want_map(p, node, sc->pfx, "sandbox") == -1)
+		return;
+	snprintf(pfx, sizeof pfx, "%ssandbox.", sc->pfx);
+	snprintf(in, sizeof in, "in the sandbox of %s", sc->name);
+	check_keys(p, node, sandbox_keys, NELEM(sandbox_keys), in, NULL);
+	if ((v = tree_map_get(node, "profile")) != NULL &&
+	    (i = choose(p, v, pfx, "profile", profile_names,
+	    NELEM(profile_names))) != -1)
+		sb->profile = (enum conf_sandbox_profile)i;
+	/* A filter is installed with no_new_privs unless the worker has
+	 * CAP_SYS_ADMIN: on by default with a profile. */
+	sb->no_new_privs = sb->profile != CONF_SANDBOX_NONE;
+	if ((v = tree_map_get(node, "no_new_privs")) != NULL &&
+	    (i = choose(p, v, pfx, "no_new_privs", bool_names,
+	    NELEM(bool_names))) != -1)
+		sb->no_new_privs = i;
+}
+
 /* A loop's restart, timeouts, hang action and limits. */
 static void
 check_supervision(struct parse *p, const struct conf_node *node,
@@ -976,6 +1015,8 @@ check_supervision(struct parse *p, const struct conf_node *node,
 		lc->hang_action = (enum conf_hang_action)i;
 	if ((v = tree_map_get(node, "limits")) != NULL)
 		check_limits(p, v, sc, &lc->limits);
+	if ((v = tree_map_get(node, "sandbox")) != NULL)
+		check_sandbox(p, v, sc, &lc->sandbox);
 }
 
 static void
@@ -990,6 +1031,7 @@ loop_defaults(struct loop_conf *lc)
 	lc->hang_timeout_ms = CONF_DEFAULT_HANG_TIMEOUT_MS;
 	lc->hang_action = CONF_HANG_RESTART;
 	memset(&lc->limits, 0, sizeof lc->limits);
+	memset(&lc->sandbox, 0, sizeof lc->sandbox);
 }
 
 /* file's directory joined to a relative dir; dir itself otherwise. */
@@ -1371,6 +1413,28 @@ check_include(struct parse *p, struct conf_node *node, struct conf *conf)
 	}
 }
 
+/* `user:` and `group:`: names, looked up when loopd starts (creds.h). */
+static void
+check_user(struct parse *p, const struct conf_node *top, struct conf *conf)
+{
+	const struct conf_node *u, *g;
+
+	u = tree_map_get(top, "user");
+	g = tree_map_get(top, "group");
+	if (u != NULL) {
+		conf->user_mark = u->mark;
+		conf->user = take_name(p, u, "", "user", "user", "_.-");
+	}
+	if (g == NULL)
+		return;
+	if (u == NULL) {
+		perr(p, g->mark, "group: set `user:` too: the workers run as "
+		    "user:group, or as user and the user's own group");
+		return;
+	}
+	conf->group = take_name(p, g, "", "group", "group", "_.-");
+}
+
 static void
 check_top(struct parse *p, struct conf_node *top, const char *override,
     const char *def, struct conf *conf)
@@ -1401,6 +1465,7 @@ check_top(struct parse *p, struct conf_node *top, const char *override,
 	    (i = choose(p, node, "", "config_watch", bool_names,
 	    NELEM(bool_names))) != -1)
 		conf->config_watch = i;
+	check_user(p, top, conf);
 	if ((node = tree_map_get(top, "loops")) != NULL)
 		check_loops(p, node, conf, 0);
 	if ((inc = tree_map_get(top, "include")) != NULL)
@@ -1556,9 +1621,14 @@ config_compact(struct conf *conf)
 	    NULL ? conf->control_socket : CONF_DEFAULT_CONTROL_SOCKET)) ==
 	    NULL || (conf->metrics_host != NULL && (c->metrics_host =
 	    arena_strdup(a, conf->metrics_host)) == NULL) ||
+	    (conf->user != NULL &&
+	    (c->user = arena_strdup(a, conf->user)) == NULL) ||
+	    (conf->group != NULL &&
+	    (c->group = arena_strdup(a, conf->group)) == NULL) ||
 	    (c->loops = arena_alloc(a, conf->nloops * sizeof *c->loops)) ==
 	    NULL)
 		goto fail;
+	c->user_mark.file = compact_file(c, conf, conf->user_mark.file);
 	for (i = 0; i < conf->nloops; i++) {
 		l = &conf->loops[i];
 		lc = &c->loops[i];
@@ -1761,6 +1831,8 @@ config_free(struct conf *conf)
 	free(conf->log_file);
 	free(conf->control_socket);
 	free(conf->metrics_host);
+	free(conf->user);
+	free(conf->group);
 	free(conf->path);
 	for (i = 0; i < conf->nfragments; i++)
 		free(conf->fragments[i]);
@@ -1868,6 +1940,12 @@ config_exec_kind_name(enum conf_exec_kind kind)
 	if ((size_t)kind >= NELEM(exec_kind_names))
 		return "?";
 	return exec_kind_names[kind];
+}
+
+const char *
+config_sandbox_profile_name(enum conf_sandbox_profile p)
+{
+	return (size_t)p < NELEM(profile_names) ? profile_names[p] : "?";
 }
 
 const char *

@@ -61,6 +61,20 @@ struct limits_conf {
 	uint64_t		 cpu_seconds;	/* >= 1 */
 };
 
+/* A loop's `sandbox.profile` (sandbox.h says what each allows). */
+enum conf_sandbox_profile {
+	CONF_SANDBOX_NONE,		/* no filter: the default */
+	CONF_SANDBOX_NETWORK_SERVER,
+	CONF_SANDBOX_COMPUTE,
+};
+
+/* A loop's `sandbox:` mapping, applied in its worker before any plugin
+ * is loaded. */
+struct sandbox_conf {
+	enum conf_sandbox_profile profile;
+	int			 no_new_privs;	/* default: 1 with a profile */
+};
+
 enum conf_exec_kind {
 	CONF_EXEC_IO,
 	CONF_EXEC_CPU,
@@ -96,6 +110,7 @@ struct loop_conf {
 	uint64_t		 hang_timeout_ms;
 	enum conf_hang_action	 hang_action;
 	struct limits_conf	 limits;
+	struct sandbox_conf	 sandbox;
 };
 
 enum conf_on_exhausted {
@@ -137,6 +152,11 @@ struct conf {
 	long			 control_ro_gid;	/* read_only_group, or -1 */
 	char			*metrics_host;		/* NULL: no metrics */
 	unsigned		 metrics_port;		/* 0: any free port */
+	/* `user:` and `group:`, as written (NULL: not set); resolved by
+	 * creds.h, not here.  user_mark is where `user:` (or `group:`) is. */
+	char			*user;
+	char			*group;
+	struct conf_mark	 user_mark;
 	struct loop_conf	*loops;
 	size_t			 nloops;
 };
@@ -223,6 +243,7 @@ int		 config_parse_duration(const char *text, uint64_t *ms,
 
 const char	*config_backend_name(enum conf_backend backend);
 const char	*config_exec_kind_name(enum conf_exec_kind kind);
+const char	*config_sandbox_profile_name(enum conf_sandbox_profile p);
 
 /*
  * Write "FILE:LINE:COL: msg", or "FILE: msg" when line is 0, into buf as

@@ -262,7 +262,8 @@ msg_send_task(size_t slot, const struct task_conf *t,
 
 int
 msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
-    const struct task_conf *const *tasks, size_t ntasks,
+    const struct creds *creds, const struct task_conf *const *tasks,
+    size_t ntasks,
     int (*send)(void *ctx, const struct msg_out *m), void *ctx)
 {
 	struct msg_out m = { 0 };
@@ -292,6 +293,10 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_int(&m, (int64_t)loop->limits.memory);
 	msg_put_int(&m, (int64_t)loop->limits.open_files);
 	msg_put_int(&m, (int64_t)loop->limits.cpu_seconds);
+	msg_put_int(&m, loop->sandbox.profile);
+	msg_put_int(&m, loop->sandbox.no_new_privs);
+	msg_put_int(&m, creds != NULL && creds->set ? (int64_t)creds->uid : -1);
+	msg_put_int(&m, creds != NULL && creds->set ? (int64_t)creds->gid : -1);
 	msg_put_int(&m, (int64_t)ntasks);
 	rc = m.nomem ? -1 : send(ctx, &m);
 	for (i = 0; rc == 0 && i < ntasks; i++) {
@@ -460,13 +465,14 @@ msg_conf_new(void)
 }
 
 static int
-conf_add_loop(struct conf *conf, struct msg_in *in)
+conf_add_loop(struct conf *conf, struct msg_in *in, struct creds *creds)
 {
 	struct loop_conf *loop;
 	const char *proto, *file;
 	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
 	int64_t start = 0, hang = 0, action = 0, rate = 0, rate_ms = 0;
 	int64_t workers = 0, kind = 0, queue = 1;
+	int64_t profile = 0, nnp = 0, uid = -1, gid = -1;
 
 	if (conf->nloops != 0)
 		return msg_fail(in, "a second MSG_LOOP");
@@ -501,6 +507,13 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	loop->limits.open_files = get_limit(in, CONF_MIN_OPEN_FILES,
 	    CONF_MAX_OPEN_FILES);
 	loop->limits.cpu_seconds = get_limit(in, 1, CONF_MAX_CPU_SECONDS);
+	msg_get_range(in, CONF_SANDBOX_NONE, CONF_SANDBOX_COMPUTE, &profile);
+	msg_get_range(in, 0, 1, &nnp);
+	/* (uid_t)-1 and (gid_t)-1 are not ids: -1 is "keep loopd's". */
+	msg_get_range(in, -1, (int64_t)UINT32_MAX - 1, &uid);
+	msg_get_range(in, -1, (int64_t)UINT32_MAX - 1, &gid);
+	if ((uid < 0) != (gid < 0))
+		msg_fail(in, "a uid without a gid");
 	msg_get_range(in, 1, INT32_MAX, &ntasks);
 	if (msg_done(in) < 0)
 		return -1;
@@ -515,6 +528,11 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	loop->executor.workers = (unsigned)workers;
 	loop->executor.kind = (enum conf_exec_kind)kind;
 	loop->executor.queue = (unsigned)queue;
+	loop->sandbox.profile = (enum conf_sandbox_profile)profile;
+	loop->sandbox.no_new_privs = (int)nnp;
+	creds->set = uid >= 0;
+	creds->uid = creds->set ? (uid_t)uid : 0;
+	creds->gid = creds->set ? (gid_t)gid : 0;
 	if ((loop->tasks = get_mem(in, conf, (size_t)ntasks *
 	    sizeof *loop->tasks)) == NULL)
 		return -1;
@@ -562,7 +580,7 @@ msg_conf_add(struct msg_conf_reader *r, const void *body, size_t len,
 	else if (type != MSG_LOOP && r->conf->nloops == 0)
 		rc = msg_fail(&in, "configuration must start with MSG_LOOP");
 	else if (type == MSG_LOOP)
-		rc = conf_add_loop(r->conf, &in);
+		rc = conf_add_loop(r->conf, &in, &r->creds);
 	else if (type == MSG_TASK && r->filled < r->conf->loops[0].ntasks)
 		rc = conf_add_task(r->conf, &in, &r->filled);
 	else if (type == MSG_GO)

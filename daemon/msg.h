@@ -11,8 +11,9 @@
  *
  * Supervisor to worker, in this order at start-up:
  *   MSG_LOOP    the log settings (level, format, rate) and the loop's
- *               own (backend, restart, timeouts, hang action, limits)
- *               and how many tasks follow
+ *               own (backend, restart, timeouts, hang action, limits,
+ *               sandbox), the uid and gid to run as (creds.h), and how
+ *               many tasks follow
  *   MSG_TASK    one task: names, plugin path, the file it came from
  *               (the main file or a fragment), its resolved restart,
  *               its `config:` tree
@@ -45,10 +46,11 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "creds.h"
 #include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
-#define MSG_PROTOCOL	"loopd-msg/3 " LOOPD_VERSION
+#define MSG_PROTOCOL	"loopd-msg/4 " LOOPD_VERSION
 
 /* Numbered for good: a test plugin speaks them to the supervisor raw. */
 enum msg_type {
@@ -109,11 +111,12 @@ int		 msg_done(struct msg_in *in);
 /*
  * MSG_LOOP, one MSG_TASK per slot that is used (tasks[i] NULL: slot i is
  * no longer), MSG_GO; send() is called with every finished message.
- * conf gives the log settings and file, loop the loop's own settings.
+ * conf gives the log settings and file, loop the loop's own settings,
+ * creds (borrowed; NULL: none) the ids the worker drops to.
  * Returns 0 or -1.
  */
 int		 msg_send_loop(const struct conf *conf,
-		    const struct loop_conf *loop,
+		    const struct loop_conf *loop, const struct creds *creds,
 		    const struct task_conf *const *tasks, size_t ntasks,
 		    int (*send)(void *ctx, const struct msg_out *m), void *ctx);
 /* One MSG_TASK, at run time: a task for the new slot `slot`. */
@@ -129,6 +132,7 @@ int		 msg_send_task(size_t slot, const struct task_conf *t,
 struct msg_conf_reader {
 	struct conf	*conf;
 	size_t		 filled;	/* tasks received */
+	struct creds	 creds;		/* from MSG_LOOP */
 };
 
 int		 msg_conf_add(struct msg_conf_reader *r, const void *body,

@@ -122,6 +122,16 @@ proc_backtrace(const struct proc *p)
 	return p->crash_fd >= 0 ? crash_read(p->crash_fd) : NULL;
 }
 
+int
+proc_syscall(const struct proc *p, int *nr, uint32_t *arch)
+{
+	if (p->page == NULL || p->page->syscall_nr < 0)
+		return -1;
+	*nr = p->page->syscall_nr;
+	*arch = p->page->syscall_arch;
+	return 0;
+}
+
 uint64_t
 proc_beat(const struct proc *p)
 {

@@ -52,6 +52,10 @@ int	 proc_running(const struct proc *p);
 /* What the worker's crash handler wrote, as a new JSON array, or NULL. */
 json_t	*proc_backtrace(const struct proc *p);
 
+/* The system call the worker's sandbox refused, as its crash handler
+ * wrote it: 0 with *nr and *arch (audit architecture), or -1. */
+int	 proc_syscall(const struct proc *p, int *nr, uint32_t *arch);
+
 /* The worker's last heartbeat (CLOCK_MONOTONIC ms), 0 before the first. */
 uint64_t proc_beat(const struct proc *p);
 /* Ask the worker for a dump of the stack it is stuck in; how many it has

@@ -37,6 +37,7 @@
 #include "pluginwatch.h"
 #include "proc.h"
 #include "restart.h"
+#include "sandbox.h"
 #include "supervisor.h"
 #include "symbolize.h"
 #include "task.h"
@@ -147,6 +148,7 @@ struct supervisor {
 	const char		*seen_path;
 	int			 seen_exists;
 	uint64_t		 seen_ms;
+	struct creds		 creds;		/* `user:`, for new workers */
 	int			 stopping;
 	int			 forced;	/* tasks outlived the grace */
 	int			 lost;		/* tasks died with a worker */
@@ -177,6 +179,7 @@ static const char *const stamped_keys[] = {
 	"exit_status", "lost_tasks", "state", "limit", "function",
 	"duration_ms", "action", "suspects", "history_ms_ago", "restarts",
 	"attempt", "delay_ms", "cause", "charged", "not_running", "result",
+	"syscall",
 };
 #define SV_EXTRA_MAX	32	/* extra fields in one record */
 
@@ -198,6 +201,8 @@ static void	sv_send_listen_fd(struct sv_loop *, size_t);
 struct sv_diff;
 static void	sv_control_reloaded(struct supervisor *, struct sv_diff *,
 		    const struct conf_errors *);
+static int	sv_resolve_creds(const struct conf *, struct creds *,
+		    const uint64_t *);
 
 /* A record tagged with the loop and the worker's pid. */
 static json_t *
@@ -893,7 +898,8 @@ sv_spawn(struct sv_loop *l)
 	l->hung = 0;
 	l->vm_peak = 0;
 	sv_watch_start(l);
-	rc = msg_send_loop(sv->conf, l->loop, tcs, l->ntasks, sv_send,
+	rc = msg_send_loop(sv->conf, l->loop, &sv->creds, tcs, l->ntasks,
+	    sv_send,
 	    l->proc.ipc);
 	for (i = 0; rc == 0 && i < l->ntasks; i++)
 		if (tcs[i] != NULL)
@@ -949,6 +955,13 @@ sv_death_words(const struct sv_loop *l, int status, char *what, size_t len)
 	else if (WEXITSTATUS(status) == WORKER_EXIT_LIMITS)
 		snprintf(what, len, "could not set its limits (see the line "
 		    "it wrote on stderr)");
+	else if (WEXITSTATUS(status) == WORKER_EXIT_USER)
+		snprintf(what, len, "could not become user %s (see the line "
+		    "it wrote on stderr)", l->sv->conf->user != NULL ?
+		    l->sv->conf->user : "?");
+	else if (WEXITSTATUS(status) == WORKER_EXIT_SANDBOX)
+		snprintf(what, len, "could not apply its sandbox (see the "
+		    "line it wrote on stderr)");
 	else if (WEXITSTATUS(status) == 127)
 		snprintf(what, len, "could not be started (exec of %s "
 		    "failed)", l->sv->exe);
@@ -1011,6 +1024,24 @@ sv_blame_words(struct sv_loop *l, const char *what,
 	    "be the one (suspects)", l->loop->name, what, b->plugin, names);
 }
 
+/* The system call the worker's sandbox refused, when that killed it:
+ * its name, new, or NULL. */
+static char *
+sv_refused_call(const struct sv_loop *l, int status)
+{
+	uint32_t arch;
+	char *name;
+	int nr;
+
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS ||
+	    proc_syscall(&l->proc, &nr, &arch) < 0)
+		return NULL;
+	if ((name = sandbox_syscall_name(arch, nr)) == NULL &&
+	    asprintf(&name, "number %d", nr) < 0)
+		return NULL;
+	return name;
+}
+
 /* Report how l's worker died; the task it is blamed on, or -1. */
 static int
 sv_report_death(struct sv_loop *l, int status)
@@ -1022,10 +1053,17 @@ sv_report_death(struct sv_loop *l, int status)
 	char what[256], msg[512], sig[24];
 	struct symbolize_blame blame = { 0 };
 	const char *limit;
+	char *sysname = NULL;
 	json_t *r, *bt = NULL;
 	size_t at;
 
 	sv_death_words(l, status, what, sizeof what);
+	if (l->broken == NULL && (sysname = sv_refused_call(l, status)) !=
+	    NULL)
+		snprintf(what, sizeof what, "was killed by SIGSYS: its sandbox "
+		    "(profile %s) refused system call %s",
+		    config_sandbox_profile_name(l->loop->sandbox.profile),
+		    sysname);
 	/* Symbolized frames; and, outside any task's code, the plugin they
 	 * are in names the task (symbolize.h). */
 	if (l->broken == NULL && WIFSIGNALED(status))
@@ -1060,9 +1098,10 @@ sv_report_death(struct sv_loop *l, int status)
 		log_add(r, "signal", signal_name(WTERMSIG(status), sig,
 		    sizeof sig));
 		log_add_int(r, "signo", WTERMSIG(status));
+		log_add(r, "syscall", sysname);
 		if (r != NULL && bt != NULL)
 			json_object_set(r, "backtrace", bt);
-		log_add_error(r, "crash", msg);
+		log_add_error(r, sysname != NULL ? "sandbox" : "crash", msg);
 	} else {
 		log_add_int(r, "exit_status", WEXITSTATUS(status));
 		log_add_error(r, "exit", msg);
@@ -1073,6 +1112,7 @@ sv_report_death(struct sv_loop *l, int status)
 	    NULL ? "protocol" : WIFSIGNALED(status) ? "crash" : "exit");
 	json_decref(bt);
 	json_decref(blame.suspects);
+	free(sysname);
 	log_emit(r);
 	return tc != NULL ? sv_slot_of(l, tc) : -1;
 }
@@ -1909,6 +1949,8 @@ loop_settings_equal(const struct loop_conf *a, const struct loop_conf *b)
 	    a->hang_timeout_ms == b->hang_timeout_ms &&
 	    a->hang_action == b->hang_action &&
 	    memcmp(&a->limits, &b->limits, sizeof a->limits) == 0 &&
+	    a->sandbox.profile == b->sandbox.profile &&
+	    a->sandbox.no_new_privs == b->sandbox.no_new_privs &&
 	    a->executor.workers == b->executor.workers &&
 	    a->executor.kind == b->executor.kind &&
 	    a->executor.queue == b->executor.queue;
@@ -2224,8 +2266,10 @@ sv_reload(struct supervisor *sv)
 	struct sv_conf *old = sv->current;
 	struct sv_loop *l;
 	struct conf *conf;
+	struct creds creds;
 	uint64_t t0 = now_ms();
 	size_t i, j, n;
+	int recreds;
 
 	notify_reloading();
 	sv->seen_path = NULL;	/* it may point into the old file */
@@ -2238,12 +2282,20 @@ sv_reload(struct supervisor *sv)
 		notify_ready("reload failed; running as before");
 		return;
 	}
+	if (sv_resolve_creds(conf, &creds, &t0) < 0) {
+		config_free(conf);
+		notify_ready("reload failed; running as before");
+		return;
+	}
 	if ((sv->current = sv_conf_new(conf)) == NULL) {
 		sv->current = old;
 		config_free(conf);
 		return;
 	}
 	sv->conf = conf;
+	/* Other ids: every worker is started again, as the new user. */
+	recreds = memcmp(&creds, &sv->creds, sizeof creds) != 0;
+	sv->creds = creds;
 	d.added = json_array();
 	d.removed = json_array();
 	d.changed = json_array();
@@ -2266,7 +2318,7 @@ sv_reload(struct supervisor *sv)
 			l->removing = 1;
 			sv_loop_stop(l);
 		} else if (!loop_settings_equal(l->loop, nl) ||
-		    l->next != NULL) {
+		    l->next != NULL || recreds) {
 			json_array_append_new(d.loops_restarted,
 			    json_string(nl->name));
 			sv_conf_unref(l->next_owner);
@@ -2906,6 +2958,58 @@ sv_watchdog_start(struct supervisor *sv)
 	return 0;
 }
 
+/*
+ * conf's `user:` looked up into *c: its state (creds.h), or -1 once
+ * logged: as a reload_failed record when t0 is given (a reload), else as
+ * an error (start-up; main() checked it already, so this is a race with
+ * a change of /etc/passwd).
+ */
+static int
+sv_resolve_creds(const struct conf *conf, struct creds *c,
+    const uint64_t *t0)
+{
+	struct conf_error e = { conf->user_mark, NULL };
+	struct conf_errors errs = { &e, 1, conf->path, NULL, 0 };
+	char msg[256], line[512];
+	int state;
+
+	if ((state = creds_resolve(conf, c, msg, sizeof msg)) >= 0)
+		return state;
+	e.msg = msg;
+	if (t0 != NULL) {
+		sv_reload_failed(&errs, *t0);
+		return -1;
+	}
+	conf_error_format(&e, line, sizeof line);
+	log_emit(log_record(LOOPD_LOG_ERROR, "%s", line));
+	return -1;
+}
+
+/* Whom the workers run as, said once at start. */
+static void
+sv_say_creds(const struct supervisor *sv)
+{
+	const struct conf *conf = sv->conf;
+	json_t *r;
+
+	if (sv->creds.set)
+		r = log_record(LOOPD_LOG_INFO, "workers run as user %s (uid "
+		    "%u, gid %u)", conf->user, (unsigned)sv->creds.uid,
+		    (unsigned)sv->creds.gid);
+	else if (conf->user != NULL)
+		r = log_record(LOOPD_LOG_WARNING, "user: %s is not applied: "
+		    "loopd does not run as root (uid %u), so the workers run "
+		    "as its own user", conf->user, (unsigned)geteuid());
+	else if (geteuid() == 0)
+		r = log_record(LOOPD_LOG_WARNING, "loopd runs as root and the "
+		    "configuration has no `user:`: plugins run as root; set "
+		    "`user:` to run the workers as an unprivileged user");
+	else
+		return;
+	log_add(r, "event", "workers_user");
+	log_emit(r);
+}
+
 static int
 sv_init(struct supervisor *sv, struct conf *conf,
     const struct supervisor_opts *opts, const char *exe)
@@ -2925,6 +3029,8 @@ sv_init(struct supervisor *sv, struct conf *conf,
 		return -1;
 	}
 	sv->conf = conf;
+	if (sv_resolve_creds(conf, &sv->creds, NULL) < 0)
+		return -1;
 	for (i = 0; i < sizeof handled_signals / sizeof handled_signals[0];
 	    i++) {
 		sv->sig[i] = evsignal_new(sv->base, handled_signals[i],
@@ -3048,6 +3154,7 @@ supervisor_run(struct conf *conf, const struct supervisor_opts *opts,
 	    conf->path);
 	log_add(r, "event", "start");
 	log_emit(r);
+	sv_say_creds(&sv);
 	notify_status("starting %zu loops", conf->nloops);
 	srandom((unsigned)getpid() ^ (unsigned)now_ms());
 	for (i = 0; i < sv.nloops; i++)

@@ -24,12 +24,14 @@
 #include <event2/event.h>
 
 #include "crash.h"
+#include "creds.h"
 #include "executor.h"
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"
 #include "post.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "task.h"
 #include "worker.h"
 
@@ -573,7 +575,7 @@ worker_limits(const struct limits_conf *lim)
 
 /* The configuration, frame by frame, before there is a loop. */
 static struct conf *
-worker_read_config(void)
+worker_read_config(struct creds *creds)
 {
 	struct msg_conf_reader r = { 0 };
 	uint8_t *buf = NULL;
@@ -599,6 +601,7 @@ worker_read_config(void)
 		config_free(r.conf);
 		return NULL;
 	}
+	*creds = r.creds;
 	return r.conf;
 }
 
@@ -661,6 +664,7 @@ worker_main(void)
 {
 	struct worker w = { 0 };
 	struct crash_page *page;
+	struct creds creds;
 	const char *why;
 	json_t *r;
 	int rc = 0;
@@ -677,7 +681,7 @@ worker_main(void)
 		    strerror(errno));
 		return WORKER_EXIT_CONFIG;
 	}
-	if ((w.conf = worker_read_config()) == NULL)
+	if ((w.conf = worker_read_config(&creds)) == NULL)
 		return WORKER_EXIT_CONFIG;
 	w.loop = &w.conf->loops[0];
 	w.page = page;
@@ -686,6 +690,23 @@ worker_main(void)
 		    w.loop->name, why, strerror(errno));
 		config_free(w.conf);
 		return WORKER_EXIT_LIMITS;
+	}
+	/* After the limits (root may raise a hard one), before any plugin. */
+	if (creds_drop(&creds, &why) < 0) {
+		log_plain("loopd worker: loop '%s': cannot run as uid %u gid "
+		    "%u: %s failed: %s", w.loop->name, (unsigned)creds.uid,
+		    (unsigned)creds.gid, why, strerror(errno));
+		config_free(w.conf);
+		return WORKER_EXIT_USER;
+	}
+	if (sandbox_apply(&w.loop->sandbox, &why) < 0) {
+		log_plain("loopd worker: loop '%s': cannot apply sandbox "
+		    "profile %s: %s failed: %s%s", w.loop->name,
+		    config_sandbox_profile_name(w.loop->sandbox.profile), why,
+		    strerror(errno), errno == EACCES ? " (without "
+		    "no_new_privs, a filter needs CAP_SYS_ADMIN)" : "");
+		config_free(w.conf);
+		return WORKER_EXIT_SANDBOX;
 	}
 	malloc_trim(0);		/* the frames' scratch */
 	log_set_level(w.conf->log_level);

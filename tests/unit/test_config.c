@@ -502,6 +502,43 @@ static const struct bad bad[] = {
 	{ "cpu_seconds overflow", LIMITS("      cpu_seconds: "
 	    "18446744073709551616\n"), 1, 0, 4, 20, "the number is too large" },
 
+	/* sandbox, user, group. */
+	{ "sandbox a scalar", SUP_HEAD "    sandbox: strict\n" SUP_TASKS, 1, 0,
+	    3, 14, "loop 'net': sandbox: expected a mapping, found a scalar" },
+	{ "sandbox profile typo", SUP_HEAD "    sandbox: {profile: "
+	    "network-sever}\n" SUP_TASKS, 1, 0, 3, 24, "loop 'net': "
+	    "sandbox.profile: unknown value 'network-sever'; did you mean "
+	    "'network-server'?" },
+	{ "sandbox profile unknown", SUP_HEAD "    sandbox: {profile: "
+	    "strict}\n" SUP_TASKS, 1, 0, 3, 24, "sandbox.profile: unknown "
+	    "value 'strict'; expected one of none, network-server, compute" },
+	{ "sandbox unknown key", SUP_HEAD "    sandbox: {profil: compute}\n"
+	    SUP_TASKS, 1, 0, 3, 15, "unknown key 'profil' in the sandbox of "
+	    "loop 'net'; did you mean 'profile'?" },
+	{ "no_new_privs not a boolean", SUP_HEAD "    sandbox: "
+	    "{no_new_privs: 1}\n" SUP_TASKS, 1, 0, 3, 29, "sandbox."
+	    "no_new_privs: unknown value '1'; expected one of false, true" },
+	{ "sandbox on a task", TASK_HEAD "        plugin: echo\n"
+	    "        sandbox: {profile: compute}\n", 1, 0, 6, 9, "unknown key "
+	    "'sandbox' in task 'echo'; it is a loop's setting" },
+	{ "profile on a loop", SUP_HEAD "    profile: compute\n" SUP_TASKS, 1,
+	    0, 3, 5, "unknown key 'profile' in loop 'net'; it goes inside "
+	    "`sandbox:`" },
+	{ "sandbox at the top", "sandbox: {profile: compute}\n" LOOPS, 1, 0,
+	    1, 1, "unknown key 'sandbox' at the top level; it is set per "
+	    "loop" },
+	{ "user on a loop", SUP_HEAD "    user: nobody\n" SUP_TASKS, 1, 0, 3,
+	    5, "unknown key 'user' in loop 'net'; it is set at the top "
+	    "level" },
+	{ "group without user", "group: nogroup\n" LOOPS, 1, 0, 1, 8,
+	    "group: set `user:` too" },
+	{ "user not a name", "user: 'a b'\n" LOOPS, 1, 0, 1, 7,
+	    "user: 'a b' is not a valid user name" },
+	{ "user empty", "user: ''\n" LOOPS, 1, 0, 1, 7,
+	    "user: a user name cannot be empty" },
+	{ "user a mapping", "user: {name: x}\n" LOOPS, 1, 0, 1, 7,
+	    "user: expected a name, found a mapping" },
+
 	/* Keys at the wrong level. */
 	{ "backoff on a loop", SUP_HEAD "    backoff: 1s..2s\n" SUP_TASKS, 1, 0,
 	    3, 5, "unknown key 'backoff' in loop 'net'; it goes inside "
@@ -1088,6 +1125,65 @@ static const struct {
 	{ "    restart: {intensity: 10000/168h}\n", F_COUNT, 10000 },
 	{ "    restart: {intensity: 10000/168h}\n", F_WINDOW, 604800000 },
 };
+
+/* sandbox: the profile, and no_new_privs on by default with one. */
+static const struct {
+	const char			*lines;
+	enum conf_sandbox_profile	 profile;
+	int				 nnp;
+} sandboxes[] = {
+	{ "", CONF_SANDBOX_NONE, 0 },
+	{ "    sandbox: {}\n", CONF_SANDBOX_NONE, 0 },
+	{ "    sandbox: {profile: none}\n", CONF_SANDBOX_NONE, 0 },
+	{ "    sandbox: {no_new_privs: true}\n", CONF_SANDBOX_NONE, 1 },
+	{ "    sandbox: {profile: network-server}\n",
+	    CONF_SANDBOX_NETWORK_SERVER, 1 },
+	{ "    sandbox: {profile: compute}\n", CONF_SANDBOX_COMPUTE, 1 },
+	{ "    sandbox: {profile: compute, no_new_privs: false}\n",
+	    CONF_SANDBOX_COMPUTE, 0 },
+	{ "    sandbox:\n      no_new_privs: false\n      profile: "
+	    "network-server\n", CONF_SANDBOX_NETWORK_SERVER, 0 },
+};
+
+START_TEST(test_sandbox)
+{
+	struct conf_errors errs;
+	struct conf *conf;
+	char yaml[256];
+
+	snprintf(yaml, sizeof yaml, SUP_HEAD "%s" SUP_TASKS,
+	    sandboxes[_i].lines);
+	conf = parse(yaml, &errs);
+	dump_errors(sandboxes[_i].lines, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->loops[0].sandbox.profile, sandboxes[_i].profile);
+	ck_assert_int_eq(conf->loops[0].sandbox.no_new_privs,
+	    sandboxes[_i].nnp);
+	ck_assert_ptr_null(conf->user);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_user)
+{
+	struct conf_errors errs;
+	struct conf *conf;
+
+	conf = parse("user: nobody\ngroup: nogroup\n" LOOPS, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->user, "nobody");
+	ck_assert_str_eq(conf->group, "nogroup");
+	ck_assert_int_eq(conf->user_mark.line, 1);
+	ck_assert_int_eq(conf->user_mark.col, 7);
+	ck_assert_str_eq(conf->user_mark.file, conf->path);
+	config_free(conf);
+	conf = parse("user: daemon\n" LOOPS, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->user, "daemon");
+	ck_assert_ptr_null(conf->group);
+	config_free(conf);
+}
+END_TEST
 
 START_TEST(test_good_values)
 {
@@ -1871,6 +1967,8 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_task_override, 0, NELEM(overrides));
 	tcase_add_test(tc, test_task_override_defaults);
 	tcase_add_loop_test(tc, test_good_values, 0, NELEM(good_values));
+	tcase_add_loop_test(tc, test_sandbox, 0, NELEM(sandboxes));
+	tcase_add_test(tc, test_user);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durations");

@@ -33,6 +33,7 @@ static const char full_yaml[] =
     "    hang_timeout: 1500ms\n"
     "    hang_action: log\n"
     "    limits: {memory: 512M, open_files: 4096, cpu_seconds: 3600}\n"
+    "    sandbox: {profile: compute, no_new_privs: false}\n"
     "    tasks:\n"
     "      - name: echo\n"
     "        plugin: echo\n"
@@ -97,8 +98,8 @@ parse(const char *yaml)
  * *why set when a message was refused.
  */
 static struct conf *
-round_trip(const struct conf *conf, const struct loop_conf *l,
-    const char **why)
+round_trip_creds(const struct conf *conf, const struct loop_conf *l,
+    const struct creds *creds, struct creds *got, const char **why)
 {
 	struct msg_conf_reader r = { 0 };
 	const struct task_conf **tcs = calloc(l->ntasks + 1, sizeof *tcs);
@@ -109,7 +110,7 @@ round_trip(const struct conf *conf, const struct loop_conf *l,
 	*why = NULL;
 	for (i = 0; i < l->ntasks; i++)
 		tcs[i] = &l->tasks[i];
-	ck_assert_int_eq(msg_send_loop(conf, l, tcs, l->ntasks, collect, &s),
+	ck_assert_int_eq(msg_send_loop(conf, l, creds, tcs, l->ntasks, collect, &s),
 	    0);
 	free(tcs);
 	ck_assert_uint_eq(s.n, l->ntasks + 2);
@@ -118,12 +119,21 @@ round_trip(const struct conf *conf, const struct loop_conf *l,
 	sent_free(&s);
 	if (rc == 1) {
 		ck_assert_uint_eq(i, l->ntasks + 2);	/* at MSG_GO only */
+		if (got != NULL)
+			*got = r.creds;
 		return r.conf;
 	}
 	ck_assert_int_eq(rc, -1);
 	ck_assert_ptr_nonnull(*why);
 	config_free(r.conf);
 	return NULL;
+}
+
+static struct conf *
+round_trip(const struct conf *conf, const struct loop_conf *l,
+    const char **why)
+{
+	return round_trip_creds(conf, l, NULL, NULL, why);
 }
 
 static void
@@ -201,6 +211,8 @@ same_loop(const struct conf *ca, const struct loop_conf *a,
 	ck_assert_uint_eq(a->limits.memory, b->limits.memory);
 	ck_assert_uint_eq(a->limits.open_files, b->limits.open_files);
 	ck_assert_uint_eq(a->limits.cpu_seconds, b->limits.cpu_seconds);
+	ck_assert_int_eq(a->sandbox.profile, b->sandbox.profile);
+	ck_assert_int_eq(a->sandbox.no_new_privs, b->sandbox.no_new_privs);
 	ck_assert_uint_eq(a->ntasks, b->ntasks);
 	for (i = 0; i < a->ntasks; i++) {
 		ta = &a->tasks[i];
@@ -228,6 +240,9 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(net->restart.policy, CONF_RESTART_ALWAYS);
 	ck_assert_uint_eq(net->limits.memory, 512ULL << 20);
 	ck_assert_int_eq(net->hang_action, CONF_HANG_LOG);
+	ck_assert_int_eq(net->sandbox.profile, CONF_SANDBOX_COMPUTE);
+	ck_assert_int_eq(net->sandbox.no_new_privs, 0);
+	ck_assert_int_eq(conf->loops[1].sandbox.profile, CONF_SANDBOX_NONE);
 	ck_assert_int_eq(net->tasks[0].restart.policy, CONF_RESTART_NEVER);
 	ck_assert_uint_eq(net->tasks[0].restart.intensity, 7);
 	ck_assert_uint_eq(net->tasks[0].restart.backoff_min_ms, 250);
@@ -237,6 +252,37 @@ START_TEST(test_round_trip)
 		same_loop(conf, &conf->loops[i], got);
 		config_free(got);
 	}
+	config_free(conf);
+}
+END_TEST
+
+/* The ids the worker drops to: none, or exactly these. */
+START_TEST(test_creds)
+{
+	static const struct creds want[] = {
+		{ 1, 65534, 65533 }, { 1, 0, 0 }, { 1, UINT32_MAX - 1, 1 },
+	};
+	struct creds got;
+	struct conf *conf, *back;
+	const char *why;
+	size_t i;
+
+	conf = parse(full_yaml);
+	for (i = 0; i < NELEM(want); i++) {
+		memset(&got, 0xff, sizeof got);
+		back = round_trip_creds(conf, &conf->loops[0], &want[i], &got,
+		    &why);
+		ck_assert_msg(back != NULL, "refused: %s", why);
+		ck_assert_int_eq(got.set, 1);
+		ck_assert_uint_eq(got.uid, want[i].uid);
+		ck_assert_uint_eq(got.gid, want[i].gid);
+		config_free(back);
+	}
+	memset(&got, 0xff, sizeof got);
+	back = round_trip_creds(conf, &conf->loops[0], NULL, &got, &why);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_int_eq(got.set, 0);
+	config_free(back);
 	config_free(conf);
 }
 END_TEST
@@ -287,7 +333,7 @@ static const char *const corruptions[] = {
 	"window 0", "start_timeout too long", "hang_timeout 0", "hang_action",
 	"memory below 1M", "open_files too high", "open_files too low",
 	"cpu_seconds too high", "task policy", "task backoff too long",
-	"task intensity 0",
+	"task intensity 0", "sandbox profile", "sandbox no_new_privs",
 };
 
 static void
@@ -339,6 +385,12 @@ corrupt(struct loop_conf *l, int which)
 	case 14:
 		l->tasks[0].restart.intensity = 0;
 		break;
+	case 15:
+		l->sandbox.profile = (enum conf_sandbox_profile)3;
+		break;
+	case 16:
+		l->sandbox.no_new_privs = 2;
+		break;
 	}
 }
 
@@ -368,6 +420,7 @@ msg_suite(void)
 	tc = tcase_create("conf");
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_fragment_file);
+	tcase_add_test(tc, test_creds);
 	tcase_add_loop_test(tc, test_out_of_range, 0, NELEM(corruptions));
 	suite_add_tcase(s, tc);
 	return s;

@@ -256,7 +256,7 @@ START_TEST(reconfigure_in_a_worker)
 	event_add(sockev, NULL);
 	tcs[0] = &conf->loops[0].tasks[0];
 	tcs[1] = &conf->loops[0].tasks[1];
-	ck_assert_int_eq(msg_send_loop(conf, &conf->loops[0], tcs, 2,
+	ck_assert_int_eq(msg_send_loop(conf, &conf->loops[0], NULL, tcs, 2,
 	    sup_send, s.proc.ipc), 0);
 	send_int(&s, MSG_START, 0, 1);
 	send_int(&s, MSG_START, 1, 1);
