@@ -172,7 +172,8 @@ class InstallTest(unittest.TestCase):
                      PREFIX + "/include/loopd/plugin.h",
                      self.libdir + "/pkgconfig/loopd-plugin.pc",
                      PREFIX + "/lib/systemd/system/loopd.service",
-                     PREFIX + "/share/man/man8/loopd.8"):
+                     PREFIX + "/share/man/man8/loopd.8.gz",
+                     PREFIX + "/share/man/man5/loopd.yaml.5.gz"):
             self.assertIn(want, files)
         with open(os.path.join(self.source, "conf", "loopd.yaml")) as f:
             self.assertEqual(self.first_config, f.read())
