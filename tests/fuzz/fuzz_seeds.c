@@ -132,6 +132,20 @@ frames(void)
 	msg_put_int(&m, 128);
 	save_frame("listen", 1, 0, &m);
 
+	/* Cut at the edges: a last string without its NUL, a length past
+	 * the end, an integer cut short. */
+	msg_begin(&m, MSG_LOG);
+	msg_put_int(&m, LOOPD_LOG_INFO);
+	msg_put_str(&m, "2026-11-25T10:38:50.652234Z", 0);
+	m.len--;
+	save_frame("edge-no-nul", 1, 0, &m);
+	m.p[11] = 0x7f;		/* type, int, tag: the length */
+	save_frame("edge-past-end", 1, 0, &m);
+	msg_begin(&m, MSG_DROPPED);
+	msg_put_int(&m, 3);
+	m.len -= 2;
+	save_frame("edge-int-cut", 1, 0, &m);
+
 	/* A length over the limit. */
 	memcpy(b, "\0\x10\0\0", 4);
 	save("ipc", "too-long", b, 4);
@@ -192,6 +206,12 @@ confs(void)
 			exit(1);
 		snprintf(name, sizeof name, "%s-later", l->name);
 		save("msgconf", name, s.b, s.off);
+		/* The MSG_LOOP alone, its last byte cut, and its length. */
+		if (i == 0) {
+			s.b[0] = (uint8_t)(s.b[0] - 1);
+			save("msgconf", "edge-loop-cut", s.b,
+			    2 + (size_t)s.b[0] + ((size_t)s.b[1] << 8));
+		}
 	}
 	config_free(conf);
 }
