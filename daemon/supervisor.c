@@ -34,6 +34,7 @@
 #include "pluginwatch.h"
 #include "proc.h"
 #include "restart.h"
+#include "schema.h"
 #include "supervisor.h"
 #include "symbolize.h"
 #include "task.h"
@@ -2142,6 +2143,11 @@ sv_reload(struct supervisor *sv)
 	notify_reloading();
 	conf = config_parse_file(sv->opts->path, sv->opts->plugin_dir,
 	    sv->opts->default_plugin_dir, &errs);
+	/* Each task's config: against its plugin's settings (schema.h). */
+	if (conf != NULL && schema_check(conf, sv->exe, 0, &errs) < 0) {
+		config_free(conf);
+		conf = NULL;
+	}
 	if (conf == NULL) {
 		sv_reload_failed(&errs, t0);
 		conf_errors_free(&errs);
