@@ -100,6 +100,61 @@ class ReloadTest(LoopdTestCase):
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 0)
 
+    def test_plugin_config_typo_refused(self):
+        """A reload whose config: does not fit its plugin's settings is
+        refused with file:line:col, and so is one with a plugin whose
+        loading crashes; everything keeps running, and a good reload
+        after them applies."""
+        d = self.start([loop("net", task("echo", "echo", port=0),
+                             task("tick", "ticker", interval="20ms"))])
+        port = d.echo_port()
+        d.wait_ready()
+        held = connect(port)
+        self.addCleanup(held.close)
+        echo_pid = d.worker_pid("net")
+        rep = self.rewrite(d, [loop("net",
+                                    task("echo", "echo", port=0, portt=7001),
+                                    task("tick", "ticker", interval="20ms"),
+                                    task("new", "ticker", interval="5 s"))])
+        self.assertEqual(rep["event"], "reload_failed", rep)
+        path = os.path.join(self.tmp, "loopd.yaml")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(rep["errors"]), 2, rep["errors"])
+        for err, at, want in zip(rep["errors"], ("portt", '"5 s"'),
+                                 ("did you mean 'port'?",
+                                  "expected a duration")):
+            m = re.match(re.escape(path) + r":(\d+):(\d+): (.*)$", err)
+            self.assertIsNotNone(m, err)
+            ln, col = int(m.group(1)), int(m.group(2))
+            self.assertTrue(lines[ln - 1][col - 1:].startswith(at),
+                            (err, lines[ln - 1]))
+            self.assertIn(want, m.group(3))
+        # A plugin whose loading crashes: named, and loopd lives on.
+        rep = self.rewrite(d, [loop("net", task("echo", "echo", port=0),
+                                    task("tick", "ticker", interval="20ms"),
+                                    task("boom", "ctorcrash"))])
+        self.assertEqual(rep["event"], "reload_failed", rep)
+        self.assertEqual(len(rep["errors"]), 1, rep["errors"])
+        self.assertIn("task 'boom': plugin 'ctorcrash': ", rep["errors"][0])
+        self.assertIn("ctorcrash.so: loading it", rep["errors"][0])
+        after = d.index_of(rep)
+        d.wait_record(task="tick", msg=re.compile(r"^tick \d+$"),
+                      after=after)
+        held.sendall(b"still")
+        self.assertEqual(recv_exact(held, 5), b"still")
+        self.assertEqual(d.worker_pid("net"), echo_pid)
+        self.assertEqual(d.find(task="new"), [])
+        self.assertEqual(d.find(task="boom"), [])
+        self.assertEqual(d.find(event="task_state", state="done"), [])
+        rep = self.rewrite(d, [loop("net", task("echo", "echo", port=0),
+                                    task("tick", "ticker", interval="20ms",
+                                         message="good"))])
+        self.assertEqual(rep["event"], "reload", rep)
+        self.assertEqual(rep["reconfigured"], ["tick"])
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
     def test_loop_added_removed_and_restarted(self):
         d = self.start([loop("a", task("ta", "ticker", interval="1h")),
                         loop("b", task("tb", "ticker", interval="1h"))])
