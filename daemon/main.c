@@ -220,7 +220,7 @@ check_plugins(const struct conf *conf)
 		    "/proc/self/exe, to inspect plugins: is /proc mounted?");
 		return -1;
 	}
-	if (schema_check(conf, exe, SCHEMA_MISSING, &errs) == 0)
+	if (schema_check(conf, exe, SCHEMA_MISSING, NULL, &errs) == 0)
 		return 0;
 	print_problems(&errs, conf->path);
 	conf_errors_free(&errs);
@@ -368,6 +368,7 @@ main(int argc, char **argv)
 	struct supervisor_opts sopts;
 	struct conf *conf;
 	char exe[PATH_MAX];
+	int rc;
 
 	std_fds_open();
 	if (argc > 1 && strcmp(argv[1], "plugin") == 0)
@@ -411,5 +412,8 @@ main(int argc, char **argv)
 	sopts.path = o.config;
 	sopts.plugin_dir = o.plugin_dir;
 	sopts.default_plugin_dir = LOOPD_PLUGIN_DIR;
-	return supervisor_run(conf, &sopts, exe);
+	sopts.schema = schema_cache_new();	/* NULL: no cache, still checked */
+	rc = supervisor_run(conf, &sopts, exe);
+	schema_cache_free(sopts.schema);
+	return rc;
 }

@@ -34,8 +34,24 @@ enum plug_state {
 struct plug {
 	const char		*path;		/* borrowed from the conf */
 	enum plug_state		 state;
+	struct stat		 st;
 	struct plugin_error	 err;		/* PLUG_UNTRUSTED */
-	struct inspect_result	*res;		/* PLUG_INSPECTED */
+	struct inspect_result	*res;		/* inspected now, or NULL */
+	const struct inspect_info *info;	/* read: res's or cached */
+};
+
+/* What a file declared, while it is that file: same inode, size, mtime
+ * and ctime (a .so replaced by rename, or rewritten, is read again). */
+struct cache_entry {
+	char			*path;
+	struct stat		 st;
+	struct inspect_info	 info;
+	int			 used;		/* by the last check */
+};
+
+struct schema_cache {
+	struct cache_entry	**v;
+	size_t			 n;
 };
 
 /* Where problems go: errs, its marks' files copied into it. */
@@ -428,17 +444,135 @@ report_missing(struct sink *k, const struct task_conf *t, struct names *nm)
 		    t->plugin, t->plugin_path);
 }
 
-/* The distinct plugin files of conf, looked at: there, trusted,
- * inspected. */
 static int
-plugs_find(const struct conf *conf, const char *exe, struct plug **out,
-    size_t *np)
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+struct schema_cache *
+schema_cache_new(void)
+{
+	return calloc(1, sizeof(struct schema_cache));
+}
+
+static void
+entry_free(struct cache_entry *e)
+{
+	struct inspect_result r = { 0 };
+
+	r.info = e->info;
+	inspect_result_free(&r);
+	free(e->path);
+	free(e);
+}
+
+void
+schema_cache_free(struct schema_cache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++)
+		entry_free(c->v[i]);
+	free(c->v);
+	free(c);
+}
+
+static struct cache_entry *
+cache_get(struct schema_cache *c, const char *path, const struct stat *st)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < c->n; i++)
+		if (strcmp(c->v[i]->path, path) == 0 &&
+		    same_file(&c->v[i]->st, st))
+			return c->v[i];
+	return NULL;
+}
+
+/* r's info moves into c for path, in place of what path had. */
+static const struct inspect_info *
+cache_put(struct schema_cache *c, const char *path, const struct stat *st,
+    struct inspect_result *r)
+{
+	struct cache_entry *e, **grown;
+	size_t i;
+
+	if (c == NULL || (e = calloc(1, sizeof *e)) == NULL)
+		return &r->info;
+	if ((e->path = strdup(path)) == NULL ||
+	    (grown = realloc(c->v, (c->n + 1) * sizeof *grown)) == NULL) {
+		free(e->path);
+		free(e);
+		return &r->info;
+	}
+	c->v = grown;
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->v[i]->path, path) == 0) {
+			entry_free(c->v[i]);
+			c->v[i] = c->v[--c->n];
+			break;
+		}
+	e->st = *st;
+	e->info = r->info;
+	e->used = 1;
+	memset(&r->info, 0, sizeof r->info);
+	c->v[c->n++] = e;
+	return &e->info;
+}
+
+/* Only what the last check used is kept. */
+static void
+cache_prune(struct schema_cache *c)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < c->n; ) {
+		if (!c->v[i]->used) {
+			entry_free(c->v[i]);
+			c->v[i] = c->v[--c->n];
+			continue;
+		}
+		c->v[i++]->used = 0;
+	}
+}
+
+/* One distinct file: there, trusted, known to the cache. */
+static void
+plug_look(struct plug *p, struct schema_cache *cache)
+{
+	struct cache_entry *e;
+
+	if (stat(p->path, &p->st) < 0)
+		p->state = PLUG_MISSING;
+	else if (loader_check_trust(p->path, &p->err) < 0)
+		p->state = PLUG_UNTRUSTED;
+	else {
+		p->state = PLUG_INSPECTED;
+		if ((e = cache_get(cache, p->path, &p->st)) != NULL) {
+			e->used = 1;
+			p->info = &e->info;
+		}
+	}
+}
+
+/* The distinct plugin files of conf, looked at: there, trusted, and
+ * inspected (those the cache does not know, side by side). */
+static int
+plugs_find(const struct conf *conf, const char *exe,
+    struct schema_cache *cache, struct plug **out, size_t *np)
 {
 	struct plug *ps = NULL, *grown;
 	struct inspect_result *res = NULL;
 	const char **paths = NULL;
 	size_t i, j, n = 0, ni = 0, last = 0;
-	struct stat st;
 
 	for (i = 0; i < conf->nloops; i++)
 		for (j = 0; j < conf->loops[i].ntasks; j++) {
@@ -457,14 +591,10 @@ plugs_find(const struct conf *conf, const char *exe, struct plug **out,
 			ps = grown;
 			memset(&ps[n], 0, sizeof ps[n]);
 			ps[n].path = p;
-			if (stat(p, &st) < 0)
-				ps[n].state = PLUG_MISSING;
-			else if (loader_check_trust(p, &ps[n].err) < 0)
-				ps[n].state = PLUG_UNTRUSTED;
-			else {
-				ps[n].state = PLUG_INSPECTED;
+			plug_look(&ps[n], cache);
+			if (ps[n].state == PLUG_INSPECTED &&
+			    ps[n].info == NULL)
 				ni++;
-			}
 			last = n++;
 		}
 	*out = ps;
@@ -475,12 +605,16 @@ plugs_find(const struct conf *conf, const char *exe, struct plug **out,
 	    (paths = calloc(ni, sizeof *paths)) == NULL)
 		goto fail;
 	for (i = 0, j = 0; i < n; i++)
-		if (ps[i].state == PLUG_INSPECTED) {
+		if (ps[i].state == PLUG_INSPECTED && ps[i].info == NULL) {
 			ps[i].res = &res[j];
 			paths[j++] = ps[i].path;
 		}
 	inspect_run(exe, paths, ni, INSPECT_DEADLINE_MS, res);
 	free(paths);
+	for (i = 0; i < n; i++)
+		if (ps[i].res != NULL && ps[i].res->ok)
+			ps[i].info = cache_put(cache, ps[i].path, &ps[i].st,
+			    ps[i].res);
 	return 0;
 fail:
 	free(res);
@@ -521,7 +655,7 @@ plug_of(const struct plug *ps, size_t n, const char *path, size_t *last)
 
 int
 schema_check(const struct conf *conf, const char *exe, int flags,
-    struct conf_errors *errs)
+    struct schema_cache *cache, struct conf_errors *errs)
 {
 	const struct task_conf *t;
 	const struct plug *p;
@@ -531,7 +665,7 @@ schema_check(const struct conf *conf, const char *exe, int flags,
 	size_t i, j, n = 0, last = 0;
 
 	if (sink_init(&k, conf, errs) < 0 ||
-	    plugs_find(conf, exe, &ps, &n) < 0) {
+	    plugs_find(conf, exe, cache, &ps, &n) < 0) {
 		conf_errors_free(errs);
 		return -1;
 	}
@@ -547,17 +681,18 @@ schema_check(const struct conf *conf, const char *exe, int flags,
 			} else if (p->state == PLUG_UNTRUSTED)
 				sink_add(&k, t->mark, "task '%s': %s", t->name,
 				    p->err.msg);
-			else if (!p->res->ok)
+			else if (p->info == NULL)
 				sink_add(&k, t->mark, "task '%s': plugin '%s': "
 				    "%s", t->name, t->plugin, p->res->msg);
-			else if (p->res->info.has_settings)
-				check_task(&k, t, &p->res->info);
+			else if (p->info->has_settings)
+				check_task(&k, t, p->info);
 		}
 	names_free(&nm);
 	plugs_free(ps, n);
-	if (k.nomem) {
+	cache_prune(cache);
+	if (k.nomem || errs->n == 0) {
 		conf_errors_free(errs);
-		return -1;
+		return k.nomem ? -1 : 0;
 	}
-	return errs->n > 0 ? -1 : 0;
+	return -1;
 }

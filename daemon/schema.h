@@ -19,14 +19,27 @@
 #define SCHEMA_MISSING	0x01
 
 /*
- * Check every task of conf.  exe is loopd's own executable, for the
+ * What plugin files declared, kept from one check to the next while each
+ * is the same file (inode, size, mtime, ctime), so that a reload inspects
+ * only new or replaced files.  Only what succeeded is kept, and only for
+ * files the last check used.  Free with schema_cache_free() (NULL is
+ * fine).
+ */
+struct schema_cache;
+
+struct schema_cache *schema_cache_new(void);
+void	schema_cache_free(struct schema_cache *cache);
+
+/*
+ * Check every task of conf, through cache (may be NULL: every file is
+ * inspected).  exe is loopd's own executable, for the
  * inspection children.  Returns 0 when nothing is wrong; else -1 with
  * errs (zeroed by the caller; free with conf_errors_free()) holding every
  * problem, their marks pointing into errs itself (errs->file,
  * errs->fragments), so that errs outlives conf; errs->n is 0 when memory
- * ran out.  Blocks for the inspections: at most INSPECT_DEADLINE_MS.
+ * ran out.  errs is left empty when nothing is wrong.  Blocks for the inspections: at most INSPECT_DEADLINE_MS.
  */
 int	schema_check(const struct conf *conf, const char *exe, int flags,
-	    struct conf_errors *errs);
+	    struct schema_cache *cache, struct conf_errors *errs);
 
 #endif /* LOOPD_SCHEMA_H */

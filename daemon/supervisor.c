@@ -2144,7 +2144,8 @@ sv_reload(struct supervisor *sv)
 	conf = config_parse_file(sv->opts->path, sv->opts->plugin_dir,
 	    sv->opts->default_plugin_dir, &errs);
 	/* Each task's config: against its plugin's settings (schema.h). */
-	if (conf != NULL && schema_check(conf, sv->exe, 0, &errs) < 0) {
+	if (conf != NULL && schema_check(conf, sv->exe, 0,
+	    sv->opts->schema, &errs) < 0) {
 		config_free(conf);
 		conf = NULL;
 	}

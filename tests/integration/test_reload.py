@@ -3,6 +3,7 @@ changes nothing; a burst of SIGHUPs costs nothing."""
 
 import os
 import re
+import shutil
 import signal
 import time
 import unittest
@@ -152,6 +153,49 @@ class ReloadTest(LoopdTestCase):
                                          message="good"))])
         self.assertEqual(rep["event"], "reload", rep)
         self.assertEqual(rep["reconfigured"], ["tick"])
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+    def test_replaced_plugin_file_is_inspected_again(self):
+        """What a plugin file declared is kept from one reload to the next
+        only while it is the same file: a .so replaced by rename is read
+        again, and its new settings apply."""
+        pdir = os.path.join(self.tmp, "own")
+        os.mkdir(pdir)
+        for src, dst in (("ver1", "x"), ("ticker", "ticker")):
+            shutil.copy(os.path.join(self.plugin_dir(), src + ".so"),
+                        os.path.join(pdir, dst + ".so"))
+        path = os.path.join(self.tmp, "loopd.yaml")
+
+        def write(message):
+            self.write_file("loopd.yaml", to_yaml({
+                "plugin_dir": pdir, "plugin_watch": False,
+                "loops": [loop("l", task("x", "x", portt=1),
+                               task("tick", "ticker", interval="1h",
+                                    message=message))]}))
+            n = d.mark() if d else 0
+            return n
+
+        d = None
+        write("a")
+        d = self.start(config=path)
+        d.wait_ready()
+        for message, replace, event in (("b", False, "reload"),
+                                        ("c", True, "reload_failed")):
+            if replace:
+                shutil.copy(os.path.join(self.plugin_dir(), "echo.so"),
+                            os.path.join(pdir, "x.so.new"))
+                os.rename(os.path.join(pdir, "x.so.new"),
+                          os.path.join(pdir, "x.so"))
+            n = write(message)
+            d.signal(signal.SIGHUP)
+            rep = d.wait_for(lambda r: r.get("event") in
+                             ("reload", "reload_failed"), after=n,
+                             what="a reload record")
+            self.assertEqual(rep["event"], event, rep)
+        self.assertEqual(len(rep["errors"]), 1, rep["errors"])
+        self.assertIn("task 'x': config: unknown key 'portt' for plugin 'x'; "
+                      "did you mean 'port'?", rep["errors"][0])
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 0)
 
