@@ -438,18 +438,28 @@ children_wait(struct child *cs, size_t n, uint64_t deadline)
 	struct pollfd *pfd;
 	size_t i, np, *who;
 	uint64_t now;
-	int busy, timeout;
+	int busy, timeout, answered;
 
 	pfd = calloc(n, sizeof *pfd);
 	who = calloc(n, sizeof *who);
 	for (;;) {
-		for (i = 0, np = 0, busy = 0; i < n; i++) {
+		for (i = 0, np = 0, busy = 0, answered = 0; i < n; i++) {
+			/* A child that has exited wrote all it will: what a
+			 * process it left behind holds open is not waited
+			 * for. */
+			if (cs[i].fd >= 0 && (child_reap(&cs[i], 0),
+			    cs[i].reaped)) {
+				fcntl(cs[i].fd, F_SETFL, O_NONBLOCK);
+				while (cs[i].fd >= 0)
+					child_read(&cs[i]);
+			}
 			if (cs[i].fd < 0) {
 				child_reap(&cs[i], 0);
 				busy |= !cs[i].reaped;
 				continue;
 			}
 			busy = 1;
+			answered |= cs[i].len > 0;
 			if (pfd != NULL && who != NULL) {
 				pfd[np].fd = cs[i].fd;
 				pfd[np].events = POLLIN;
@@ -460,8 +470,9 @@ children_wait(struct child *cs, size_t n, uint64_t deadline)
 		if (!busy || now >= deadline || pfd == NULL || who == NULL)
 			break;
 		timeout = (int)(deadline - now);
-		/* A child that closed its pipe is waited for in short steps. */
-		if (np < n && timeout > 2)
+		/* A child that closed its pipe, or has answered (and may have
+		 * left a process holding it), is waited for in short steps. */
+		if ((np < n || answered) && timeout > 2)
 			timeout = 2;
 		if (poll(pfd, np, timeout) < 0 && errno != EINTR)
 			break;
@@ -476,6 +487,9 @@ children_wait(struct child *cs, size_t n, uint64_t deadline)
 			child_reap(&cs[i], 1);
 			cs[i].status = -1;	/* timed out */
 		}
+		/* What the plugin's constructors forked goes too. */
+		if (cs[i].pid > 0)
+			kill(-cs[i].pid, SIGKILL);
 		if (cs[i].fd >= 0) {
 			close(cs[i].fd);
 			cs[i].fd = -1;

@@ -3,6 +3,7 @@ throwaway process, as text or JSON."""
 
 import json
 import os
+import subprocess
 import unittest
 
 from loopd_harness import LoopdTestCase, env
@@ -90,6 +91,16 @@ class PluginInspectTest(LoopdTestCase):
         self.assertEqual(p.stdout, "")
         self.assertIn(self.so("ctorcrash"), p.stderr)
         self.assertIn("inspect_crashed", p.stderr)
+
+    def test_constructor_that_leaves_a_process(self):
+        """The descriptor is read once the child has exited, though a
+        process it left holds the pipe; that process is killed."""
+        p = self.inspect("--json", self.so("ctorfork"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["name"], "ctorfork")
+        out = subprocess.run(["pgrep", "-f", "inspect-plugin " +
+                              self.so("ctorfork")], capture_output=True)
+        self.assertEqual(out.stdout, b"")
 
     def test_not_a_plugin(self):
         for name, word in (("badabi", "plugin_abi"),
