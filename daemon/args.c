@@ -142,8 +142,7 @@ args_digit(int c, int base)
 	return -1;
 }
 
-/* 0 and *out, -1 when s is not an integer, -2 when it is out of range. */
-static int
+int
 args_parse_int(const char *s, int64_t *out)
 {
 	uint64_t v = 0;

@@ -29,4 +29,10 @@ void	args_init(struct loopd_args *args, const struct conf_node *root,
 const struct conf_node *args_lookup(const struct conf_node *root,
 	    const char *path);
 
+/*
+ * s as the integer getter reads it (decimal or 0x hex, with a sign):
+ * 0 and *out, -1 when s is not an integer, -2 when it is out of range.
+ */
+int	args_parse_int(const char *s, int64_t *out);
+
 #endif /* LOOPD_ARGS_H */

@@ -1955,3 +1955,9 @@ config_backend_name(enum conf_backend backend)
 		return "unknown";
 	return backend_names[backend];
 }
+
+const char *
+config_suggest(const char *s, const char *const words[], size_t n)
+{
+	return suggest(s, words, n);
+}

@@ -241,6 +241,13 @@ void		 conf_errors_free(struct conf_errors *errs);
 int		 config_parse_duration(const char *text, uint64_t *ms,
 		    const char **err);
 
+/*
+ * The word of words[0..n) that s is most likely a typo of (at most two
+ * edits, ignoring case), for "did you mean"; borrowed from words, or NULL.
+ */
+const char	*config_suggest(const char *s, const char *const words[],
+		    size_t n);
+
 const char	*config_backend_name(enum conf_backend backend);
 const char	*config_exec_kind_name(enum conf_exec_kind kind);
 const char	*config_sandbox_profile_name(enum conf_sandbox_profile p);

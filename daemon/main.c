@@ -16,10 +16,12 @@
 #include "config.h"
 #include "creds.h"
 #include "executor.h"
+#include "inspect.h"
 #include "loader.h"
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "schema.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -28,6 +30,7 @@
 
 static const char usage_text[] =
 "Usage: loopd [OPTION]...\n"
+"       loopd plugin inspect [--json] [-P DIR] FILE.so|NAME\n"
 "Run the event loops and tasks that a YAML file describes, each loop in a\n"
 "worker process of its own, each task an instance of a plugin (.so).\n"
 "loopd stays in the foreground and logs JSON lines on stderr.\n"
@@ -37,7 +40,9 @@ static const char usage_text[] =
 "  -t, --check-config [FILE]\n"
 "                           check FILE (or the -c file, or the default) and\n"
 "                           exit: 0 when it is valid, 78 with one\n"
-"                           FILE:LINE:COLUMN: message per problem when not\n"
+"                           FILE:LINE:COLUMN: message per problem when not;\n"
+"                           each task's config: is checked against the\n"
+"                           settings its plugin declares\n"
 "  -v, --verbose            with --check-config: also list each loop's\n"
 "                           sandbox profile and the system call groups it\n"
 "                           allows\n"
@@ -47,6 +52,12 @@ static const char usage_text[] =
 "                           into the background\n"
 "  -h, --help               show this help and exit\n"
 "  -V, --version            show the version and plugin ABI and exit\n"
+"\n"
+"Commands:\n"
+"  plugin inspect [--json] [-P DIR] FILE.so|NAME\n"
+"                           print a plugin's name, version, ABI, description\n"
+"                           and settings (NAME is looked up in DIR, default\n"
+"                           " LOOPD_PLUGIN_DIR "), as text or JSON\n"
 "\n"
 "Signals:\n"
 "  SIGTERM, SIGINT  cancel every task, wait up to shutdown.grace, then kill\n"
@@ -69,6 +80,7 @@ struct options {
 	int		 check;
 	int		 verbose;
 	int		 worker;
+	const char	*inspect;	/* INSPECT_ARG's file */
 };
 
 static void	usage_error(const char *fmt, ...)
@@ -99,6 +111,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ PROC_WORKER_ARG + 2,	no_argument,	   NULL, 'W' },
+		{ INSPECT_ARG + 2,	required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -114,6 +127,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'W':
 			o->worker = 1;
+			break;
+		case 'I':
+			o->inspect = optarg;
 			break;
 		case 'P':
 			o->plugin_dir = optarg;
@@ -183,60 +199,49 @@ self_path(char *buf, size_t len)
 	return 0;
 }
 
-/*
- * Plugin files that are not there yet: worth a warning, not a refusal.
- * Plugin files that others could have written (loader_check_trust()): an
- * error each, and the configuration is refused (exit 78), as running it
- * would refuse those tasks.
- */
 static void
-warn_missing_plugins(const struct conf *conf)
+print_problems(const struct conf_errors *errs, const char *path)
 {
-	struct checked {
-		const char		*path;
-		int			 state;	/* 0 missing, 1 fine, 2 not trusted */
-		struct plugin_error	 err;
-	} *seen = NULL, *c, *grown;
-	size_t i, j, k, nseen = 0, bad = 0;
-	struct stat st;
+	char line[1024];
+	size_t i;
 
-	/* Each plugin file once, however many tasks use it. */
-	for (i = 0; i < conf->nloops; i++)
-		for (j = 0; j < conf->loops[i].ntasks; j++) {
-			const struct task_conf *t = &conf->loops[i].tasks[j];
+	for (i = 0; i < errs->n; i++) {
+		conf_error_format(&errs->v[i], line, sizeof line);
+		log_plain("%s", line);
+	}
+	if (errs->n == 0)
+		log_plain("%s: out of memory", path);
+	else
+		log_plain("%s: %zu problem%s found", path, errs->n,
+		    errs->n == 1 ? "" : "s");
+}
 
-			for (k = 0, c = NULL; k < nseen && c == NULL; k++)
-				if (strcmp(seen[k].path, t->plugin_path) == 0)
-					c = &seen[k];
-			if (c == NULL) {
-				if ((grown = realloc(seen, (nseen + 1) *
-				    sizeof *seen)) == NULL)
-					break;
-				seen = grown;
-				c = &seen[nseen++];
-				c->path = t->plugin_path;
-				c->state = stat(c->path, &st) < 0 ? 0 :
-				    loader_check_trust(c->path, &c->err) < 0 ?
-				    2 : 1;
-			}
-			if (c->state == 0)
-				log_plain("%s:%d:%d: warning: task '%s': plugin "
-				    "file %s does not exist", t->mark.file,
-				    t->mark.line, t->mark.col, t->name,
-				    t->plugin_path);
-			else if (c->state == 2) {
-				log_plain("%s:%d:%d: task '%s': %s",
-				    t->mark.file, t->mark.line, t->mark.col,
-				    t->name, c->err.msg);
-				bad++;
-			}
-		}
-	free(seen);
-	if (bad == 0)
-		return;
-	log_plain("%s: %zu problem%s found", conf->path, bad,
-	    bad == 1 ? "" : "s");
-	exit(EXIT_CONFIG);
+/*
+ * Every plugin file must be there and trusted, and every task's config:
+ * must fit the settings its plugin declares (read in a child process:
+ * schema.h).  Returns 0, or -1 after printing the problems.
+ */
+static int
+check_plugins(const struct conf *conf)
+{
+	struct conf_errors errs = { 0 };
+	struct creds c;
+	char exe[PATH_MAX], msg[256];
+
+	if (self_path(exe, sizeof exe) < 0) {
+		log_plain("loopd: cannot find its own executable in "
+		    "/proc/self/exe, to inspect plugins: is /proc mounted?");
+		return -1;
+	}
+	/* The plugins' constructors run as the workers would: as `user:`,
+	 * when root (check_user() has resolved it once already). */
+	if (creds_resolve(conf, &c, msg, sizeof msg) < 0)
+		memset(&c, 0, sizeof c);
+	if (schema_check(conf, exe, &c, SCHEMA_MISSING, NULL, &errs) == 0)
+		return 0;
+	print_problems(&errs, conf->path);
+	conf_errors_free(&errs);
+	return -1;
 }
 
 /*
@@ -321,19 +326,12 @@ load_config(const struct options *o)
 {
 	struct conf_errors errs = { 0 };
 	struct conf *conf;
-	char line[1024];
-	size_t i;
 
 	conf = config_parse_file(o->config, o->plugin_dir, LOOPD_PLUGIN_DIR,
 	    &errs);
 	if (conf != NULL)
 		return conf;
-	for (i = 0; i < errs.n; i++) {
-		conf_error_format(&errs.v[i], line, sizeof line);
-		log_plain("%s", line);
-	}
-	log_plain("%s: %zu problem%s found", o->config,
-	    errs.n, errs.n == 1 ? "" : "s");
+	print_problems(&errs, o->config);
 	conf_errors_free(&errs);
 	return NULL;
 }
@@ -358,6 +356,75 @@ open_log_target(const struct conf *conf)
 	return 0;
 }
 
+/*
+ * `loopd plugin inspect [--json] [-P DIR] FILE.so|NAME`: the descriptor,
+ * read as --check-config reads it, in a child process.  A NAME (no slash,
+ * no .so) is DIR/NAME.so.
+ */
+static int
+plugin_command(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json",		no_argument,	   NULL, 'j' },
+		{ "plugin-dir",		required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct inspect_result r = { 0 };
+	const char *dir = LOOPD_PLUGIN_DIR, *arg;
+	char exe[PATH_MAX], path[PATH_MAX];
+	const char *paths[1];
+	size_t len;
+	json_t *o;
+	int ch, json = 0;
+
+	if (argc < 2 || strcmp(argv[1], "inspect") != 0)
+		usage_error("plugin: expected 'inspect'");
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "jP:", longopts, NULL)) != -1) {
+		if (ch == 'j')
+			json = 1;
+		else if (ch == 'P')
+			dir = optarg;
+		else
+			usage_error("plugin inspect: bad option");
+	}
+	if (optind != argc - 1)
+		usage_error("plugin inspect: give one FILE.so or NAME");
+	arg = argv[optind];
+	len = strlen(arg);
+	if (strchr(arg, '/') != NULL || (len > 3 &&
+	    strcmp(arg + len - 3, ".so") == 0))
+		snprintf(path, sizeof path, "%s", arg);
+	else
+		snprintf(path, sizeof path, "%s/%s.so", dir, arg);
+	if (self_path(exe, sizeof exe) < 0) {
+		log_plain("loopd: cannot find its own executable in "
+		    "/proc/self/exe: is /proc mounted?");
+		return 1;
+	}
+	paths[0] = path;
+	if (access(path, F_OK) < 0) {
+		log_plain("loopd: %s: %s", path, strerror(errno));
+		return 1;
+	}
+	inspect_run(exe, NULL, paths, 1, INSPECT_DEADLINE_MS, &r);
+	if (!r.ok) {
+		log_plain("loopd: %s (%s)", r.msg, r.type);
+		inspect_result_free(&r);
+		return 1;
+	}
+	if (json) {
+		o = inspect_info_json(&r.info);
+		json_object_set_new(o, "file", json_string(path));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(o);
+	} else
+		inspect_print(stdout, path, &r.info);
+	inspect_result_free(&r);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -365,9 +432,14 @@ main(int argc, char **argv)
 	struct supervisor_opts sopts;
 	struct conf *conf;
 	char exe[PATH_MAX];
+	int rc;
 
 	std_fds_open();
+	if (argc > 1 && strcmp(argv[1], "plugin") == 0)
+		return plugin_command(argc - 1, argv + 1);
 	parse_options(argc, argv, &o);
+	if (o.inspect != NULL)
+		inspect_child_main(o.inspect);
 	if (o.worker) {
 		log_capture_libevent();
 		return worker_main();
@@ -376,7 +448,10 @@ main(int argc, char **argv)
 		return EXIT_CONFIG;
 	check_user(conf);
 	if (o.check) {
-		warn_missing_plugins(conf);
+		if (check_plugins(conf) < 0) {
+			config_free(conf);
+			return EXIT_CONFIG;
+		}
 		warn_executors(conf);
 		if (o.verbose)
 			list_sandboxes(conf);
@@ -404,5 +479,8 @@ main(int argc, char **argv)
 	sopts.path = o.config;
 	sopts.plugin_dir = o.plugin_dir;
 	sopts.default_plugin_dir = LOOPD_PLUGIN_DIR;
-	return supervisor_run(conf, &sopts, exe);
+	sopts.schema = schema_cache_new();	/* NULL: no cache, still checked */
+	rc = supervisor_run(conf, &sopts, exe);
+	schema_cache_free(sopts.schema);
+	return rc;
 }

@@ -39,6 +39,7 @@
 #include "proc.h"
 #include "restart.h"
 #include "sandbox.h"
+#include "schema.h"
 #include "supervisor.h"
 #include "symbolize.h"
 #include "task.h"
@@ -187,8 +188,8 @@ static void	sv_send_listen_fd(struct sv_loop *, size_t);
 struct sv_diff;
 static void	sv_control_reloaded(struct supervisor *, struct sv_diff *,
 		    const struct conf_errors *);
-static int	sv_resolve_creds(const struct conf *, struct creds *,
-		    const uint64_t *);
+static int	sv_resolve_creds(struct supervisor *, const struct conf *,
+		    struct creds *, const uint64_t *);
 
 /* A record tagged with the loop and the worker's pid. */
 static json_t *
@@ -2158,15 +2159,22 @@ sv_reload(struct supervisor *sv)
 	sv->seen_path = NULL;	/* it may point into the old file */
 	conf = config_parse_file(sv->opts->path, sv->opts->plugin_dir,
 	    sv->opts->default_plugin_dir, &errs);
+	if (conf != NULL && sv_resolve_creds(sv, conf, &creds, &t0) < 0) {
+		config_free(conf);
+		notify_ready("reload failed; running as before");
+		return;
+	}
+	/* Each task's config: against its plugin's settings (schema.h),
+	 * read by children with no more rights than the workers. */
+	if (conf != NULL && schema_check(conf, sv->exe, &creds, 0,
+	    sv->opts->schema, &errs) < 0) {
+		config_free(conf);
+		conf = NULL;
+	}
 	if (conf == NULL) {
 		sv_reload_failed(&errs, t0);
 		sv_control_reloaded(sv, NULL, &errs);
 		conf_errors_free(&errs);
-		notify_ready("reload failed; running as before");
-		return;
-	}
-	if (sv_resolve_creds(conf, &creds, &t0) < 0) {
-		config_free(conf);
 		notify_ready("reload failed; running as before");
 		return;
 	}
@@ -2848,8 +2856,8 @@ sv_watchdog_start(struct supervisor *sv)
  * a change of /etc/passwd).
  */
 static int
-sv_resolve_creds(const struct conf *conf, struct creds *c,
-    const uint64_t *t0)
+sv_resolve_creds(struct supervisor *sv, const struct conf *conf,
+    struct creds *c, const uint64_t *t0)
 {
 	struct conf_error e = { conf->user_mark, NULL };
 	struct conf_errors errs = { &e, 1, conf->path, NULL, 0 };
@@ -2861,6 +2869,7 @@ sv_resolve_creds(const struct conf *conf, struct creds *c,
 	e.msg = msg;
 	if (t0 != NULL) {
 		sv_reload_failed(&errs, *t0);
+		sv_control_reloaded(sv, NULL, &errs);
 		return -1;
 	}
 	conf_error_format(&e, line, sizeof line);
@@ -2912,7 +2921,7 @@ sv_init(struct supervisor *sv, struct conf *conf,
 		return -1;
 	}
 	sv->conf = conf;
-	if (sv_resolve_creds(conf, &sv->creds, NULL) < 0)
+	if (sv_resolve_creds(sv, conf, &sv->creds, NULL) < 0)
 		return -1;
 	for (i = 0; i < sizeof handled_signals / sizeof handled_signals[0];
 	    i++) {

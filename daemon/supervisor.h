@@ -13,10 +13,15 @@
 struct supervisor;
 
 /* How to read the configuration again on SIGHUP. */
+struct schema_cache;
+
 struct supervisor_opts {
 	const char	*path;			/* the file */
 	const char	*plugin_dir;		/* -P, or NULL */
 	const char	*default_plugin_dir;
+	/* What plugins declared, for a reload's check (schema.h); borrowed,
+	 * may be NULL. */
+	struct schema_cache *schema;
 };
 
 /*

@@ -102,6 +102,89 @@ LOOPD_API const char	*loopd_strerror(int code);
 #define LOOPD_PLUGIN_NOTIFY_READY	0x01	/* see loopd_task_ready() */
 
 /*
+ * Since 1.1.  The settings a plugin's tasks take under `config:`, declared
+ * in its descriptor (.settings), so that `loopd --check-config` and a
+ * reload can check each task's mapping before it runs: unknown keys (with
+ * "did you mean"), values of the wrong type or out of range, and missing
+ * required keys are reported with file, line and column.  loopd reads the
+ * table in a throwaway process (`loopd plugin inspect` prints it), never
+ * in the supervisor.  A plugin without one (.settings NULL, or a 1.0
+ * plugin) is not checked; the getters work the same either way, and a
+ * default written here is for the operator to read: the getter's `def`
+ * is still the one that counts.
+ *
+ * Types, and what a value must be (as the matching getter reads it):
+ *   LOOPD_TYPE_STRING    any scalar
+ *   LOOPD_TYPE_INT       an unquoted integer from min to max
+ *   LOOPD_TYPE_BOOL      true/false, yes/no, on/off, unquoted
+ *   LOOPD_TYPE_DURATION  "250ms", "10s", "5m", "1h"
+ *   LOOPD_TYPE_ENUM      one of `values`, written "a|b|c"
+ *   LOOPD_TYPE_LIST      a sequence (its items are the plugin's business)
+ *   LOOPD_TYPE_MAP       a mapping (its keys are the plugin's business)
+ * A null value counts as absent.  The table ends with LOOPD_SETTINGS_END.
+ * Strings are static: key is [A-Za-z0-9_-], at most 64 bytes; a table
+ * holds at most 256 settings.
+ */
+#define LOOPD_TYPE_STRING	1
+#define LOOPD_TYPE_INT		2
+#define LOOPD_TYPE_BOOL		3
+#define LOOPD_TYPE_DURATION	4
+#define LOOPD_TYPE_ENUM		5
+#define LOOPD_TYPE_LIST		6
+#define LOOPD_TYPE_MAP		7
+
+#define LOOPD_SETTING_REQUIRED	0x01	/* for .flags: the key must be set */
+
+struct loopd_setting {
+	const char	*key;		/* NULL ends the table */
+	uint32_t	 type;		/* LOOPD_TYPE_* */
+	uint32_t	 flags;		/* LOOPD_SETTING_REQUIRED, or 0 */
+	int64_t		 min, max;	/* LOOPD_TYPE_INT: the range */
+	const char	*values;	/* LOOPD_TYPE_ENUM: "a|b|c" */
+	const char	*def;		/* the default, as text, or NULL */
+	const char	*description;	/* one line */
+	void		*reserved[2];	/* zero; for later minor versions */
+};
+
+/*
+ * static const struct loopd_setting echo_settings[] = {
+ *	LOOPD_SETTING_STRING("address", "127.0.0.1", "IPv4 address"),
+ *	LOOPD_SETTING_INT("port", 0, 65535, "7000", "TCP port; 0 picks one"),
+ *	LOOPD_REQUIRED(LOOPD_TYPE_STRING, "upstream", "where to forward"),
+ *	LOOPD_SETTINGS_END
+ * };
+ * LOOPD_PLUGIN(.name = "echo", ..., .settings = echo_settings);
+ */
+#define LOOPD_SETTING_STRING(k, d, desc)				\
+	{ .key = (k), .type = LOOPD_TYPE_STRING, .def = (d),		\
+	  .description = (desc) }
+#define LOOPD_SETTING_INT(k, lo, hi, d, desc)				\
+	{ .key = (k), .type = LOOPD_TYPE_INT, .min = (lo), .max = (hi),	\
+	  .def = (d), .description = (desc) }
+#define LOOPD_SETTING_BOOL(k, d, desc)					\
+	{ .key = (k), .type = LOOPD_TYPE_BOOL, .def = (d),		\
+	  .description = (desc) }
+#define LOOPD_SETTING_DURATION(k, d, desc)				\
+	{ .key = (k), .type = LOOPD_TYPE_DURATION, .def = (d),		\
+	  .description = (desc) }
+#define LOOPD_SETTING_ENUM(k, vals, d, desc)				\
+	{ .key = (k), .type = LOOPD_TYPE_ENUM, .values = (vals),	\
+	  .def = (d), .description = (desc) }
+#define LOOPD_SETTING_LIST(k, desc)					\
+	{ .key = (k), .type = LOOPD_TYPE_LIST, .description = (desc) }
+#define LOOPD_SETTING_MAP(k, desc)					\
+	{ .key = (k), .type = LOOPD_TYPE_MAP, .description = (desc) }
+/* A key that must be set, of a type without a range or values. */
+#define LOOPD_REQUIRED(t, k, desc)					\
+	{ .key = (k), .type = (t), .flags = LOOPD_SETTING_REQUIRED,	\
+	  .description = (desc) }
+/* A required integer from lo to hi. */
+#define LOOPD_REQUIRED_INT(k, lo, hi, desc)				\
+	{ .key = (k), .type = LOOPD_TYPE_INT, .min = (lo), .max = (hi),	\
+	  .flags = LOOPD_SETTING_REQUIRED, .description = (desc) }
+#define LOOPD_SETTINGS_END	{ .key = 0 }
+
+/*
  * The descriptor.  Define it with LOOPD_PLUGIN(); do not fill abi_* or size
  * by hand.
  *
@@ -145,6 +228,8 @@ LOOPD_API const char	*loopd_strerror(int code);
  *   A value of the wrong type fails the task, as in start.  Called only
  *   while the task is running (not starting, not cancelling).  NULL means
  *   "always restart".
+ * settings: the table of the settings its tasks take (see struct
+ *   loopd_setting above), or NULL: not checked before start.
  */
 struct loopd_plugin {
 	uint32_t	abi_major;
@@ -162,7 +247,8 @@ struct loopd_plugin {
 	void		(*exit_process)(void);		/* since 1.1 */
 	int		(*reconfigure)(loopd_task *task, void *state,
 			    const loopd_args *args);	/* since 1.1 */
-	void		*reserved[5];	/* zero; for later minor versions */
+	const struct loopd_setting *settings;		/* since 1.1 */
+	void		*reserved[4];	/* zero; for later minor versions */
 };
 
 /* The name of the symbol loopd looks up in every plugin. */

@@ -366,6 +366,16 @@ echo_stop(void *state)
 	free(e);
 }
 
+/* What --check-config and a reload check a task's config: against. */
+static const struct loopd_setting echo_settings_table[] = {
+	LOOPD_SETTING_STRING("address", "127.0.0.1",
+	    "IPv4 address to listen on"),
+	LOOPD_SETTING_INT("port", 0, 65535, "7000", "TCP port; 0 picks one"),
+	LOOPD_SETTING_INT("backlog", 1, 65535, "128",
+	    "connections waiting to be accepted, at most"),
+	LOOPD_SETTINGS_END
+};
+
 LOOPD_PLUGIN(
 	.name = "echo",
 	.version = "1.0",
@@ -374,4 +384,5 @@ LOOPD_PLUGIN(
 	.cancel = echo_cancel,
 	.stop = echo_stop,
 	.reconfigure = echo_reconfigure,
+	.settings = echo_settings_table,
 );

@@ -96,6 +96,13 @@ ticker_stop(void *state)
 	free(state);
 }
 
+static const struct loopd_setting ticker_settings[] = {
+	LOOPD_SETTING_DURATION("interval", "1s", "time between two lines"),
+	LOOPD_SETTING_STRING("message", "tick",
+	    "the line, followed by a count"),
+	LOOPD_SETTINGS_END
+};
+
 LOOPD_PLUGIN(
 	.name = "ticker",
 	.version = "1.0",
@@ -104,4 +111,5 @@ LOOPD_PLUGIN(
 	.cancel = ticker_cancel,
 	.stop = ticker_stop,
 	.reconfigure = ticker_reconfigure,
+	.settings = ticker_settings,
 );

@@ -108,6 +108,61 @@ BAD_SUPERVISION_PROBLEMS = [
 ]
 
 
+# Settings of the bundled plugins and of the test plugin `settings`.
+PLUGIN_SETTINGS = """\
+plugin_dir: {plugin_dir}
+loops:
+  - name: net
+    tasks:
+      - name: e1
+        plugin: echo
+        config:
+          portt: 7000
+      - name: e2
+        plugin: echo
+        config:
+          port: "7000"
+      - name: e3
+        plugin: echo
+        config: {{port: 70000, backlog: 0, address: ~}}
+      - name: t
+        plugin: ticker
+        config:
+          interval: 5 s
+          message: [a]
+      - name: s
+        plugin: settings
+        config:
+          retries: 11
+          verbose: maybe
+          mode: saef
+          peers: x
+          labels: [a]
+"""
+PLUGIN_SETTINGS_PROBLEMS = [
+    (8, 11, "task 'e1': config: unknown key 'portt' for plugin 'echo'; did "
+            "you mean 'port'?"),
+    (12, 17, "task 'e2': config.port: expected an integer, got \"7000\" "
+             "(a quoted string; write it without quotes)"),
+    (15, 24, "task 'e3': config.port: 70000 is out of range: from 0 to "
+             "65535"),
+    (15, 40, "task 'e3': config.backlog: 0 is out of range: from 1 to "
+             "65535"),
+    (19, 21, "task 't': config.interval: expected a duration such as 250ms "
+             "or 10s, got \"5 s\""),
+    (20, 20, "task 't': config.message: expected a string, got a sequence"),
+    (24, 11, "task 's': config: plugin 'settings' needs 'upstream' (string), "
+            "which is not set"),
+    (24, 20, "task 's': config.retries: 11 is out of range: from -1 to 10"),
+    (25, 20, "task 's': config.verbose: expected true or false, got "
+             "\"maybe\""),
+    (26, 17, "task 's': config.mode: unknown value 'saef'; did you mean "
+             "'safe'?"),
+    (27, 18, "task 's': config.peers: expected a list, got \"x\""),
+    (28, 19, "task 's': config.labels: expected a mapping, got a sequence"),
+]
+
+
 class CheckConfigTest(LoopdTestCase):
 
     def problems(self, stderr, path):
@@ -196,14 +251,76 @@ class CheckConfigTest(LoopdTestCase):
         self.assertEqual(p.returncode, 78)
         self.assertIn(path, p.stderr)
 
-    def test_missing_plugin_is_a_warning(self):
-        """The .so may be installed later: valid, with a warning."""
-        path = self.write_config([loop("l", task("t", "notinstalled"))])
+    def test_missing_plugin_is_an_error(self):
+        """A plugin that is not there is an error, with "did you mean"
+        among the plugins that are."""
+        path = self.write_config([loop("l", task("t", "ehco"),
+                                       task("u", "notinstalled"))])
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertEqual(p.stdout, "")
+        probs = self.problems(p.stderr, path)
+        self.assertEqual(len(probs), 2, p.stderr)
+        self.assertIn("task 't': plugin 'ehco' not found: %s does not "
+                      "exist; did you mean 'echo'?" %
+                      os.path.join(self.plugin_dir(), "ehco.so"),
+                      probs[0][2])
+        self.assertIn("task 'u': plugin 'notinstalled' not found", probs[1][2])
+        self.assertIn("its directory has ", probs[1][2])
+
+    def test_plugin_settings_checked(self):
+        """Each task's config: against its plugin's settings: unknown keys,
+        types and ranges, with the key's or the value's line and column."""
+        path = self.write_file("settings.yaml", PLUGIN_SETTINGS.format(
+            plugin_dir=self.plugin_dir()))
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 78, p.stderr)
+        probs = self.problems(p.stderr, path)
+        self.assertEqual([(ln, col) for ln, col, _ in probs],
+                         [(ln, col) for ln, col, _ in
+                          PLUGIN_SETTINGS_PROBLEMS], p.stderr)
+        for (ln, col, msg), (_, _, want) in zip(probs,
+                                                PLUGIN_SETTINGS_PROBLEMS):
+            with self.subTest(line=ln, col=col):
+                self.assertIn(want, msg)
+        self.assertIn("%d problems" % len(PLUGIN_SETTINGS_PROBLEMS),
+                      p.stderr)
+
+    def test_plugin_settings_valid(self):
+        path = self.write_config([loop("l", task(
+            "s", "settings", upstream="x", retries=-1, verbose=True,
+            timeout="250ms", mode="fast"))])
         p = self.run_loopd(["--check-config", path])
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("configuration is valid", p.stdout)
-        self.assertRegex(p.stderr, re.escape(path) +
-                         r":\d+:\d+: warning: .*notinstalled\.so")
+        self.assertEqual(p.stderr, "")
+
+    def test_inspection_crash_is_an_error(self):
+        """A plugin whose loading crashes is reported for each of its
+        tasks; loopd itself carries on and reports the rest."""
+        path = self.write_config([loop("l", task("a", "ctorcrash"),
+                                       task("e", "echo", portt=1),
+                                       task("b", "ctorcrash"))])
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 78, p.stderr)
+        probs = self.problems(p.stderr, path)
+        self.assertEqual(len(probs), 3, p.stderr)
+        crashed = os.path.join(self.plugin_dir(), "ctorcrash.so")
+        for i, name in ((0, "a"), (2, "b")):
+            self.assertIn("task '%s': plugin 'ctorcrash': %s: loading it "
+                          "to read its descriptor" % (name, crashed),
+                          probs[i][2])
+        self.assertIn("did you mean 'port'?", probs[1][2])
+
+    def test_inspection_hang_is_an_error(self):
+        """A constructor that never returns: the inspection is killed at
+        its deadline (3 s) and the plugin named."""
+        path = self.write_config([loop("l", task("h", "ctorhang"))])
+        p = self.run_loopd(["--check-config", path], timeout=10.0)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        probs = self.problems(p.stderr, path)
+        self.assertEqual(len(probs), 1, p.stderr)
+        self.assertIn("ctorhang.so: reading its descriptor took more than",
+                      probs[0][2])
 
     def test_run_refuses_bad_config(self):
         """Without --check-config a bad file still gives exit 78 and every
@@ -272,8 +389,9 @@ class CheckConfigTest(LoopdTestCase):
     LARGE_DEADLINE = 5.0
 
     def test_large_config_mapping(self):
+        # failer declares no settings: none of the keys is unknown.
         lines = ["loops:", "  - name: net", "    tasks:",
-                 "      - name: echo", "        plugin: echo",
+                 "      - name: echo", "        plugin: failer",
                  "        config:"]
         lines += ["          key%d: %d" % (i, i) for i in range(100000)]
         path = self.write_file("keys.yaml", "\n".join(lines) + "\n")

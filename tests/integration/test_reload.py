@@ -3,6 +3,7 @@ changes nothing; a burst of SIGHUPs costs nothing."""
 
 import os
 import re
+import shutil
 import signal
 import time
 import unittest
@@ -121,6 +122,104 @@ class ReloadTest(LoopdTestCase):
         d.wait_record(task="tick", msg=re.compile(r"^tick \d+$"),
                       after=d.index_of(rep))
         self.assertEqual(d.find(event="task_state", state="done"), [])
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+    def test_plugin_config_typo_refused(self):
+        """A reload whose config: does not fit its plugin's settings is
+        refused with file:line:col, and so is one with a plugin whose
+        loading crashes; everything keeps running, and a good reload
+        after them applies."""
+        d = self.start([loop("net", task("echo", "echo", port=0),
+                             task("tick", "ticker", interval="20ms"))])
+        port = d.echo_port()
+        d.wait_ready()
+        held = connect(port)
+        self.addCleanup(held.close)
+        echo_pid = d.worker_pid("net")
+        rep = self.rewrite(d, [loop("net",
+                                    task("echo", "echo", port=0, portt=7001),
+                                    task("tick", "ticker", interval="20ms"),
+                                    task("new", "ticker", interval="5 s"))])
+        self.assertEqual(rep["event"], "reload_failed", rep)
+        path = os.path.join(self.tmp, "loopd.yaml")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(rep["errors"]), 2, rep["errors"])
+        for err, at, want in zip(rep["errors"], ("portt", '"5 s"'),
+                                 ("did you mean 'port'?",
+                                  "expected a duration")):
+            m = re.match(re.escape(path) + r":(\d+):(\d+): (.*)$", err)
+            self.assertIsNotNone(m, err)
+            ln, col = int(m.group(1)), int(m.group(2))
+            self.assertTrue(lines[ln - 1][col - 1:].startswith(at),
+                            (err, lines[ln - 1]))
+            self.assertIn(want, m.group(3))
+        # A plugin whose loading crashes: named, and loopd lives on.
+        rep = self.rewrite(d, [loop("net", task("echo", "echo", port=0),
+                                    task("tick", "ticker", interval="20ms"),
+                                    task("boom", "ctorcrash"))])
+        self.assertEqual(rep["event"], "reload_failed", rep)
+        self.assertEqual(len(rep["errors"]), 1, rep["errors"])
+        self.assertIn("task 'boom': plugin 'ctorcrash': ", rep["errors"][0])
+        self.assertIn("ctorcrash.so: loading it", rep["errors"][0])
+        after = d.index_of(rep)
+        d.wait_record(task="tick", msg=re.compile(r"^tick \d+$"),
+                      after=after)
+        held.sendall(b"still")
+        self.assertEqual(recv_exact(held, 5), b"still")
+        self.assertEqual(d.worker_pid("net"), echo_pid)
+        self.assertEqual(d.find(task="new"), [])
+        self.assertEqual(d.find(task="boom"), [])
+        self.assertEqual(d.find(event="task_state", state="done"), [])
+        rep = self.rewrite(d, [loop("net", task("echo", "echo", port=0),
+                                    task("tick", "ticker", interval="20ms",
+                                         message="good"))])
+        self.assertEqual(rep["event"], "reload", rep)
+        self.assertEqual(rep["reconfigured"], ["tick"])
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+    def test_replaced_plugin_file_is_inspected_again(self):
+        """What a plugin file declared is kept from one reload to the next
+        only while it is the same file: a .so replaced by rename is read
+        again, and its new settings apply."""
+        pdir = os.path.join(self.tmp, "own")
+        os.mkdir(pdir)
+        for src, dst in (("ver1", "x"), ("ticker", "ticker")):
+            shutil.copy(os.path.join(self.plugin_dir(), src + ".so"),
+                        os.path.join(pdir, dst + ".so"))
+        path = os.path.join(self.tmp, "loopd.yaml")
+
+        def write(message):
+            self.write_file("loopd.yaml", to_yaml({
+                "plugin_dir": pdir, "plugin_watch": False,
+                "loops": [loop("l", task("x", "x", portt=1),
+                               task("tick", "ticker", interval="1h",
+                                    message=message))]}))
+            n = d.mark() if d else 0
+            return n
+
+        d = None
+        write("a")
+        d = self.start(config=path)
+        d.wait_ready()
+        for message, replace, event in (("b", False, "reload"),
+                                        ("c", True, "reload_failed")):
+            if replace:
+                shutil.copy(os.path.join(self.plugin_dir(), "echo.so"),
+                            os.path.join(pdir, "x.so.new"))
+                os.rename(os.path.join(pdir, "x.so.new"),
+                          os.path.join(pdir, "x.so"))
+            n = write(message)
+            d.signal(signal.SIGHUP)
+            rep = d.wait_for(lambda r: r.get("event") in
+                             ("reload", "reload_failed"), after=n,
+                             what="a reload record")
+            self.assertEqual(rep["event"], event, rep)
+        self.assertEqual(len(rep["errors"]), 1, rep["errors"])
+        self.assertIn("task 'x': config: unknown key 'portt' for plugin 'x'; "
+                      "did you mean 'port'?", rep["errors"][0])
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 0)
 

@@ -8,6 +8,7 @@ import os
 import pwd
 import signal
 import unittest
+from unittest import mock
 
 from loopd_harness import LoopdTestCase, echo_roundtrip, loop, task, to_yaml
 
@@ -126,6 +127,46 @@ class UserTest(LoopdTestCase):
         again = d.wait_record(loop="l", event="loop_start",
                               after=d.index_of(rep))
         self.assertEqual(ids(again["pid"])[0], [self.nobody.pw_uid] * 4)
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+    def test_plugin_code_never_runs_as_root(self):
+        """Reading what a plugin declares (--check-config, a reload) runs
+        its constructors: in a child that has dropped to `user:` first,
+        as its workers do."""
+        d = os.path.join(self.tmp, "who")
+        os.mkdir(d)
+        os.chmod(d, 0o777)
+        who = os.path.join(d, "ids")
+        mine = {"LOOPD_TEST_CTORWHO": who}
+        nobody = "%d %d" % (self.nobody.pw_uid, self.nobody.pw_gid)
+
+        def lines():
+            with open(who) as f:
+                return f.read().split()
+
+        conf = self.config([loop("l", task("w", "ctorwho"))], user="nobody")
+        with mock.patch.dict(os.environ, mine):
+            p = self.run_loopd(["--check-config", conf])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(who) as f:
+            self.assertEqual(f.read(), nobody + "\n",
+                             "--check-config ran the plugin as someone else")
+        os.unlink(who)
+        ticker = loop("t", task("t", "ticker", interval="1h"))
+        d = self.start(config=self.config([ticker], user="nobody"),
+                       extra_env=mine)
+        d.wait_ready()
+        n = len(d.records)
+        self.config([ticker, loop("l", task("w", "ctorwho"))], user="nobody")
+        d.signal(signal.SIGHUP)
+        rep = d.wait_record(event="reload", after=n)
+        self.assertEqual(rep.get("loops_added"), ["l"], rep)
+        d.wait_record(task="w", event="task_state", state="running", after=n)
+        with open(who) as f:
+            seen = f.read().splitlines()
+        # The reload's inspection, then the worker's load.
+        self.assertEqual(seen, [nobody, nobody])
         d.signal(signal.SIGTERM)
         self.assertEqual(d.wait_exit(), 0)
 
