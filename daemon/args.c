@@ -85,8 +85,7 @@ args_value(const struct loopd_args *args, const char *path)
 	return node;
 }
 
-/* What was found, for a message: "\"abc\"", "a mapping". */
-static const char *
+const char *
 args_found(const struct conf_node *node, char *buf, size_t len)
 {
 	char shown[ERRLIST_SHOWN_BUF];

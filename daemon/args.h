@@ -35,4 +35,8 @@ const struct conf_node *args_lookup(const struct conf_node *root,
  */
 int	args_parse_int(const char *s, int64_t *out);
 
+/* What was found at node, for a message: "\"abc\"" (shown in buf, of len
+ * bytes), "a mapping", "a sequence".  Returns buf or a constant. */
+const char *args_found(const struct conf_node *node, char *buf, size_t len);
+
 #endif /* LOOPD_ARGS_H */

@@ -136,20 +136,6 @@ sink_init(struct sink *k, const struct conf *conf, struct conf_errors *errs)
 
 /* ---- values --------------------------------------------------------------- */
 
-/* What was found, for a message: "\"abc\"", "a mapping". */
-static const char *
-found(const struct conf_node *node, char *buf, size_t len)
-{
-	char shown[ERRLIST_SHOWN_BUF];
-
-	if (node->kind == CONF_MAP)
-		return "a mapping";
-	if (node->kind == CONF_SEQ)
-		return "a sequence";
-	snprintf(buf, len, "\"%s\"", errlist_shown(node->value, shown));
-	return buf;
-}
-
 static void
 bad(struct sink *k, const struct task_conf *t, const char *key,
     const struct conf_node *v, const char *expected, const char *why)
@@ -157,7 +143,7 @@ bad(struct sink *k, const struct task_conf *t, const char *key,
 	char got[ERRLIST_SHOWN_BUF + 2];
 
 	sink_add(k, v->mark, "task '%s': config.%s: expected %s, got %s%s",
-	    t->name, key, expected, found(v, got, sizeof got), why);
+	    t->name, key, expected, args_found(v, got, sizeof got), why);
 }
 
 /* The text of a plain scalar, or NULL after reporting it. */
