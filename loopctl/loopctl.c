@@ -296,8 +296,17 @@ print_reload(const json_t *r)
 	return 0;
 }
 
-int
-main(int argc, char **argv)
+struct lc_opts {
+	const char	*sock;
+	const char	*config;
+	int		 json;
+	int		 wait;
+};
+
+/* Options up to the first operand (optstring "+...") or all of them:
+ * 0, 1 when --help was given, -1 on an unknown option. */
+static int
+parse_opts(int argc, char **argv, const char *optstring, struct lc_opts *o)
 {
 	static const struct option opts[] = {
 		{ "socket",	required_argument, NULL, 's' },
@@ -307,33 +316,45 @@ main(int argc, char **argv)
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *config = LOOPD_CONFIG_FILE, *cmd, *target;
+	int c;
+
+	while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1)
+		switch (c) {
+		case 's': o->sock = optarg; break;
+		case 'c': o->config = optarg; break;
+		case 'j': o->json = 1; break;
+		case 'w': o->wait = 1; break;
+		case 'h': return 1;
+		default: return -1;
+		}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct lc_opts o = { NULL, LOOPD_CONFIG_FILE, 0, 0 };
+	const char *sock, *cmd = NULL, *target;
 	char *found = NULL;
 	json_t *req, *resp, *part;
-	int c, json = 0, wait = 0, rc;
+	int json, wait, rc;
 
-	while ((c = getopt_long(argc, argv, "+s:c:jwh", opts, NULL)) != -1)
-		switch (c) {
-		case 's': sock = optarg; break;
-		case 'c': config = optarg; break;
-		case 'j': json = 1; break;
-		case 'w': wait = 1; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: return usage("unknown option");
-		}
-	if (optind >= argc)
-		return usage("a command is needed");
-	cmd = argv[optind++];
 	/* Options may follow the command too: `status --json`. */
-	while ((c = getopt_long(argc, argv, "s:c:jwh", opts, NULL)) != -1)
-		switch (c) {
-		case 's': sock = optarg; break;
-		case 'c': config = optarg; break;
-		case 'j': json = 1; break;
-		case 'w': wait = 1; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		default: return usage("unknown option");
-		}
+	if ((rc = parse_opts(argc, argv, "+s:c:jwh", &o)) == 0) {
+		if (optind >= argc)
+			return usage("a command is needed");
+		cmd = argv[optind++];
+		rc = parse_opts(argc, argv, "s:c:jwh", &o);
+	}
+	if (rc > 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (rc < 0)
+		return usage("unknown option");
+	sock = o.sock;
+	json = o.json;
+	wait = o.wait;
 	target = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc)
 		return usage("too many arguments");
@@ -352,7 +373,7 @@ main(int argc, char **argv)
 	} else
 		return usage("unknown command; the commands are status, "
 		    "reload, stop, start, restart and version");
-	if (sock == NULL && (found = socket_from_config(config)) != NULL)
+	if (sock == NULL && (found = socket_from_config(o.config)) != NULL)
 		sock = found;
 	if (sock == NULL)
 		sock = CONF_DEFAULT_CONTROL_SOCKET;
