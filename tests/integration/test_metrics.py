@@ -254,6 +254,21 @@ class MetricsTest(LoopdTestCase):
                                task="spin", type="hang"), 1)
         self.assertEqual(value(fams, "loopd_worker_hung", loop="stuck"), 0)
 
+    def test_worker_cannot_shrink_the_shared_file(self):
+        """A worker that truncated the file the supervisor maps would make
+        the next read of it a SIGBUS, in the worker or the supervisor."""
+        d = self.start_metrics([
+            loop("rogue", task("s", "rogue", **{"do": "shrink"}),
+                 task("e", "echo", port=0))])
+        rec = d.wait_record(task="s", msg=re.compile("^shrink: "))
+        self.assertRegex(rec["msg"], "^shrink: refused: ")
+        self.assertEqual(self.wait_health(200)["status"], "ok")
+        fams, _ = self.scrape()
+        self.assertEqual(value(fams, "loopd_worker_up", loop="rogue"), 1)
+        self.assertEqual(value(fams, "loopd_task_state", task="e",
+                               state="running"), 1)
+        self.assertTrue(d.alive())
+
     def test_other_paths(self):
         self.start_metrics([loop("l", task("t", "ticker", interval="1h"))])
         status, _, _ = self.get("/nothing")

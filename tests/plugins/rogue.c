@@ -4,7 +4,7 @@
  *   config:
  *     do: fds | scribble | forge_event | forge_task | forge_ts |
  *         forge_field | forge_dropped | close_channel | fork |
- *         exit_in_cancel
+ *         exit_in_cancel | shrink
  *
  * fds           logs one record per open fd: "fd N -> TARGET"
  * scribble      writes garbage into every fd above 2
@@ -14,11 +14,14 @@
  * fork          forks a child that sleeps, and a grandchild whose parent
  *               exits at once (so it is orphaned); logs both pids
  * exit_in_cancel calls exit(0) from its cancel hook
+ * shrink        truncates the shared file (fd 4) to nothing, which would
+ *               make the supervisor's reads of it fault; logs the outcome
  *
  * The frame encoding is written out here by hand, as an attacker would:
  * this file includes nothing of loopd's but the public header.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,7 @@
 #include <loopd/plugin.h>
 
 #define CHANNEL	3
+#define SHARED	4
 enum { MSG_STATE = 5, MSG_LOG = 6, MSG_LISTEN = 10 };
 
 struct frame {
@@ -102,6 +106,17 @@ forge_state(int64_t index)
 	put_str(&f, "forged");
 	put_str(&f, "FORGED failure");
 	send_frame(&f);
+}
+
+static void
+shrink(loopd_task *t)
+{
+	if (ftruncate(SHARED, 0) == 0)
+		loopd_log(t, LOOPD_LOG_INFO, "shrink: the shared file is "
+		    "empty now");
+	else
+		loopd_log(t, LOOPD_LOG_INFO, "shrink: refused: %s",
+		    strerror(errno));
 }
 
 /* A socket request on fd 5 for a task slot that does not exist. */
@@ -203,6 +218,8 @@ rogue_act(loopd_task *t, void *arg)
 		forge_state(99999);
 	else if (strcmp(what, "forge_listen") == 0)
 		forge_listen();
+	else if (strcmp(what, "shrink") == 0)
+		shrink(t);
 	else if (strcmp(what, "close_channel") == 0) {
 		close(CHANNEL);
 		loopd_log(t, LOOPD_LOG_INFO, "channel closed");
