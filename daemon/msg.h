@@ -35,6 +35,8 @@
  *               and 0 (applied: the running task and its later starts
  *               use the new tree) or 1 (not applied: the task runs on
  *               with its old tree, and needs a restart to take the new)
+ *   MSG_METRIC  a plugin declared a metric: task N, its slot in the
+ *               shared area, kind, name, help (pmetric.h)
  *
  * Buffers are per caller; nothing here is shared between threads.
  */
@@ -48,7 +50,7 @@
 #include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
-#define MSG_PROTOCOL	"loopd-msg/3 " LOOPD_VERSION
+#define MSG_PROTOCOL	"loopd-msg/4 " LOOPD_VERSION
 
 /* Numbered for good: a test plugin speaks them to the supervisor raw. */
 enum msg_type {
@@ -66,6 +68,7 @@ enum msg_type {
 	MSG_RECONFIGURE = 12,	/* supervisor: a task's new config */
 	MSG_RECONFIGURED = 13,	/* worker: applied, or a restart is needed */
 	MSG_FD = 14,		/* supervisor: a socket-activation fd */
+	MSG_METRIC = 15,	/* worker: a plugin's metric, declared */
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state
