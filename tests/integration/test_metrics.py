@@ -321,13 +321,15 @@ class MetricsTest(LoopdTestCase):
         self.assertEqual(value(fams, "loopd_plugin_echoed_bytes_total",
                                **labels), 5)
         # A task that has ended has no metrics.
+        n = d.mark()
         p = subprocess.run([os.path.join(os.path.dirname(env("LOOPD_BIN")),
                                          "loopctl"), "--socket",
                             os.path.join(self.tmp, "ctl.sock"), "stop",
                             "net/echo"], capture_output=True, text=True,
                            timeout=TIMEOUT)
         self.assertEqual(p.returncode, 0, p.stderr)
-        d.wait_record(task="echo", event="task_state", state="done")
+        d.wait_record(task="echo", event="task_state", state="done",
+                      after=n)
         fams, _ = self.scrape()
         self.assertNotIn("loopd_plugin_connections_total", fams)
         self.assertNotIn("loopd_plugin_open_connections", fams)
@@ -341,6 +343,8 @@ class MetricsTest(LoopdTestCase):
         self.assertEqual(err["error"]["type"], "protocol", err)
         self.assertRegex(err["msg"], r"^worker of loop 'rogue' sent a bad "
                          r"message \(.+\) and was killed")
+        # Its metrics were declared before it said it runs.
+        d.wait_record(task="echo", event="task_state", state="running")
         fams, _ = self.scrape()
         self.assertEqual(
             set(k for f in fams if f.startswith("loopd_plugin_")
@@ -368,6 +372,7 @@ class MetricsTest(LoopdTestCase):
         d = self.start_metrics([
             loop("rogue", task("s", "rogue", **{"do": "shrink"}),
                  task("e", "echo", port=0))])
+        d.wait_record(task="e", event="task_state", state="running")
         rec = d.wait_record(task="s", msg=re.compile("^shrink: "))
         self.assertRegex(rec["msg"], "^shrink: refused: ")
         self.assertEqual(self.wait_health(200)["status"], "ok")
