@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <execinfo.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@
 #define CRASH_PAGE	4096		/* the shared page; text after it */
 #define CRASH_READ_MAX	(64 * 1024)
 #define CRASH_DUMP_OFF	(CRASH_PAGE + CRASH_READ_MAX)	/* stack dumps */
+
+_Static_assert(CRASH_DUMP_OFF + CRASH_READ_MAX <= CRASH_AREA_OFF,
+    "the shared area overlaps the stack dumps");
 
 static const int crash_signals[] = {
 	SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS,
@@ -123,9 +127,13 @@ crash_open(struct crash_page **page)
 {
 	int fd, saved;
 
-	if ((fd = memfd_create("loopd-crash", MFD_CLOEXEC)) < 0)
+	if ((fd = memfd_create("loopd-crash", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) < 0)
 		return -1;
-	if (ftruncate(fd, CRASH_PAGE) < 0 || (*page = crash_map(fd)) == NULL) {
+	/* Sparse: only the pages written take memory. */
+	if (ftruncate(fd, CRASH_AREA_OFF + CRASH_AREA_SIZE) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
+	    (*page = crash_map(fd)) == NULL) {
 		saved = errno;
 		close(fd);
 		errno = saved;

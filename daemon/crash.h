@@ -13,6 +13,12 @@
  * supervisor reads it when it reaps the worker and symbolizes it
  * (symbolize.h).  The worker can write anything
  * there, so the supervisor treats both as claims, not facts.
+ *
+ * The file has its full size from the start, and is sealed against
+ * shrinking: a worker that truncated it would otherwise make the
+ * supervisor's next read of its mappings a SIGBUS.  From CRASH_AREA_OFF
+ * on, CRASH_AREA_SIZE bytes hold other values the worker shares: its
+ * plugins' metrics (pmetric.h).
  */
 #ifndef LOOPD_CRASH_H
 #define LOOPD_CRASH_H
@@ -31,6 +37,9 @@ struct crash_page {
 	volatile int32_t	syscall_nr;
 	volatile uint32_t	syscall_arch;
 };
+
+#define CRASH_AREA_OFF	(1024 * 1024)	/* far after any backtrace */
+#define CRASH_AREA_SIZE	(64 * 1024)
 
 /* The supervisor sends this to a worker whose loop seems stuck: the
  * worker writes the stuck thread's stack and carries on. */

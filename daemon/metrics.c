@@ -201,6 +201,75 @@ render(struct evbuffer *b, const json_t *st)
 	    "log_dropped")));
 }
 
+/* A # HELP text, escaped as the text format wants. */
+static void
+put_help(struct evbuffer *b, const char *name, const char *type,
+    const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s ", name);
+	if (help == NULL || *help == '\0')
+		help = "A metric of a loopd plugin.";
+	for (; *help != '\0'; help++) {
+		if (*help == '\\')
+			evbuffer_add(b, "\\\\", 2);
+		else if (*help == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else
+			evbuffer_add(b, help, 1);
+	}
+	evbuffer_add_printf(b, "\n# TYPE %s %s\n", name, type);
+}
+
+/*
+ * The plugins' metrics (supervisor_plugin_metrics()), one family per
+ * exported name: loopd_plugin_NAME_total for a counter, loopd_plugin_NAME
+ * for a gauge (a name may not end in _total, so the two never meet).  The
+ * first declaration's help is the family's.  A task slot replaced by a
+ * reload could say the same loop and task for a moment: one sample each.
+ */
+static void
+render_plugins(struct evbuffer *b, json_t *pm)
+{
+	json_t *fams = json_object(), *fam, *seen, *m;
+	const char *kind, *key;
+	char name[160], *who;
+	size_t i, j;
+
+	json_array_foreach(pm, i, m) {
+		kind = str(m, "kind");
+		snprintf(name, sizeof name, "loopd_plugin_%s%s", str(m, "name"),
+		    strcmp(kind, "counter") == 0 ? "_total" : "");
+		if ((fam = json_object_get(fams, name)) == NULL) {
+			fam = json_pack("{s:s, s:s, s:[], s:{}}", "kind", kind,
+			    "help", str(m, "help"), "samples", "seen");
+			json_object_set_new(fams, name, fam);
+		}
+		if (fam == NULL || asprintf(&who, "%s\n%s", str(m, "loop"),
+		    str(m, "task")) < 0)
+			continue;
+		seen = json_object_get(fam, "seen");
+		if (json_object_get(seen, who) == NULL) {
+			json_object_set_new(seen, who, json_true());
+			json_array_append(json_object_get(fam, "samples"), m);
+		}
+		free(who);
+	}
+	json_object_foreach(fams, key, fam) {
+		put_help(b, key, str(fam, "kind"), str(fam, "help"));
+		json_array_foreach(json_object_get(fam, "samples"), j, m) {
+			evbuffer_add_printf(b, "%s{", key);
+			put_label(b, "loop", str(m, "loop"));
+			evbuffer_add(b, ",", 1);
+			put_label(b, "task", str(m, "task"));
+			evbuffer_add(b, ",", 1);
+			put_label(b, "plugin", str(m, "plugin"));
+			evbuffer_add_printf(b, "} %lld\n", (long long)
+			    json_integer_value(json_object_get(m, "value")));
+		}
+	}
+	json_decref(fams);
+}
+
 static void
 reply(struct evhttp_request *req, int code, const char *reason,
     const char *type, struct evbuffer *body)
@@ -225,6 +294,9 @@ metrics_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	render(b, st);
+	json_decref(st);
+	if ((st = supervisor_plugin_metrics(m->sv)) != NULL)
+		render_plugins(b, st);
 	json_decref(st);
 	reply(req, HTTP_OK, "OK", "text/plain; version=0.0.4; charset=utf-8",
 	    b);

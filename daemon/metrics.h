@@ -28,6 +28,11 @@
  *   loopd_worker_resident_memory_bytes{loop}       gauge, from /proc
  *   loopd_worker_open_fds{loop}                    gauge, from /proc
  *   loopd_log_records_dropped_total                counter
+ *   loopd_plugin_NAME_total{loop,task,plugin}      counter, and
+ *   loopd_plugin_NAME{loop,task,plugin}            gauge: what plugins
+ *                                                  declared with
+ *                                                  loopd_metric_counter()
+ *                                                  and loopd_metric_gauge()
  * Loop lag, callbacks and executor statistics are measured in the workers,
  * which do not report them to the supervisor: they are not exported.
  *

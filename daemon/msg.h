@@ -36,6 +36,8 @@
  *               and 0 (applied: the running task and its later starts
  *               use the new tree) or 1 (not applied: the task runs on
  *               with its old tree, and needs a restart to take the new)
+ *   MSG_METRIC  a plugin declared a metric: task N, its slot in the
+ *               shared area, kind, name, help (pmetric.h)
  *
  * Buffers are per caller; nothing here is shared between threads.
  */
@@ -68,6 +70,7 @@ enum msg_type {
 	MSG_RECONFIGURE = 12,	/* supervisor: a task's new config */
 	MSG_RECONFIGURED = 13,	/* worker: applied, or a restart is needed */
 	MSG_FD = 14,		/* supervisor: a socket-activation fd */
+	MSG_METRIC = 15,	/* worker: a plugin's metric, declared */
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "pmetric.h"
 #include "proc.h"
 
 /* The child's side, after fork: never returns. */
@@ -66,7 +67,8 @@ proc_spawn(struct proc *p, struct event_base *base, const char *exe,
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0)
 		goto fail;
-	if ((p->crash_fd = crash_open(&p->page)) < 0)
+	if ((p->crash_fd = crash_open(&p->page)) < 0 ||
+	    (p->metrics = pmetric_table_new(p->crash_fd)) == NULL)
 		goto fail;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -102,6 +104,7 @@ fail:
 		close(sk[0]);
 	if (sk[1] >= 0)
 		close(sk[1]);
+	pmetric_table_free(p->metrics);
 	crash_close(p->crash_fd, p->page);
 	memset(p, 0, sizeof *p);
 	p->crash_fd = -1;
@@ -171,6 +174,7 @@ proc_release(struct proc *p)
 	if (p->pid > 0)
 		kill(-p->pid, SIGKILL);
 	ipc_free(p->ipc);
+	pmetric_table_free(p->metrics);
 	crash_close(p->crash_fd, p->page);
 	if (p->sock_fd >= 0)
 		close(p->sock_fd);

@@ -30,12 +30,14 @@
 #define PROC_WORKER_ARG	"--worker"
 
 struct crash_page;
+struct pmetric_table;
 
 struct proc {
 	pid_t			 pid;		/* 0 when not running */
 	struct ipc		*ipc;
 	int			 crash_fd;
 	struct crash_page	*page;
+	struct pmetric_table	*metrics;	/* its plugins', declared */
 	int			 sock_fd;	/* SOCK_SEQPACKET, to fd 5 */
 };
 
@@ -69,7 +71,7 @@ json_t	*proc_dump_read(const struct proc *p);
 void	 proc_kill(const struct proc *p);
 
 /* After the worker was reaped: kill what is left of its process group,
- * release its channel and crash page. */
+ * release its channel, crash page and metrics. */
 void	 proc_release(struct proc *p);
 
 /*

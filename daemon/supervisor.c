@@ -36,6 +36,7 @@
 #include "msg.h"
 #include "notify.h"
 #include "pluginwatch.h"
+#include "pmetric.h"
 #include "proc.h"
 #include "restart.h"
 #include "sandbox.h"
@@ -621,6 +622,8 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	}
 	log_emit(r);
 	if (s == TASK_FAILED || s == TASK_DONE)
+		pmetric_table_drop_task(l->proc.metrics, (size_t)i);
+	if (s == TASK_FAILED || s == TASK_DONE)
 		sv_task_ended(l, (size_t)i, s == TASK_FAILED, 1, s == TASK_DONE ?
 		    "ended" : "failed", s == TASK_DONE ? NULL : *type ? type :
 		    "error");
@@ -678,6 +681,21 @@ sv_reconfigured(struct sv_loop *l, struct msg_in *in)
 	return NULL;
 }
 
+/* MSG_METRIC: a metric a running task's plugin declared (pmetric.h). */
+static const char *
+sv_metric(struct sv_loop *l, struct msg_in *in)
+{
+	struct pmetric_decl d;
+	const char *why;
+
+	if ((why = pmetric_get_declaration(in, l->ntasks, &d)) != NULL)
+		return why;
+	if (l->tasks[d.task]->phase != SV_LIVE ||
+	    l->tasks[d.task]->state >= TASK_DONE)
+		return "a metric of a task that does not run";
+	return pmetric_table_add(l->proc.metrics, &d);
+}
+
 /* The worker broke the protocol or its channel: kill it, say why later. */
 static void
 sv_break(struct sv_loop *l, const char *why)
@@ -709,6 +727,9 @@ sv_frame(void *ctx, const void *body, size_t len)
 		break;
 	case MSG_RECONFIGURED:
 		why = sv_reconfigured(l, &in);
+		break;
+	case MSG_METRIC:
+		why = sv_metric(l, &in);
 		break;
 	default:
 		why = "a message of a type a worker may not send";
@@ -2551,6 +2572,34 @@ supervisor_status(struct supervisor *sv)
 	    "config", sv->conf->path, "ready", sv->ready,
 	    "stopping", sv->stopping,
 	    "log_dropped", (json_int_t)log_dropped_total(), "loops", loops);
+}
+
+json_t *
+supervisor_plugin_metrics(struct supervisor *sv)
+{
+	const struct pmetric_decl *d;
+	const struct task_conf *tc;
+	json_t *a = json_array();
+	struct sv_loop *l;
+	int64_t v;
+	size_t i, j;
+
+	for (i = 0; i < sv->nloops; i++) {
+		l = sv->loops[i];
+		if (l->removing || l->proc.pid <= 0)
+			continue;
+		for (j = 0; (d = pmetric_table_get(l->proc.metrics, j, &v)) !=
+		    NULL; j++) {
+			tc = l->tasks[d->task]->tc;
+			json_array_append_new(a, json_pack("{s:s, s:s, s:s, "
+			    "s:s, s:s, s:s, s:I}", "loop", l->loop->name,
+			    "task", tc->name, "plugin", tc->plugin,
+			    "name", d->name, "kind", d->kind ==
+			    PMETRIC_COUNTER ? "counter" : "gauge",
+			    "help", d->help, "value", (json_int_t)v));
+		}
+	}
+	return a;
 }
 
 static void

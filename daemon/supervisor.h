@@ -50,6 +50,10 @@ int	supervisor_run(struct conf *conf, const struct supervisor_opts *opts,
  * cancelling, restarting, stopped, ended, failed), restarts, uptime_s and
  * errors.
  *
+ * supervisor_plugin_metrics(): a new JSON array of the metrics plugins
+ * declared (pmetric.h), of running workers: objects with loop, task,
+ * plugin, name, kind (counter, gauge), help and value (read now).
+ *
  * supervisor_health(): a new JSON array of what makes loopd unhealthy:
  * objects with loop, task (when one is named) and problem (hung, failed,
  * restarting); empty when every loop is responsive.
@@ -64,6 +68,7 @@ int	supervisor_run(struct conf *conf, const struct supervisor_opts *opts,
  */
 json_t	*supervisor_status(struct supervisor *sv);
 json_t	*supervisor_health(struct supervisor *sv);
+json_t	*supervisor_plugin_metrics(struct supervisor *sv);
 int	 supervisor_command(struct supervisor *sv, const char *verb,
 	    const char *target, char *msg, size_t len);
 int	 supervisor_reload(struct supervisor *sv);

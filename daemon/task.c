@@ -13,6 +13,7 @@
 
 #include "executor.h"
 #include "log.h"
+#include "pmetric.h"
 #include "post.h"
 #include "task.h"
 
@@ -242,6 +243,8 @@ task_reap(evutil_socket_t fd, short what, void *arg)
 		task_leave(t);
 	}
 	api_rate_end(t);	/* its drops are said before its end */
+	/* Gone before the end is said: the supervisor forgets them then. */
+	pmetric_task_end(t);
 	t->pstate = NULL;
 	task_set_state(t, t->err_type ? TASK_FAILED : TASK_DONE);
 }
@@ -261,6 +264,7 @@ task_free(struct loopd_task *t)
 			t->plugin.desc->stop(t->pstate);
 			task_leave(t);
 		}
+		pmetric_task_end(t);
 	}
 	api_rate_end(t);
 	task_ready_timer_stop(t);

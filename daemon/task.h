@@ -58,6 +58,12 @@ struct task_host {
 	 * name for task `index`, -2 with errno. */
 	int			(*listen_fd)(void *ctx, int index,
 				    const char *name);
+	/* loopd_metric_*(): the worker's area, or NULL (pmetric.h). */
+	struct pmetric_area	*metrics;
+	/* A finished message to the supervisor, never dropped: 0 or -1.
+	 * NULL when there is no supervisor (a test of the task alone). */
+	int			(*send)(void *ctx, const void *msg,
+				    size_t len);
 };
 
 struct handle;
@@ -85,6 +91,8 @@ struct loopd_task {
 	struct job_list		 jobs;		/* executor jobs without done */
 	struct lograte		 rate;		/* its loopd_log() records */
 	struct event		*rate_timer;	/* reports a window's drops */
+	uint32_t		 metrics;	/* its first metric's slot + 1,
+						 * or 0 (pmetric.c) */
 };
 
 /* A new task in TASK_STARTING, or NULL.  Free with task_free(). */

@@ -29,6 +29,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "msg.h"
+#include "pmetric.h"
 #include "post.h"
 #include "proc.h"
 #include "sandbox.h"
@@ -235,6 +236,15 @@ worker_log_sink(void *ctx, json_t *r)
 	 * and the count is said once there is room. */
 	if (!w->out.nomem)
 		ipc_send(w->ipc, w->out.p, w->out.len, 1);
+}
+
+/* A message of the API's (a metric's declaration), never dropped. */
+static int
+worker_send(void *ctx, const void *msg, size_t len)
+{
+	struct worker *w = ctx;
+
+	return ipc_send(w->ipc, msg, len, 0);
 }
 
 static void
@@ -636,6 +646,7 @@ worker_free(struct worker *w)
 	free(w->lfds);
 	loader_cache_free(w->host.plugins);
 	executor_free(w->host.exec);	/* logs its counts */
+	pmetric_area_free(w->host.metrics);	/* no thread is left */
 	post_queue_free(w->host.post);
 	if (w->ipc != NULL) {
 		worker_report_drops(w);
@@ -722,7 +733,9 @@ worker_main(void)
 	    .on_state = worker_task_state, .ctx = &w,
 	    .log_rate = w.conf->log_rate, .log_rate_ms = w.conf->log_rate_ms,
 	    .start_timeout_ms = w.loop->start_timeout_ms,
-	    .listen_fd = worker_task_listen_fd };
+	    .listen_fd = worker_task_listen_fd, .send = worker_send };
+	/* Without it, plugins' metrics are refused, and nothing else. */
+	w.host.metrics = pmetric_area_new(PROC_FD_CRASH);
 	w.host.post = post_queue_new(w.base);
 	w.host.exec = executor_new(&w.loop->executor, w.host.post,
 	    w.loop->name);

@@ -11,22 +11,26 @@
  *
  * Threads: every function here is for the loop thread, the one that calls
  * the plugin's hooks and callbacks, unless its comment says otherwise.
- * Since 1.1, loopd_post() may be called from any thread, and
- * loopd_job_orphaned() from inside an executor work; nothing else may.
+ * Since 1.1, loopd_post(), loopd_metric_add() and loopd_metric_set() may
+ * be called from any thread, and loopd_job_orphaned() from inside an
+ * executor work; nothing else may.
  *
- * Ownership: every handle a task opens (timer, watch, pending call) belongs
- * to the task and is released when the task ends, whether the plugin released
- * it or not.  Strings passed in are copied or used only during the call;
- * strings returned are borrowed, valid as the comment says.
+ * Ownership: every handle a task opens (timer, watch, pending call,
+ * metric) belongs to the task and is released when the task ends, whether
+ * the plugin released it or not.  Strings passed in are copied or used
+ * only during the call; strings returned are borrowed, valid as the
+ * comment says.
  *
- * Handles: a loopd_timer * or loopd_watch * is an id, not a pointer to
- * memory: never dereference it.  Every function that takes one checks it
- * first.  A handle that has been released (cancelled, a one-shot timer whose
- * callback has returned, any handle of a task that has ended), or that was
- * never one (garbage, a timer passed as a watch), or that belongs to another
- * task than the one whose hook or callback is running, is refused: the void
- * functions do nothing, the others return -LOOPD_ESTATE (released) or
- * -LOOPD_EINVAL (not a handle, or not yours).  Cancelling twice is harmless.
+ * Handles: a loopd_timer *, loopd_watch * or loopd_metric * is an id, not
+ * a pointer to memory: never dereference it.  Every function that takes
+ * one checks it first.  A handle that has been released (cancelled, a
+ * one-shot timer whose callback has returned, any handle of a task that
+ * has ended), or that was never one (garbage, a timer passed as a watch),
+ * or that belongs to another task than the one whose hook or callback is
+ * running (but for a metric, which any thread may update), is refused:
+ * the void functions do nothing, the others return -LOOPD_ESTATE
+ * (released) or -LOOPD_EINVAL (not a handle, or not yours).  Cancelling
+ * twice is harmless.
  *
  * Ending: once loopd_task_done() or loopd_task_fail() has been called, none
  * of the task's callbacks runs any more, even one whose event was already
@@ -72,6 +76,7 @@ typedef struct loopd_task	loopd_task;	/* one running task */
 typedef struct loopd_args	loopd_args;	/* the task's `config:` mapping */
 typedef struct loopd_timer	loopd_timer;
 typedef struct loopd_watch	loopd_watch;
+typedef struct loopd_metric	loopd_metric;	/* since 1.1 */
 
 struct event_base;
 
@@ -528,6 +533,53 @@ LOOPD_API int	loopd_run_in_executor(loopd_task *task, loopd_work_cb work,
  * False outside a work.
  */
 LOOPD_API bool	loopd_job_orphaned(void);
+
+/* ---- metrics (since 1.1) ---------------------------------------------------- */
+
+/*
+ * Since 1.1.  A counter or a gauge of the task, served on loopd's
+ * /metrics (the `metrics:` setting) as loopd_plugin_NAME_total (a
+ * counter) or loopd_plugin_NAME (a gauge), labelled with the task's loop,
+ * task and plugin: loopd_plugin_connections_total{loop="net",
+ * task="echo",plugin="echo"} 42.  Values are 64-bit integers: count
+ * bytes, not kilobytes, and time in whole units.
+ *
+ * Declare each metric once, in start or later, on the loop thread.
+ * `name` is [a-z_][a-z0-9_]*, at most 64 bytes, not ending in "_total";
+ * `help` is one line of text for the # HELP line (at most 256 bytes, or
+ * NULL).  Both are copied.  Returns a new handle owned by the task, its
+ * value 0, or NULL: the task is ending, the name or help is not valid,
+ * the task has a metric of that name or 64 metrics already, or its loop
+ * has 4096 (said in a warning record, but for a NULL or ending task).
+ * Updates on a NULL handle do nothing, so a plugin may go on without
+ * checking.
+ *
+ * Declaring costs a message to the supervisor; updating costs nothing
+ * but an atomic add or store to memory the supervisor reads at scrape
+ * time: no allocation, no lock, no system call.
+ *
+ * The metrics end with the task: once its stop hook has returned, they
+ * are gone from /metrics and their handles are stale.  A task started
+ * again declares them again, from 0, which Prometheus sees as a counter
+ * reset.
+ */
+LOOPD_API loopd_metric	*loopd_metric_counter(loopd_task *task,
+			    const char *name, const char *help);
+LOOPD_API loopd_metric	*loopd_metric_gauge(loopd_task *task,
+			    const char *name, const char *help);
+
+/*
+ * Since 1.1.  Add n to a metric (n >= 0 for a counter; a gauge takes any
+ * n), or set a gauge to value.  Any thread of the worker may call them,
+ * with relaxed atomics (a scrape sees each update whole, in no promised
+ * order with other memory), until the task's stop hook has returned; a
+ * thread that may outlive the task must stop updating its metrics by
+ * then.  Returns 0, or -LOOPD_EINVAL (NULL, not a metric handle, a
+ * negative n for a counter, loopd_metric_set() on a counter), or
+ * -LOOPD_ESTATE (the task has ended).
+ */
+LOOPD_API int		 loopd_metric_add(loopd_metric *metric, int64_t n);
+LOOPD_API int		 loopd_metric_set(loopd_metric *metric, int64_t value);
 
 #ifdef __cplusplus
 }

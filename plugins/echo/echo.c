@@ -21,6 +21,9 @@
  * A reload that changes only the backlog is applied in place (listen()
  * again on the same socket); a new address or port needs a new socket,
  * so the task asks for a restart.
+ *
+ * Metrics, on loopd's /metrics: loopd_plugin_connections_total (accepted),
+ * loopd_plugin_open_connections and loopd_plugin_echoed_bytes_total.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,6 +58,9 @@ struct echo {
 	int		 starved;	/* accept() ran out; logged once */
 	struct conn	*conns;
 	size_t		 nconns;
+	loopd_metric	*accepted;	/* counter */
+	loopd_metric	*open;		/* gauge */
+	loopd_metric	*echoed;	/* counter, bytes */
 	char		 buf[65536];
 };
 
@@ -64,6 +70,7 @@ conn_free(struct conn *c)
 	if ((*c->prevp = c->next) != NULL)
 		c->next->prevp = c->prevp;
 	c->echo->nconns--;
+	loopd_metric_add(c->echo->open, -1);
 	free(c->pend);
 	free(c);
 }
@@ -124,6 +131,8 @@ conn_ready(loopd_task *t, int fd, int events, void *arg)
 	}
 	n = read(fd, c->echo->buf, sizeof c->echo->buf);
 	if (n > 0) {
+		/* Counted when read: what is not sent yet goes out later. */
+		loopd_metric_add(c->echo->echoed, n);
 		if (conn_send(c, fd, c->echo->buf, (size_t)n) < 0)
 			conn_close(c);
 	} else if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -187,6 +196,8 @@ echo_accept(loopd_task *t, int lfd, int events, void *arg)
 		c->prevp = &e->conns;
 		e->conns = c;
 		e->nconns++;
+		loopd_metric_add(e->accepted, 1);
+		loopd_metric_add(e->open, 1);
 	}
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 	    errno == ENOMEM)
@@ -308,6 +319,13 @@ echo_start(loopd_task *t, const loopd_args *args, void **state)
 		return -1;
 	}
 	*state = e;
+	/* Without them (NULL), the updates do nothing: echo serves on. */
+	e->accepted = loopd_metric_counter(t, "connections", "Connections "
+	    "accepted.");
+	e->open = loopd_metric_gauge(t, "open_connections", "Connections "
+	    "open now.");
+	e->echoed = loopd_metric_counter(t, "echoed_bytes", "Bytes read and "
+	    "echoed back.");
 	e->lfd = fd;
 	e->bound = conf;
 	e->backlog = backlog;

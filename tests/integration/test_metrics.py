@@ -11,8 +11,8 @@ import subprocess
 import time
 import unittest
 
-from loopd_harness import (TIMEOUT, LoopdTestCase, connect, env, loop, task,
-                           to_yaml)
+from loopd_harness import (TIMEOUT, LoopdTestCase, connect, echo_roundtrip,
+                           env, loop, recv_exact, task, to_yaml)
 
 NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -253,6 +253,134 @@ class MetricsTest(LoopdTestCase):
         self.assertEqual(value(fams, "loopd_errors_total", loop="stuck",
                                task="spin", type="hang"), 1)
         self.assertEqual(value(fams, "loopd_worker_hung", loop="stuck"), 0)
+
+    def wait_metric(self, want, name, timeout=TIMEOUT, **labels):
+        """Scrape until name{labels} is want (None: absent); the families."""
+        deadline = time.monotonic() + timeout
+        while True:
+            fams, _ = self.scrape()
+            got = value(fams, name, **labels) if name in fams else None
+            if got == want:
+                return fams
+            if time.monotonic() > deadline:
+                self.fail("%s%s is %r, not %r after %gs"
+                          % (name, labels, got, want, timeout))
+            time.sleep(0.02)    # polling an endpoint, with a deadline
+
+    def test_plugin_metrics_move_with_echo_traffic_and_restarts(self):
+        d = self.start_metrics([
+            loop("net", task("echo", "echo", port=0),
+                 restart={"policy": "on-failure", "backoff": "10ms..20ms"})])
+        d.wait_ready()
+        port = d.echo_port()
+        labels = {"loop": "net", "task": "echo", "plugin": "echo"}
+        fams, _ = self.scrape()
+        self.assertEqual(fams["loopd_plugin_connections_total"]["type"],
+                         "counter")
+        self.assertEqual(fams["loopd_plugin_connections_total"]["help"],
+                         "Connections accepted.")
+        self.assertEqual(fams["loopd_plugin_open_connections"]["type"],
+                         "gauge")
+        self.assertEqual(fams["loopd_plugin_connections_total"]["samples"],
+                         {frozenset(labels.items()): 0})
+        self.assertEqual(value(fams, "loopd_plugin_echoed_bytes_total",
+                               **labels), 0)
+        held = [connect(port) for _ in range(3)]
+        for s in held:
+            self.addCleanup(s.close)
+            s.sendall(b"hello")
+            self.assertEqual(recv_exact(s, 5), b"hello")
+        fams, _ = self.scrape()
+        self.assertEqual(value(fams, "loopd_plugin_connections_total",
+                               **labels), 3)
+        self.assertEqual(value(fams, "loopd_plugin_open_connections",
+                               **labels), 3)
+        self.assertEqual(value(fams, "loopd_plugin_echoed_bytes_total",
+                               **labels), 15)
+        # A connection the client closes leaves the gauge, not the counter.
+        held.pop().close()
+        fams = self.wait_metric(2, "loopd_plugin_open_connections", **labels)
+        self.assertEqual(value(fams, "loopd_plugin_connections_total",
+                               **labels), 3)
+        # A restarted task declares its metrics anew, from 0.
+        n = d.mark()
+        os.kill(d.worker_pid("net"), signal.SIGKILL)
+        d.wait_record(task="echo", event="task_state", state="running",
+                      after=n)
+        fams, _ = self.scrape()
+        self.assertEqual(value(fams, "loopd_worker_restarts_total",
+                               loop="net"), 1)
+        self.assertEqual(value(fams, "loopd_plugin_connections_total",
+                               **labels), 0)
+        self.assertEqual(value(fams, "loopd_plugin_open_connections",
+                               **labels), 0)
+        self.assertEqual(echo_roundtrip(port, b"again"), b"again")
+        fams = self.wait_metric(0, "loopd_plugin_open_connections", **labels)
+        self.assertEqual(value(fams, "loopd_plugin_connections_total",
+                               **labels), 1)
+        self.assertEqual(value(fams, "loopd_plugin_echoed_bytes_total",
+                               **labels), 5)
+        # A task that has ended has no metrics.
+        n = d.mark()
+        p = subprocess.run([os.path.join(os.path.dirname(env("LOOPD_BIN")),
+                                         "loopctl"), "--socket",
+                            os.path.join(self.tmp, "ctl.sock"), "stop",
+                            "net/echo"], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        d.wait_record(task="echo", event="task_state", state="done",
+                      after=n)
+        fams, _ = self.scrape()
+        self.assertNotIn("loopd_plugin_connections_total", fams)
+        self.assertNotIn("loopd_plugin_open_connections", fams)
+
+    def forged_metric(self, what):
+        d = self.start_metrics([
+            loop("net", task("echo", "echo", port=0)),
+            loop("rogue", task("f", "rogue", **{"do": what}),
+                 restart={"policy": "never"})])
+        err = d.wait_record(event="task_error", loop="rogue")
+        self.assertEqual(err["error"]["type"], "protocol", err)
+        self.assertRegex(err["msg"], r"^worker of loop 'rogue' sent a bad "
+                         r"message \(.+\) and was killed")
+        # Its metrics were declared before it said it runs.
+        d.wait_record(task="echo", event="task_state", state="running")
+        fams, _ = self.scrape()
+        self.assertEqual(
+            set(k for f in fams if f.startswith("loopd_plugin_")
+                for k in fams[f]["samples"]),
+            {frozenset({("loop", "net"), ("task", "echo"),
+                        ("plugin", "echo")})})
+        self.assertEqual(echo_roundtrip(d.echo_port(), b"still"), b"still")
+        return err
+
+    def test_forged_metric_name_is_refused(self):
+        err = self.forged_metric("forge_metric_name")
+        self.assertIn("metric name", err["msg"])
+
+    def test_forged_metric_slot_beyond_the_area_is_refused(self):
+        err = self.forged_metric("forge_metric_slot")
+        self.assertIn("out of range", err["msg"])
+
+    def test_forged_metric_in_a_slot_in_use_is_refused(self):
+        err = self.forged_metric("forge_metric_twice")
+        self.assertIn("slot that is another's", err["msg"])
+
+    def test_worker_cannot_shrink_the_shared_file(self):
+        """A worker that truncated the file the supervisor maps would make
+        the next read of it a SIGBUS, in the worker or the supervisor."""
+        d = self.start_metrics([
+            loop("rogue", task("s", "rogue", **{"do": "shrink"}),
+                 task("e", "echo", port=0))])
+        d.wait_record(task="e", event="task_state", state="running")
+        rec = d.wait_record(task="s", msg=re.compile("^shrink: "))
+        self.assertRegex(rec["msg"], "^shrink: refused: ")
+        self.assertEqual(self.wait_health(200)["status"], "ok")
+        fams, _ = self.scrape()
+        self.assertEqual(value(fams, "loopd_worker_up", loop="rogue"), 1)
+        self.assertEqual(value(fams, "loopd_plugin_connections_total",
+                               task="e"), 0)
+        self.assertTrue(d.alive())
 
     def test_other_paths(self):
         self.start_metrics([loop("l", task("t", "ticker", interval="1h"))])

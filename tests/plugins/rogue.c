@@ -4,7 +4,8 @@
  *   config:
  *     do: fds | scribble | forge_event | forge_task | forge_ts |
  *         forge_field | forge_dropped | close_channel | fork |
- *         exit_in_cancel
+ *         exit_in_cancel | forge_metric_name | forge_metric_slot |
+ *         forge_metric_twice | shrink
  *
  * fds           logs one record per open fd: "fd N -> TARGET"
  * scribble      writes garbage into every fd above 2
@@ -14,11 +15,18 @@
  * fork          forks a child that sleeps, and a grandchild whose parent
  *               exits at once (so it is orphaned); logs both pids
  * exit_in_cancel calls exit(0) from its cancel hook
+ * forge_metric_name   declares a metric named "Bad-Name" (task 0, slot 0)
+ * forge_metric_slot   declares one in slot 99999, beyond the shared area
+ * forge_metric_twice  declares "real" through the API, then forges
+ *                     "other" in the slot the API used (0: the first)
+ * shrink        truncates the shared file (fd 4) to nothing, which would
+ *               make the supervisor's reads of it fault; logs the outcome
  *
  * The frame encoding is written out here by hand, as an attacker would:
  * this file includes nothing of loopd's but the public header.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +39,8 @@
 #include <loopd/plugin.h>
 
 #define CHANNEL	3
-enum { MSG_STATE = 5, MSG_LOG = 6, MSG_LISTEN = 10 };
+#define SHARED	4
+enum { MSG_STATE = 5, MSG_LOG = 6, MSG_LISTEN = 10, MSG_METRIC = 15 };
 
 struct frame {
 	uint8_t	b[4096];
@@ -102,6 +111,32 @@ forge_state(int64_t index)
 	put_str(&f, "forged");
 	put_str(&f, "FORGED failure");
 	send_frame(&f);
+}
+
+/* A metric declaration: task index, slot, kind (0: counter), name, help. */
+static void
+forge_metric(int64_t slot, const char *name)
+{
+	struct frame f = { .n = 0 };
+
+	f.b[f.n++] = MSG_METRIC;
+	put_int(&f, 0);
+	put_int(&f, slot);
+	put_int(&f, 0);
+	put_str(&f, name);
+	put_str(&f, "FORGED metric");
+	send_frame(&f);
+}
+
+static void
+shrink(loopd_task *t)
+{
+	if (ftruncate(SHARED, 0) == 0)
+		loopd_log(t, LOOPD_LOG_INFO, "shrink: the shared file is "
+		    "empty now");
+	else
+		loopd_log(t, LOOPD_LOG_INFO, "shrink: refused: %s",
+		    strerror(errno));
 }
 
 /* A socket request on fd 5 for a task slot that does not exist. */
@@ -203,6 +238,15 @@ rogue_act(loopd_task *t, void *arg)
 		forge_state(99999);
 	else if (strcmp(what, "forge_listen") == 0)
 		forge_listen();
+	else if (strcmp(what, "forge_metric_name") == 0)
+		forge_metric(0, "Bad-Name");
+	else if (strcmp(what, "forge_metric_slot") == 0)
+		forge_metric(99999, "far");
+	else if (strcmp(what, "forge_metric_twice") == 0) {
+		if (loopd_metric_counter(t, "real", "A real one.") != NULL)
+			forge_metric(0, "other");
+	} else if (strcmp(what, "shrink") == 0)
+		shrink(t);
 	else if (strcmp(what, "close_channel") == 0) {
 		close(CHANNEL);
 		loopd_log(t, LOOPD_LOG_INFO, "channel closed");

@@ -2,7 +2,8 @@
  * test_api.c: the plugin API on a real event_base, without a worker: task
  * states, handle ownership, handles that stay safe whatever the plugin
  * passes back (run these under ASan), no callback after the task's end, and
- * the promise that firing an fd watch costs no allocation.
+ * the promise that firing an fd watch, or updating a metric, costs no
+ * allocation.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "pmetric.h"
 #include "task.h"
 #include "unit.h"
 
@@ -194,6 +196,41 @@ START_TEST(watch_fires_without_allocating)
 	ck_assert_uint_eq(after - before, 0);
 	close(sp[1]);
 	fixture_free(&f);
+}
+END_TEST
+#endif
+
+#ifndef UNDER_ASAN
+/* Declaring allocates (once); adding to a counter and setting a gauge,
+ * the path plugins take per event, does not. */
+START_TEST(metric_updates_do_not_allocate)
+{
+	struct fixture f;
+	loopd_metric *c, *g;
+	unsigned long before, after;
+	int i, bad = 0;
+
+	fixture_init(&f);
+	before = allocs;
+	f.host.metrics = pmetric_area_new(-1);
+	ck_assert_ptr_nonnull(f.host.metrics);
+	c = loopd_metric_counter(f.task, "bytes", "Bytes.");
+	g = loopd_metric_gauge(f.task, "open", NULL);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_uint_gt(allocs, before);
+	before = allocs;
+	for (i = 0; i < 1000; i++) {
+		bad += loopd_metric_add(c, i) != 0;
+		bad += loopd_metric_add(g, -1) != 0;
+		bad += loopd_metric_set(g, i) != 0;
+	}
+	after = allocs;
+	ck_assert_int_eq(bad, 0);
+	ck_assert_uint_eq(after - before, 0);
+	pmetric_task_end(f.task);
+	fixture_free(&f);
+	pmetric_area_free(f.host.metrics);
 }
 END_TEST
 #endif
@@ -1028,6 +1065,7 @@ main(void)
 
 #ifndef UNDER_ASAN
 	tcase_add_test(watch, watch_fires_without_allocating);
+	tcase_add_test(watch, metric_updates_do_not_allocate);
 #endif
 	tcase_add_test(watch, watch_marks_running_task);
 	tcase_add_test(watch, watch_cancel_inside_callback_closes_fd);
