@@ -54,6 +54,7 @@ static const char *const shutdown_keys[] = { "grace" };
 static const char *const loop_keys[] = {
 	"name", "backend", "restart", "start_timeout", "hang_timeout",
 	"hang_action", "limits", "executor", "tasks",
+	"debug", "slow_callback", "precise_timer", "cpu",
 };
 static const char *const task_keys[] = {
 	"name", "plugin", "restart", "config",
@@ -93,6 +94,8 @@ static const struct misplaced task_misplaced[] = {
 	{ "intensity", IN_RESTART }, { "start_timeout", PER_LOOP },
 	{ "hang_timeout", PER_LOOP }, { "hang_action", PER_LOOP },
 	{ "limits", PER_LOOP }, { "backend", PER_LOOP },
+	{ "debug", PER_LOOP }, { "slow_callback", PER_LOOP },
+	{ "precise_timer", PER_LOOP }, { "cpu", PER_LOOP },
 	{ "on_exhausted", "it is set at the top level" },
 	{ NULL, NULL },
 };
@@ -115,6 +118,7 @@ static const char *const format_names[] = { "json", "text" };
 static const char *const policy_names[] = { "always", "on-failure", "never" };
 static const char *const hang_action_names[] = { "restart", "log" };
 static const char *const exhausted_names[] = { "stay", "exit" };
+static const char *const bool_names[] = { "false", "true" };
 
 static void	perr(struct parse *, struct conf_mark, const char *, ...)
 		    LOOPD_PRINTF(3, 4);
@@ -780,6 +784,8 @@ loop_defaults(struct loop_conf *lc)
 	lc->hang_timeout_ms = CONF_DEFAULT_HANG_TIMEOUT_MS;
 	lc->hang_action = CONF_HANG_RESTART;
 	memset(&lc->limits, 0, sizeof lc->limits);
+	lc->slow_callback_ms = CONF_DEFAULT_SLOW_CALLBACK_MS;
+	lc->cpu = -1;
 }
 
 /* file's directory joined to a relative dir; dir itself otherwise. */
@@ -970,6 +976,33 @@ check_executor(struct parse *p, const struct conf_node *node,
 		ec->queue = (unsigned)n;
 }
 
+/* A loop's debug mode, slow_callback, precise_timer and cpu. */
+static void
+check_runtime(struct parse *p, const struct conf_node *node,
+    const struct scope *sc, struct loop_conf *lc)
+{
+	const struct conf_node *v;
+	long long n;
+	int b;
+
+	lc->slow_mark = node->mark;
+	if ((v = tree_map_get(node, "debug")) != NULL && (b = choose(p, v,
+	    sc->pfx, "debug", bool_names, NELEM(bool_names))) != -1)
+		lc->debug = b;
+	if ((v = tree_map_get(node, "slow_callback")) != NULL) {
+		lc->slow_mark = v->mark;
+		take_duration(p, v, sc->pfx, "slow_callback",
+		    CONF_MAX_TIMEOUT_MS, &lc->slow_callback_ms);
+	}
+	if ((v = tree_map_get(node, "precise_timer")) != NULL &&
+	    (b = choose(p, v, sc->pfx, "precise_timer", bool_names,
+	    NELEM(bool_names))) != -1)
+		lc->precise_timer = b;
+	if ((v = tree_map_get(node, "cpu")) != NULL &&
+	    (n = want_count(p, v, sc->pfx, "cpu", 0, CONF_MAX_CPU)) != -1)
+		lc->cpu = (int)n;
+}
+
 static void
 check_loop(struct parse *p, struct conf_node *node, size_t i,
     const struct conf *conf, struct loop_conf *lc)
@@ -999,6 +1032,7 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 	    NELEM(backend_names))) != -1)
 		lc->backend = (enum conf_backend)b;
 	check_supervision(p, node, &sc, lc);
+	check_runtime(p, node, &sc, lc);
 	if ((v = tree_map_get(node, "executor")) != NULL)
 		check_executor(p, v, &sc, &lc->executor);
 	if ((v = tree_map_get(node, "tasks")) == NULL)

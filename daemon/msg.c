@@ -259,6 +259,10 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_int(&m, (int64_t)loop->limits.memory);
 	msg_put_int(&m, (int64_t)loop->limits.open_files);
 	msg_put_int(&m, (int64_t)loop->limits.cpu_seconds);
+	msg_put_int(&m, loop->debug);
+	msg_put_int(&m, (int64_t)loop->slow_callback_ms);
+	msg_put_int(&m, loop->precise_timer);
+	msg_put_int(&m, loop->cpu);
 	msg_put_int(&m, (int64_t)loop->ntasks);
 	rc = m.nomem ? -1 : send(ctx, &m);
 	for (i = 0; rc == 0 && i < loop->ntasks; i++) {
@@ -420,6 +424,7 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
 	int64_t start = 0, hang = 0, action = 0;
 	int64_t workers = 0, kind = 0, queue = 1;
+	int64_t debug = 0, slow = 1, precise = 0, cpu = -1;
 
 	if (conf->nloops != 0)
 		return msg_fail(in, "a second MSG_LOOP");
@@ -450,6 +455,10 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	loop->limits.open_files = get_limit(in, CONF_MIN_OPEN_FILES,
 	    CONF_MAX_OPEN_FILES);
 	loop->limits.cpu_seconds = get_limit(in, 1, CONF_MAX_CPU_SECONDS);
+	msg_get_range(in, 0, 1, &debug);
+	msg_get_range(in, 1, CONF_MAX_TIMEOUT_MS, &slow);
+	msg_get_range(in, 0, 1, &precise);
+	msg_get_range(in, -1, CONF_MAX_CPU, &cpu);
 	msg_get_range(in, 1, INT32_MAX, &ntasks);
 	if (msg_done(in) < 0)
 		return -1;
@@ -462,6 +471,10 @@ conf_add_loop(struct conf *conf, struct msg_in *in)
 	loop->executor.workers = (unsigned)workers;
 	loop->executor.kind = (enum conf_exec_kind)kind;
 	loop->executor.queue = (unsigned)queue;
+	loop->debug = (int)debug;
+	loop->slow_callback_ms = (uint64_t)slow;
+	loop->precise_timer = (int)precise;
+	loop->cpu = (int)cpu;
 	if ((loop->tasks = get_mem(in, conf, (size_t)ntasks *
 	    sizeof *loop->tasks)) == NULL)
 		return -1;

@@ -31,6 +31,10 @@ static const char full_yaml[] =
     "    hang_timeout: 1500ms\n"
     "    hang_action: log\n"
     "    limits: {memory: 512M, open_files: 4096, cpu_seconds: 3600}\n"
+    "    debug: true\n"
+    "    slow_callback: 25ms\n"
+    "    precise_timer: true\n"
+    "    cpu: 1\n"
     "    tasks:\n"
     "      - name: echo\n"
     "        plugin: echo\n"
@@ -189,6 +193,10 @@ same_loop(const struct conf *ca, const struct loop_conf *a,
 	ck_assert_uint_eq(a->limits.memory, b->limits.memory);
 	ck_assert_uint_eq(a->limits.open_files, b->limits.open_files);
 	ck_assert_uint_eq(a->limits.cpu_seconds, b->limits.cpu_seconds);
+	ck_assert_int_eq(a->debug, b->debug);
+	ck_assert_uint_eq(a->slow_callback_ms, b->slow_callback_ms);
+	ck_assert_int_eq(a->precise_timer, b->precise_timer);
+	ck_assert_int_eq(a->cpu, b->cpu);
 	ck_assert_uint_eq(a->ntasks, b->ntasks);
 	for (i = 0; i < a->ntasks; i++) {
 		ta = &a->tasks[i];
@@ -216,6 +224,13 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(net->restart.policy, CONF_RESTART_ALWAYS);
 	ck_assert_uint_eq(net->limits.memory, 512ULL << 20);
 	ck_assert_int_eq(net->hang_action, CONF_HANG_LOG);
+	ck_assert_int_eq(net->debug, 1);
+	ck_assert_uint_eq(net->slow_callback_ms, 25);
+	ck_assert_int_eq(net->precise_timer, 1);
+	ck_assert_int_eq(net->cpu, 1);
+	ck_assert_int_eq(conf->loops[1].cpu, -1);
+	ck_assert_uint_eq(conf->loops[1].slow_callback_ms,
+	    CONF_DEFAULT_SLOW_CALLBACK_MS);
 	ck_assert_int_eq(net->tasks[0].restart.policy, CONF_RESTART_NEVER);
 	ck_assert_uint_eq(net->tasks[0].restart.intensity, 7);
 	ck_assert_uint_eq(net->tasks[0].restart.backoff_min_ms, 250);
@@ -235,7 +250,7 @@ static const char *const corruptions[] = {
 	"window 0", "start_timeout too long", "hang_timeout 0", "hang_action",
 	"memory below 1M", "open_files too high", "open_files too low",
 	"cpu_seconds too high", "task policy", "task backoff too long",
-	"task intensity 0",
+	"task intensity 0", "slow_callback 0", "cpu too high",
 };
 
 static void
@@ -286,6 +301,12 @@ corrupt(struct loop_conf *l, int which)
 		break;
 	case 14:
 		l->tasks[0].restart.intensity = 0;
+		break;
+	case 15:
+		l->slow_callback_ms = 0;
+		break;
+	case 16:
+		l->cpu = CONF_MAX_CPU + 1;
 		break;
 	}
 }
