@@ -55,6 +55,7 @@ struct handle {
 		loopd_watch_cb	 watch;
 	} cb;
 	void			*arg;
+	void			*site;		/* its creator, debug mode */
 	struct event		*ev;		/* points at the tail */
 };
 
@@ -235,6 +236,23 @@ api_disarm_handles(struct loopd_task *t)
 			event_del(h->ev);
 }
 
+size_t
+api_open_sites(struct loopd_task *t, struct task_site *v, size_t max)
+{
+	static const char *const kinds[] = { "timer", "watch" };
+	struct handle *h;
+	size_t n = 0;
+
+	TAILQ_FOREACH(h, &t->handles, link) {
+		if (h->kind == HANDLE_SOON || (h->flags & HANDLE_DEAD))
+			continue;
+		if (n < max)
+			v[n] = (struct task_site){ kinds[h->kind], h->site };
+		n++;
+	}
+	return n;
+}
+
 void
 api_release_handles(struct loopd_task *t)
 {
@@ -332,7 +350,7 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 		event_add(h->ev, &h->every);
 	}
 	h->flags |= HANDLE_FIRING;
-	task_enter(t);
+	task_enter(t, (task_fn)h->cb.timer);
 	h->cb.timer(t, h->arg);
 	task_leave(t);
 	h->flags &= ~HANDLE_FIRING;
@@ -364,6 +382,8 @@ loopd_timer_start(loopd_task *t, uint64_t delay_ms, uint64_t every_ms,
 		return NULL;
 	h->cb.timer = cb;
 	h->every = ms_to_tv(every_ms);
+	if (t->host->debug)
+		h->site = __builtin_return_address(0);
 	if (every_ms > 0 && every_ms == delay_ms)
 		flags = EV_PERSIST;
 	event_assign(h->ev, t->host->base, -1, flags, timer_fire, h);
@@ -416,7 +436,7 @@ watch_fire(evutil_socket_t fd, short what, void *arg)
 	if (t->ending)
 		return;		/* the reaper releases it */
 	h->flags |= HANDLE_FIRING;
-	task_enter(t);
+	task_enter(t, (task_fn)h->cb.watch);
 	h->cb.watch(t, fd, ready, h->arg);
 	task_leave(t);
 	h->flags &= ~HANDLE_FIRING;
@@ -454,6 +474,8 @@ loopd_watch_fd(loopd_task *t, int fd, int events, loopd_watch_cb cb,
 		return NULL;
 	h->cb.watch = cb;
 	h->fd = fd;
+	if (t->host->debug)
+		h->site = __builtin_return_address(0);
 	if (watch_arm(h, watched) < 0) {
 		handle_free(h);
 		return NULL;

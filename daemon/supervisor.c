@@ -113,7 +113,8 @@ struct supervisor {
 static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
 
 /* Events only the supervisor may emit; a worker may send only these. */
-static const char *const worker_events[] = { "libevent", "loop_start" };
+static const char *const worker_events[] = { "libevent", "loop_start",
+	"loop_stats", "loop_lag", "slow_callback", "resource_leak" };
 /* Fields a worker may not set: the supervisor stamps or owns them. */
 static const char *const stamped_keys[] = {
 	"ts", "level", "msg", "pid", "loop", "task", "plugin",

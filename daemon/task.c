@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
+#include "debug.h"
 #include "executor.h"
 #include "log.h"
 #include "post.h"
@@ -26,6 +28,24 @@ const char *
 task_state_name(enum task_state s)
 {
 	return state_names[s];
+}
+
+uint64_t
+task_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+task_timed_leave(struct loopd_task *t)
+{
+	uint64_t ns = task_now_ns() - t->host->enter_ns;
+
+	if (ns > t->host->slow_ns)
+		debug_slow_api(t, ns);
 }
 
 int
@@ -75,13 +95,15 @@ task_start(struct loopd_task *t)
 	struct plugin_error perr;
 	int rc;
 
-	task_enter(t);		/* a plugin's constructors run in the load */
+	/* A plugin's constructors run in the load. */
+	task_enter(t, (task_fn)loader_cache_open);
 	if (loader_cache_open(t->host->plugins, t->conf->plugin_path,
 	    &t->plugin, &perr) < 0) {
 		task_leave(t);
 		task_end(t, perr.type, perr.msg);
 		return;
 	}
+	t->host->cb = (task_fn)t->plugin.desc->start;
 	rc = t->plugin.desc->start(t, &t->args, &t->pstate);
 	task_leave(t);
 	if (rc != 0 && !t->ending) {
@@ -110,7 +132,7 @@ task_cancel(struct loopd_task *t)
 		loopd_task_done(t);
 		return;
 	}
-	task_enter(t);
+	task_enter(t, (task_fn)d->cancel);
 	d->cancel(t, t->pstate);
 	task_leave(t);
 }
@@ -137,10 +159,12 @@ task_reap(evutil_socket_t fd, short what, void *arg)
 	struct loopd_task *t = arg;
 	const struct loopd_plugin *d = t->plugin.desc;
 
+	if (t->host->debug)
+		debug_report_leaks(t);
 	api_release_handles(t);
 	executor_task_end(t->host->exec, t);	/* each job's done, then stop */
 	if (d != NULL && d->stop != NULL) {
-		task_enter(t);
+		task_enter(t, (task_fn)d->stop);
 		d->stop(t->pstate);
 		task_leave(t);
 	}
@@ -159,7 +183,7 @@ task_free(struct loopd_task *t)
 		api_release_handles(t);
 		executor_task_end(t->host->exec, t);
 		if (t->plugin.desc != NULL && t->plugin.desc->stop != NULL) {
-			task_enter(t);
+			task_enter(t, (task_fn)t->plugin.desc->stop);
 			t->plugin.desc->stop(t->pstate);
 			task_leave(t);
 		}

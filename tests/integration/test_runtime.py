@@ -1,0 +1,129 @@
+"""runtime: debug mode's slow-callback and leak records, loop lag, precise
+timers and CPU pinning, on the real binary with the blocker plugin."""
+
+import os
+import re
+import signal
+import unittest
+
+from loopd_harness import LoopdTestCase, loop, task
+
+
+class RuntimeTest(LoopdTestCase):
+
+    def stop(self, d):
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+
+    def test_slow_api_callback_named(self):
+        d = self.start([loop("dbg", task("b", "blocker", mode="api",
+                                         block="300ms"),
+                             debug="true", slow_callback="50ms")])
+        r = d.wait_record(event="slow_callback")
+        self.assertEqual(r["callback"], "blocker_api_callback")
+        self.assertEqual(r["task"], "b")
+        self.assertEqual(r["plugin"], "blocker")
+        self.assertEqual(r["via"], "api")
+        self.assertGreaterEqual(r["elapsed_ms"], 300)
+        self.stop(d)
+
+    def test_slow_raw_libevent_callback_named(self):
+        d = self.start([loop("dbg", task("b", "blocker", mode="raw",
+                                         block="400ms"),
+                             debug="true", slow_callback="50ms")])
+        r = d.wait_record(event="slow_callback")
+        self.assertEqual(r["callback"], "blocker_raw_callback")
+        self.assertEqual(r["task"], "b")
+        self.assertEqual(r["plugin"], "blocker")
+        self.assertEqual(r["via"], "libevent")
+        self.assertGreaterEqual(r["elapsed_ms"], 50)
+        self.stop(d)
+
+    def test_debug_from_environment(self):
+        d = self.start([loop("dbg", task("b", "blocker", mode="raw",
+                                         block="400ms"),
+                             slow_callback="50ms")],
+                       extra_env={"LOOPD_DEBUG": "1"})
+        r = d.wait_record(event="slow_callback")
+        self.assertEqual(r["callback"], "blocker_raw_callback")
+        self.stop(d)
+
+    def test_no_slow_record_without_debug(self):
+        d = self.start([loop("plain", task("b", "blocker", mode="api",
+                                           block="500ms"),
+                             slow_callback="50ms", hang_timeout="1s")])
+        d.wait_record(task="b", msg="api callback returned")
+        self.stop(d)
+        self.assertEqual(d.find(event="slow_callback"), [])
+        stats = d.wait_record(event="loop_stats", timeout=0)
+        # The blocked loop fired its tick late: the lag says so.
+        self.assertGreaterEqual(stats["lag_max_us"], 200000)
+
+    def test_leak_names_creation_sites(self):
+        d = self.start([loop("dbg", task("b", "blocker", mode="leak"),
+                             debug="true")])
+        r = d.wait_record(event="resource_leak")
+        self.assertEqual(r["task"], "b")
+        self.assertEqual(r["open"], 2)
+        self.assertRegex(r["sites"], r"timer blocker_leak_timer\+0x[0-9a-f]+")
+        self.assertRegex(r["sites"], r"watch blocker_leak_watch\+0x[0-9a-f]+")
+        self.assertIn("blocker.c:", r["sites"])
+        self.stop(d)
+
+    def test_loop_stats_and_start_record(self):
+        d = self.start([loop("l", task("b", "blocker", mode="api",
+                                       block="100ms"),
+                             precise_timer="true", hang_timeout="200ms")])
+        start = d.wait_record(event="loop_start")
+        self.assertEqual(start["precise_timer"], 1)
+        self.assertEqual(start["cpu"], -1)
+        self.assertIsInstance(start["features"], str)
+        if start["backend"] == "epoll":
+            self.assertIn("O1", start["features"])
+        d.wait_record(task="b", msg="api callback returned")
+        self.stop(d)
+        stats = d.wait_record(event="loop_stats", timeout=0)
+        for k in ("lag_p50_us", "lag_p99_us", "lag_max_us", "ticks"):
+            self.assertIsInstance(stats[k], int, k)
+        self.assertGreaterEqual(stats["ticks"], 1)
+        self.assertLessEqual(stats["lag_p50_us"], stats["lag_p99_us"])
+        self.assertLessEqual(stats["lag_p99_us"], stats["lag_max_us"])
+
+    def test_precise_timer_never_early(self):
+        d = self.start([loop("p", task("b", "blocker", mode="precise",
+                                       delay="7ms", count=60),
+                             precise_timer="true")])
+        r = d.wait_record(task="b", msg=re.compile(r"^precise: "))
+        late = int(r["msg"].split("=")[1])
+        # Armed from a post, a few microseconds after libevent read its
+        # clock; a coarse clock (4 ms ticks) would make it milliseconds.
+        self.assertGreaterEqual(late, -500, "a precise timer fired early")
+        self.stop(d)
+
+    def test_cpu_pinning(self):
+        d = self.start([loop("pinned", task("b", "blocker", mode="api",
+                                            block="1ms"), cpu=0)])
+        pid = d.worker_pid("pinned")
+        with open("/proc/%d/status" % pid) as f:
+            status = f.read()
+        m = re.search(r"^Cpus_allowed_list:\s*(\S+)$", status, re.M)
+        self.assertEqual(m.group(1), "0")
+        self.stop(d)
+
+    def test_check_config_warns_about_a_tiny_slow_callback(self):
+        path = self.write_config([
+            loop("noisy", task("t", "ticker"), debug="true",
+                 slow_callback="5ms"),
+            loop("quiet", task("u", "ticker"), slow_callback="5ms"),
+            loop("fine", task("v", "ticker"), debug="true",
+                 slow_callback="10ms")])
+        p = self.run_loopd(["--check-config", path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr, r":\d+:\d+: warning: loop 'noisy': "
+                         r"slow_callback 5ms with debug mode on: ")
+        self.assertNotIn("'quiet'", p.stderr)
+        self.assertNotIn("'fine'", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
