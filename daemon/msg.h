@@ -20,7 +20,8 @@
  *   MSG_CANCEL  cancel every task and exit once they have ended
  *
  * Worker to supervisor:
- *   MSG_STATE   a task's new state (and its error, when failed)
+ *   MSG_STATE   a task's new state (and its error, when failed; then
+ *               optionally the name of the plugin function it failed in)
  *   MSG_LOG     a log record: level, ts, msg, task index, extra fields
  *   MSG_DROPPED how many log records the worker dropped since it last said
  *

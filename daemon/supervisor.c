@@ -54,6 +54,8 @@ struct sv_task {
 	unsigned char		 first;		/* its first start is not over */
 	struct restart_state	*rs;		/* from its first restart on */
 	struct event		*timer;		/* while waiting */
+	uint64_t		 up_ms;		/* when it said running, or 0 */
+	char			 version[64];	/* its plugin's, as said */
 };
 
 /* The supervisor's view of one loop and its worker. */
@@ -202,8 +204,10 @@ sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 
 	if (t->phase == SV_LIVE && t->state == TASK_STARTING)
 		sv->nstarting--;
-	if (p == SV_LIVE && s == TASK_STARTING)
+	if (p == SV_LIVE && s == TASK_STARTING) {
 		sv->nstarting++;
+		t->up_ms = 0;	/* its uptime counts from its running */
+	}
 	if (t->phase == SV_LIVE && t->state < TASK_DONE)
 		l->nlive--;
 	if (p == SV_LIVE && s < TASK_DONE)
@@ -443,12 +447,26 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 	return why;
 }
 
+/* What a task_error says of task i besides the error: its plugin's
+ * version, how long it ran, how often it was restarted. */
+static void
+sv_add_context(json_t *r, struct sv_loop *l, size_t i)
+{
+	struct sv_task *t = &l->tasks[i];
+
+	if (t->version[0] != '\0')
+		log_add(r, "plugin_version", t->version);
+	log_add_int(r, "uptime_ms", t->up_ms ? (long long)(now_ms() -
+	    t->up_ms) : 0);
+	log_add_int(r, "restarts", t->rs != NULL ? (long long)t->rs->total : 0);
+}
+
 /* MSG_STATE: a task's new state; logged once, here. */
 static const char *
 sv_state(struct sv_loop *l, struct msg_in *in)
 {
 	const struct task_conf *tc;
-	const char *ver, *type, *m;
+	const char *ver, *type, *m, *cb = NULL;
 	int64_t i, s;
 	json_t *r;
 
@@ -457,6 +475,8 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	ver = msg_get_str(in, NULL);
 	type = msg_get_str(in, NULL);
 	m = msg_get_str(in, NULL);
+	if (in->bad == NULL && in->p < in->end)
+		cb = msg_get_str(in, NULL);
 	if (msg_done(in) < 0)
 		return in->bad;
 	if (l->tasks[i].phase != SV_LIVE || l->tasks[i].state >= TASK_DONE ||
@@ -466,6 +486,9 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	sv_task_set(l, (size_t)i, SV_LIVE, (enum task_state)s);
 	if (s == TASK_RUNNING && l->tasks[i].rs != NULL)
 		restart_running(l->tasks[i].rs, now_ms());
+	if (s == TASK_RUNNING)
+		l->tasks[i].up_ms = now_ms();
+	snprintf(l->tasks[i].version, sizeof l->tasks[i].version, "%s", ver);
 	if (s == TASK_FAILED) {
 		r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed: %s",
 		    tc->name, *m ? m : "(no message)");
@@ -474,6 +497,8 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		log_add(r, "event", "task_error");
 		log_add(r, "limit", sv_limit_hit(l, 0, 1));
 		log_add_error(r, *type ? type : "error", m);
+		sv_add_context(r, l, (size_t)i);
+		log_add(r, "callback", cb);
 	} else {
 		r = sv_record(l, s == TASK_DONE || s == TASK_RUNNING ?
 		    LOOPD_LOG_INFO : LOOPD_LOG_DEBUG, "task '%s' %s", tc->name,
@@ -706,6 +731,25 @@ sv_blame_words(struct sv_loop *l, const char *what,
 	    "be the one (suspects)", l->loop->name, what, b->plugin, names);
 }
 
+/* The innermost function of bt in tc's plugin, or NULL. */
+static const char *
+sv_plugin_frame(const json_t *bt, const struct task_conf *tc)
+{
+	const char *file, *fn;
+	size_t i;
+
+	for (i = 0; i < json_array_size(bt); i++) {
+		file = json_string_value(json_object_get(json_array_get(bt, i),
+		    "file"));
+		fn = json_string_value(json_object_get(json_array_get(bt, i),
+		    "function"));
+		if (file != NULL && fn != NULL &&
+		    strcmp(file, tc->plugin_path) == 0)
+			return fn;
+	}
+	return NULL;
+}
+
 static void
 sv_report_death(struct sv_loop *l, int status)
 {
@@ -741,8 +785,11 @@ sv_report_death(struct sv_loop *l, int status)
 	r = sv_record(l, LOOPD_LOG_ERROR, "%s", msg);
 	log_add(r, "event", "task_error");
 	log_add(r, "limit", limit);
-	if (tc != NULL)
+	if (tc != NULL) {
 		sv_add_task(r, tc);
+		sv_add_context(r, l, (size_t)(tc - l->loop->tasks));
+		log_add(r, "callback", sv_plugin_frame(bt, tc));
+	}
 	if (blame.suspects != NULL) {
 		log_add(r, "plugin", blame.plugin);
 		if (r != NULL)

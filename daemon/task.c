@@ -111,6 +111,7 @@ task_start(struct loopd_task *t)
 
 		snprintf(msg, sizeof msg, "start returned %d", rc);
 		task_end(t, "start", msg);
+		t->err_cb = (task_fn)t->plugin.desc->start;
 	} else if (rc != 0 && t->err_type == NULL) {
 		/* Done during start, yet start failed: failed wins. */
 		t->err_type = strdup("start");
@@ -146,6 +147,9 @@ task_end(struct loopd_task *t, const char *type, const char *msg)
 	post_task_close(t);
 	api_disarm_handles(t);	/* none of its callbacks runs from now on */
 	if (type != NULL) {
+		/* Inside its own code: the function it was in. */
+		if (*t->host->running == t->index)
+			t->err_cb = t->host->cb;
 		t->err_type = strdup(type);
 		t->err_msg = strdup(msg ? msg : "");
 	}

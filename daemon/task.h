@@ -77,6 +77,7 @@ struct loopd_task {
 	struct event		*reaper;
 	char			*err_type;	/* set when failed */
 	char			*err_msg;
+	task_fn			 err_cb;	/* running when it failed, or NULL */
 	int			 post_open;	/* under the post queue's mutex */
 	struct job_list		 jobs;		/* executor jobs without done */
 };

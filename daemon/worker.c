@@ -33,6 +33,7 @@
 #include "msg.h"
 #include "post.h"
 #include "proc.h"
+#include "symbolize.h"
 #include "task.h"
 #include "worker.h"
 
@@ -239,6 +240,25 @@ worker_channel_empty(void *ctx)
 	worker_report_drops(ctx);
 }
 
+/* The name of the plugin function fn (its address when it has none): the
+ * optional last field of MSG_STATE. */
+static void
+worker_put_function(struct msg_out *m, task_fn fn)
+{
+	void *addr = (void *)fn;
+	json_t *f = symbolize_addrs(&addr, 1, 1);
+	const char *name = json_string_value(json_object_get(
+	    json_array_get(f, 0), "function"));
+	char buf[32];
+
+	if (name == NULL) {
+		snprintf(buf, sizeof buf, "%p", addr);
+		name = buf;
+	}
+	msg_put_str(m, name, MSG_STRING_MAX);
+	json_decref(f);
+}
+
 static void
 worker_task_state(void *ctx, struct loopd_task *t)
 {
@@ -254,6 +274,8 @@ worker_task_state(void *ctx, struct loopd_task *t)
 	msg_put_str(&w->out, t->err_type, MSG_STRING_MAX);
 	msg_put_str(&w->out, cut != NULL ? cut : t->err_msg, MSG_STRING_MAX);
 	free(cut);
+	if (t->err_cb != NULL && t->state == TASK_FAILED)
+		worker_put_function(&w->out, t->err_cb);
 	/* Never dropped: the supervisor must hear how every task ended. */
 	ipc_send(w->ipc, w->out.p, w->out.len, 0);
 	if (!task_is_live(t) && w->nlive > 0)

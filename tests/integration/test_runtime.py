@@ -125,5 +125,68 @@ class RuntimeTest(LoopdTestCase):
         self.assertNotIn("'fine'", p.stderr)
 
 
+class TaskErrorContextTest(LoopdTestCase):
+    """Every task_error record carries loop, task, plugin and version, the
+    callback that was running, uptime, restarts, and the error."""
+
+    def test_failure_in_a_callback_then_restarted(self):
+        d = self.start([loop("fl", task("f", "failer", after="60ms",
+                                        message="boom"),
+                             restart={"policy": "always",
+                                      "backoff": "10ms..10ms"})])
+        first = d.wait_record(event="task_error")
+        second = d.wait_record(event="task_error",
+                               after=d.index_of(first) + 1)
+        for r in (first, second):
+            self.assertEqual(r["loop"], "fl")
+            self.assertEqual(r["task"], "f")
+            self.assertEqual(r["plugin"], "failer")
+            self.assertIsInstance(r["plugin_version"], str)
+            self.assertEqual(r["callback"], "failer_fire")
+            self.assertGreaterEqual(r["uptime_ms"], 50)
+            self.assertEqual(r["error"], {"type": "test_failure",
+                                          "message": "boom"})
+        self.assertEqual(first["restarts"], 0)
+        self.assertEqual(second["restarts"], 1)
+        d.signal(signal.SIGTERM)
+        d.wait_exit()
+
+    def test_failure_in_start(self):
+        d = self.start([loop("fs", task("f", "failer", when="start",
+                                        message="no"))])
+        r = d.wait_record(event="task_error")
+        self.assertEqual(r["callback"], "failer_start")
+        self.assertEqual(r["uptime_ms"], 0)
+        self.assertEqual(r["restarts"], 0)
+        self.assertEqual(r["error"]["type"], "test_failure")
+        d.signal(signal.SIGTERM)
+        d.wait_exit()
+
+    def test_start_returning_an_error(self):
+        d = self.start([loop("fs", task("b", "blocker", mode="nonsense"))])
+        r = d.wait_record(event="task_error")
+        self.assertEqual(r["callback"], "blocker_start")
+        self.assertEqual(r["error"]["type"], "start")
+        d.signal(signal.SIGTERM)
+        d.wait_exit()
+
+    def test_crash_names_the_plugin_function(self):
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        d = self.start([loop("cr", task("c", "crasher", after="50ms"))],
+                       allow_crash_report=True, extra_env={
+                           "ASAN_OPTIONS": (asan + ":" if asan else "")
+                           + "handle_segv=0:handle_abort=0"})
+        r = d.wait_record(event="task_error")
+        self.assertEqual(r["task"], "c")
+        self.assertEqual(r["plugin"], "crasher")
+        self.assertEqual(r["callback"], "crasher_fire")
+        self.assertIsInstance(r["plugin_version"], str)
+        self.assertGreaterEqual(r["uptime_ms"], 40)
+        self.assertEqual(r["restarts"], 0)
+        self.assertEqual(r["error"]["type"], "crash")
+        d.signal(signal.SIGTERM)
+        d.wait_exit()
+
+
 if __name__ == "__main__":
     unittest.main()
