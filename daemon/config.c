@@ -1198,6 +1198,8 @@ config_compact(struct conf *conf)
 		lc = &c->loops[i];
 		*lc = *l;
 		lc->mark.file = c->path;
+		lc->executor.mark.file = c->path;
+		lc->slow_mark.file = c->path;
 		if ((lc->name = arena_strdup(a, l->name)) == NULL ||
 		    (lc->tasks = arena_alloc(a, l->ntasks *
 		    sizeof *lc->tasks)) == NULL)
