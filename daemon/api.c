@@ -7,6 +7,13 @@
  * task's list so that the task's end can release whatever is left.  Firing
  * a handle allocates nothing and copies nothing.
  *
+ * Deferred calls (loopd_call_soon) are not handles: each task keeps a ring
+ * of (callback, argument) pairs and one event that runs them.  The ring
+ * grows by doubling and never shrinks, so that a call allocates nothing
+ * once the ring has reached its working size.  The event is a zero
+ * timeout: the calls made while the ring runs wait for the next turn of
+ * the loop, after it has polled, so a chain of calls cannot starve I/O.
+ *
  * A plugin never holds a pointer to a handle.  The loopd_timer * and
  * loopd_watch * it gets are ids: a slot of the process's handle table and
  * the slot's generation, which grows each time the slot is released.  Every
@@ -226,11 +233,18 @@ handle_cancel(struct handle *h)
 		handle_free(h);
 }
 
+struct soon_call {
+	loopd_timer_cb		 cb;
+	void			*arg;
+};
+
 void
 api_disarm_handles(struct loopd_task *t)
 {
 	struct handle *h;
 
+	if (t->soon_ev != NULL)
+		event_del(t->soon_ev);
 	TAILQ_FOREACH(h, &t->handles, link)
 		if (h->flags & HANDLE_ARMED)
 			event_del(h->ev);
@@ -260,6 +274,12 @@ api_release_handles(struct loopd_task *t)
 
 	while ((h = TAILQ_FIRST(&t->handles)) != NULL)
 		handle_free(h);
+	if (t->soon_ev != NULL)
+		event_free(t->soon_ev);
+	free(t->soon);
+	t->soon_ev = NULL;
+	t->soon = NULL;
+	t->soon_head = t->soon_n = t->soon_cap = 0;
 }
 
 /* ---- the task ---------------------------------------------------------- */
@@ -404,22 +424,61 @@ loopd_timer_cancel(loopd_timer *timer)
 		handle_cancel(h);
 }
 
+static const struct timeval soon_now = { 0, 0 };
+
+/* The calls in the ring when the turn began; later ones wait for the
+ * next turn. */
+static void
+soon_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct loopd_task *t = arg;
+	struct soon_call c;
+	size_t n = t->soon_n;
+
+	while (n-- > 0 && !t->ending) {
+		c = t->soon[t->soon_head];
+		t->soon_head = (t->soon_head + 1) & (t->soon_cap - 1);
+		t->soon_n--;
+		task_enter(t, (task_fn)c.cb);
+		c.cb(t, c.arg);
+		task_leave(t);
+	}
+}
+
+/* Twice the room, the calls kept in order; -1 when memory ran out. */
+static int
+soon_grow(struct loopd_task *t)
+{
+	size_t cap = t->soon_cap ? t->soon_cap * 2 : 16, i;
+	struct soon_call *v;
+
+	if (t->soon_ev == NULL && (t->soon_ev = event_new(t->host->base, -1,
+	    0, soon_run, t)) == NULL)
+		return -1;
+	if ((v = reallocarray(NULL, cap, sizeof *v)) == NULL)
+		return -1;
+	for (i = 0; i < t->soon_n; i++)
+		v[i] = t->soon[(t->soon_head + i) & (t->soon_cap - 1)];
+	free(t->soon);
+	t->soon = v;
+	t->soon_cap = cap;
+	t->soon_head = 0;
+	return 0;
+}
+
 int
 loopd_call_soon(loopd_task *t, loopd_timer_cb cb, void *arg)
 {
-	static const struct timeval now = { 0, 0 };
-	struct handle *h;
-
 	if (cb == NULL)
 		return -LOOPD_EINVAL;
 	if (!task_usable(t))
 		return -LOOPD_ESTATE;
-	if ((h = handle_new(t, HANDLE_SOON, arg)) == NULL)
+	if (t->soon_n == t->soon_cap && soon_grow(t) < 0)
 		return -LOOPD_ENOMEM;
-	h->cb.timer = cb;
-	event_assign(h->ev, t->host->base, -1, 0, timer_fire, h);
-	h->flags |= HANDLE_ARMED;
-	event_add(h->ev, &now);
+	t->soon[(t->soon_head + t->soon_n++) & (t->soon_cap - 1)] =
+	    (struct soon_call){ cb, arg };
+	if (t->soon_n == 1 || !event_pending(t->soon_ev, EV_TIMEOUT, NULL))
+		event_add(t->soon_ev, &soon_now);
 	return 0;
 }
 

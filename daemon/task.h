@@ -61,6 +61,7 @@ struct task_host {
 
 struct handle;
 TAILQ_HEAD(handle_list, handle);
+struct soon_call;
 struct job;
 TAILQ_HEAD(job_list, job);
 
@@ -80,6 +81,10 @@ struct loopd_task {
 	task_fn			 err_cb;	/* running when it failed, or NULL */
 	int			 post_open;	/* under the post queue's mutex */
 	struct job_list		 jobs;		/* executor jobs without done */
+	/* loopd_call_soon(): a ring of calls run by one event (api.c). */
+	struct soon_call	*soon;
+	size_t			 soon_head, soon_n, soon_cap;
+	struct event		*soon_ev;
 };
 
 /* A new task in TASK_STARTING, or NULL.  Free with task_free(). */
