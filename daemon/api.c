@@ -47,6 +47,7 @@ enum handle_kind {
 #define HANDLE_DEAD	0x02	/* cancelled inside its callback */
 #define HANDLE_CLOSE	0x04	/* the watch owns its fd */
 #define HANDLE_ARMED	0x08	/* ev has been assigned */
+#define HANDLE_PERSIST	0x10	/* a timer armed with EV_PERSIST */
 
 struct handle {
 	TAILQ_ENTRY(handle)	 link;
@@ -83,12 +84,25 @@ struct slot {
 	size_t		 next;		/* the next free slot, or SLOT_NONE */
 };
 
+/*
+ * Released handles are kept for reuse, up to HANDLE_SPARE_MAX, so that a
+ * one-shot timer costs no allocation once the loop has warmed up.  Not
+ * under AddressSanitizer, which must see each handle's use after free.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define HANDLE_SPARE_MAX	0
+#else
+#define HANDLE_SPARE_MAX	1024
+#endif
+
 static struct {
 	struct slot	*slots;
 	size_t		 n;		/* slots ever used */
 	size_t		 cap;
 	size_t		 free_head;	/* released slots, oldest first */
 	size_t		 free_tail;
+	struct handle	*spare;		/* linked by link.tqe_next */
+	size_t		 nspare;
 } table = { .free_head = SLOT_NONE, .free_tail = SLOT_NONE };
 
 static uintptr_t
@@ -192,8 +206,12 @@ handle_new(struct loopd_task *t, enum handle_kind kind, void *arg)
 {
 	struct handle *h;
 
-	h = calloc(1, sizeof *h + event_get_struct_event_size());
-	if (h == NULL)
+	if ((h = table.spare) != NULL) {
+		table.spare = h->link.tqe_next;
+		table.nspare--;
+		memset(h, 0, sizeof *h);	/* event_assign sets the event */
+	} else if ((h = calloc(1, sizeof *h +
+	    event_get_struct_event_size())) == NULL)
 		return NULL;
 	if (kind != HANDLE_SOON && table_add(h) < 0) {
 		free(h);
@@ -217,7 +235,12 @@ handle_free(struct handle *h)
 	TAILQ_REMOVE(&h->task->handles, h, link);
 	if (h->flags & HANDLE_CLOSE)
 		close(h->fd);
-	free(h);
+	if (table.nspare < HANDLE_SPARE_MAX) {
+		h->link.tqe_next = table.spare;
+		table.spare = h;
+		table.nspare++;
+	} else
+		free(h);
 }
 
 /* Release now, or after the callback that is running returns.  Either
@@ -357,25 +380,27 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct handle *h = arg;
 	struct loopd_task *t = h->task;
-	int first_of_periodic = h->kind == HANDLE_TIMER &&
-	    h->every.tv_sec + h->every.tv_usec > 0 &&
-	    !(event_get_events(h->ev) & EV_PERSIST);
 
 	if (t->ending)
 		return;		/* the reaper releases it */
-	if (first_of_periodic) {
+	if (!(h->flags & HANDLE_PERSIST) &&
+	    h->every.tv_sec + h->every.tv_usec > 0) {
 		/* After the first delay, the period: libevent keeps a
 		 * persistent timer on schedule without drift. */
 		event_assign(h->ev, t->host->base, -1, EV_PERSIST, timer_fire, h);
 		event_add(h->ev, &h->every);
+		h->flags |= HANDLE_PERSIST;
 	}
 	h->flags |= HANDLE_FIRING;
 	task_enter(t, (task_fn)h->cb.timer);
 	h->cb.timer(t, h->arg);
 	task_leave(t);
 	h->flags &= ~HANDLE_FIRING;
-	if ((h->flags & HANDLE_DEAD) || !(event_get_events(h->ev) & EV_PERSIST))
+	if ((h->flags & (HANDLE_DEAD | HANDLE_PERSIST)) != HANDLE_PERSIST) {
+		/* Not pending: it fired once, or its cancel deleted it. */
+		h->flags &= ~HANDLE_ARMED;
 		handle_free(h);
+	}
 }
 
 static struct timeval
@@ -404,8 +429,10 @@ loopd_timer_start(loopd_task *t, uint64_t delay_ms, uint64_t every_ms,
 	h->every = ms_to_tv(every_ms);
 	if (t->host->debug)
 		h->site = __builtin_return_address(0);
-	if (every_ms > 0 && every_ms == delay_ms)
+	if (every_ms > 0 && every_ms == delay_ms) {
 		flags = EV_PERSIST;
+		h->flags |= HANDLE_PERSIST;
+	}
 	event_assign(h->ev, t->host->base, -1, flags, timer_fire, h);
 	h->flags |= HANDLE_ARMED;
 	if (event_add(h->ev, &delay) < 0) {
