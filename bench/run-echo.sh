@@ -7,7 +7,11 @@
 #   -c "1 50"   connection counts
 #   -s BYTES    message size (64)
 #   -k LIST     servers, comma-separated, from loopd-echo, libevent-raw,
-#               asyncio, uvloop; "all" is all four (loopd-echo,libevent-raw)
+#               asyncio, uvloop, loopd-debug (loopd-echo in debug mode,
+#               LOOPD_DEBUG=1); "all" is the first four
+#               (loopd-echo,libevent-raw)
+#   -D          debug mode's overhead: loopd-debug against loopd-echo, with
+#               the target server CPU per echo <= 1.05x
 #   -n          no CPU pinning (default: server on CPU 1, client on CPU 0)
 #   -N NICE     run everything at this niceness, e.g. -10 (below 0 needs
 #               root) so that other work on the machine disturbs it less
@@ -41,10 +45,11 @@ ONLY=loopd-echo,libevent-raw PY=${PY:-/usr/bin/python3}
 TARGET=1.10 LOOPD=loopd-echo RAW=libevent-raw
 
 usage() { sed -n '4,/^$/s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
-while getopts "r:d:c:s:k:nN:p:h" opt; do
+while getopts "r:d:c:s:k:nN:p:Dh" opt; do
 	case $opt in
 	r) REPS=$OPTARG ;; d) SECS=$OPTARG ;; c) CONNS=$OPTARG ;;
 	s) SIZE=$OPTARG ;; k) ONLY=$OPTARG ;; n) PIN=0 ;; N) NICE=$OPTARG ;;
+	D) ONLY=loopd-debug,loopd-echo LOOPD=loopd-debug RAW=loopd-echo TARGET=1.05 ;;
 	p) NEXT_PORT=$OPTARG ;; h) usage ;; *) usage 2 ;;
 	esac
 done
@@ -73,6 +78,7 @@ NAMES=() CMDS=()
 for name in ${ONLY//,/ }; do
 	case $name in
 	loopd-echo) cmd="$(printf '%q' "$here/loopd-echo.sh")" ;;
+	loopd-debug) cmd="env LOOPD_DEBUG=1 $(printf '%q' "$here/loopd-echo.sh")" ;;
 	libevent-raw) cmd="$(printf '%q' "$BENCH_BUILD/echo-raw")" ;;
 	asyncio | uvloop)
 		if ! "$PY" -c "import $name" 2>/dev/null; then
@@ -80,7 +86,7 @@ for name in ${ONLY//,/ }; do
 			continue
 		fi
 		cmd="$(printf '%q %q' "$PY" "$here/echo_server.py") $name" ;;
-	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop)" ;;
+	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop, loopd-debug)" ;;
 	esac
 	NAMES+=("$name") CMDS+=("$cmd")
 done
@@ -191,7 +197,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 
 table() {
-	echo "# loopd echo vs raw libevent: medians of $REPS interleaved runs, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "# $LOOPD vs $RAW: medians of $REPS interleaved runs, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	bench_host
 	echo "# load: $SIZE-byte messages, depth 1, $SECS s per run; pinning: $PINNING; niceness $("${renice[@]}" nice)"
 	echo "# command: bench/run-echo.sh -r $REPS -d $SECS -c \"$CONNS\" -s $SIZE -k $(IFS=,; echo "${NAMES[*]}")${NICE:+ -N $NICE}$([ "$PIN" = 1 ] || echo " -n")"
