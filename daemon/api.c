@@ -65,6 +65,9 @@ struct handle {
 	void			*arg;
 	void			*site;		/* its creator, debug mode */
 	struct event		*ev;		/* points at the tail */
+	/* Kept while the handle waits for reuse (table.spare). */
+	size_t			 slot;		/* its slot in the table */
+	uintptr_t		 gen;		/* its next id's generation */
 };
 
 /* ---- the handle table ---------------------------------------------------- */
@@ -88,6 +91,13 @@ struct slot {
  * Released handles are kept for reuse, up to HANDLE_SPARE_MAX, so that a
  * one-shot timer costs no allocation once the loop has warmed up.  Not
  * under AddressSanitizer, which must see each handle's use after free.
+ * A spare handle keeps its slot: its generation was bumped when it was
+ * released, so its old ids name nothing, and its next id takes the next
+ * generation of the same slot.  Releasing and reusing it then write only
+ * the handle, never the table, whose lines are cold in a busy loop.  A
+ * handle given back to the system frees its slot (oldest first) with its
+ * generation, so an id still only comes back after 2^32 reuses of its
+ * slot.
  */
 #if defined(__SANITIZE_ADDRESS__)
 #define HANDLE_SPARE_MAX	0
@@ -139,28 +149,36 @@ table_add(struct handle *h)
 	}
 	table.slots[i].h = h;
 	table.slots[i].next = SLOT_NONE;
-	h->id = id_make(i, table.slots[i].gen);
+	h->slot = i;
+	h->gen = table.slots[i].gen;
+	h->id = id_make(i, h->gen);
 	return 0;
 }
 
-/* Retire h's id: from now on it names nothing.  Allocates nothing. */
+/* Retire h's id: from now on it names nothing.  Touches only h. */
 static void
 table_remove(struct handle *h)
 {
-	size_t i;
-
 	if (h->id == 0)
 		return;
-	i = (h->id & ID_GEN_MASK) >> 1;
+	h->gen = (h->gen + 1) & ID_GEN_MASK;
+	h->id = 0;
+}
+
+/* h's memory goes back to the system: its slot is free for another. */
+static void
+table_unbind(struct handle *h)
+{
+	size_t i = h->slot;
+
 	table.slots[i].h = NULL;
-	table.slots[i].gen = (table.slots[i].gen + 1) & ID_GEN_MASK;
+	table.slots[i].gen = h->gen;
 	table.slots[i].next = SLOT_NONE;
 	if (table.free_tail == SLOT_NONE)
 		table.free_head = i;
 	else
 		table.slots[table.free_tail].next = i;
 	table.free_tail = i;
-	h->id = 0;
 }
 
 /*
@@ -179,9 +197,9 @@ handle_lookup(uintptr_t id, enum handle_kind kind, struct handle **hp)
 	*hp = NULL;
 	if ((id & 1) == 0 || i >= table.n)
 		return -LOOPD_EINVAL;
-	if (table.slots[i].gen != id >> ID_HALF || table.slots[i].h == NULL)
+	/* A free slot, or its handle released (spare, or another id). */
+	if ((h = table.slots[i].h) == NULL || h->id != id)
 		return -LOOPD_ESTATE;
-	h = table.slots[i].h;
 	if (h->kind != kind)
 		return -LOOPD_EINVAL;
 	/* Code outside every task (raw libevent callbacks) may use it. */
@@ -206,14 +224,22 @@ handle_new(struct loopd_task *t, enum handle_kind kind, void *arg)
 {
 	struct handle *h;
 
+	size_t slot;
+	uintptr_t gen;
+
 	if ((h = table.spare) != NULL) {
 		table.spare = h->link.tqe_next;
 		table.nspare--;
+		slot = h->slot;
+		gen = h->gen;
 		memset(h, 0, sizeof *h);	/* event_assign sets the event */
+		h->slot = slot;
+		h->gen = gen;
+		h->id = id_make(slot, gen);
 	} else if ((h = calloc(1, sizeof *h +
 	    event_get_struct_event_size())) == NULL)
 		return NULL;
-	if (kind != HANDLE_SOON && table_add(h) < 0) {
+	else if (table_add(h) < 0) {
 		free(h);
 		return NULL;
 	}
@@ -239,8 +265,10 @@ handle_free(struct handle *h)
 		h->link.tqe_next = table.spare;
 		table.spare = h;
 		table.nspare++;
-	} else
+	} else {
+		table_unbind(h);
 		free(h);
+	}
 }
 
 /* Release now, or after the callback that is running returns.  Either
