@@ -11,7 +11,8 @@
 #               LOOPD_DEBUG=1); "all" is the first four
 #               (loopd-echo,libevent-raw)
 #   -D          debug mode's overhead: loopd-debug against loopd-echo, with
-#               the target server CPU per echo <= 1.05x
+#               the target server CPU per echo <= 1.05x (the table's
+#               "loopd" and "raw" are then loopd-debug and loopd-echo)
 #   -n          no CPU pinning (default: server on CPU 1, client on CPU 0)
 #   -N NICE     run everything at this niceness, e.g. -10 (below 0 needs
 #               root) so that other work on the machine disturbs it less
