@@ -261,14 +261,16 @@ handle_free(struct handle *h)
 	TAILQ_REMOVE(&h->task->handles, h, link);
 	if (h->flags & HANDLE_CLOSE)
 		close(h->fd);
+#if HANDLE_SPARE_MAX > 0
 	if (table.nspare < HANDLE_SPARE_MAX) {
 		h->link.tqe_next = table.spare;
 		table.spare = h;
 		table.nspare++;
-	} else {
-		table_unbind(h);
-		free(h);
+		return;
 	}
+#endif
+	table_unbind(h);
+	free(h);
 }
 
 /* Release now, or after the callback that is running returns.  Either

@@ -239,6 +239,16 @@ debug_in_libevent(void *addr)
 	return strncmp(base, "libevent", 8) == 0;
 }
 
+/* addr is in loopd's own executable. */
+static int
+debug_in_loopd(void *addr)
+{
+	Dl_info di, self;
+
+	return dladdr(addr, &di) != 0 && dladdr((void *)debug_in_loopd,
+	    &self) != 0 && di.dli_fbase == self.dli_fbase;
+}
+
 /* Frame i (first is where the signal hit; later ones are return
  * addresses, whose call is the byte before) is libevent's code. */
 static int
@@ -279,6 +289,12 @@ debug_watch_report(struct debug_watch *w, uint64_t late_ns)
 	fr = json_array_get(frames, (size_t)cb);
 	if (symbolize_blame(frames, w->host->loop_conf, &b) < 0)
 		memset(&b, 0, sizeof b);
+	/* Neither a plugin's code nor loopd's: libevent waiting (a loop
+	 * that was only descheduled), or a library's; nothing to name. */
+	if (b.plugin == NULL && !debug_in_loopd(w->frames[first + cb])) {
+		json_decref(frames);
+		return;
+	}
 	r = debug_slow_record(w->host, late_ns, "libevent",
 	    b.task ? b.task->name : NULL);
 	if ((fn = json_string_value(json_object_get(fr, "function"))) ==
