@@ -319,7 +319,7 @@ debug_watch_new(struct task_host *host, uint64_t period_ns)
 	struct sigaction sa = { .sa_sigaction = debug_sample,
 	    .sa_flags = SA_SIGINFO | SA_RESTART };
 	void *warm[2];
-	int err;
+	int err = 0;
 
 	if (debug_the_watch != NULL) {
 		errno = EBUSY;
@@ -340,6 +340,8 @@ debug_watch_new(struct task_host *host, uint64_t period_ns)
 	if (sigaction(DEBUG_SAMPLE_SIGNAL, &sa, NULL) < 0 ||
 	    (err = pthread_create(&w->thread, NULL, debug_watch_main, w)) !=
 	    0) {
+		if (err != 0)
+			errno = err;
 		debug_the_watch = NULL;
 		free(w);
 		return NULL;
