@@ -72,6 +72,12 @@ END {
 		for (i = 1; i <= ncol; i++)
 			printf " %10s", col[i] in ratioed ? ratio(median(vals[c, L, col[i]]), median(vals[c, R, col[i]])) : ""
 		printf "\n"
+		for (o = 1; o <= nothers; o++) {
+			printf "%-14s %5s", substr(others[o], 1, 10) "/raw", ""
+			for (i = 1; i <= ncol; i++)
+				printf " %10s", col[i] in ratioed ? ratio(median(vals[c, others[o], col[i]]), median(vals[c, R, col[i]])) : ""
+			printf "\n"
+		}
 	}
 	tc = ""
 	for (x = 1; x <= nconns; x++) if (conns[x] == 50) tc = 50

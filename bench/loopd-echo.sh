@@ -12,6 +12,8 @@
 #   PORT              the port to listen on (or give it as the argument)
 #   LOOPD_BIN         the loopd binary (default: build/loopd in the repository)
 #   LOOPD_PLUGIN_DIR  where echo.so is (default: build/plugins)
+#   LOOPD_ECHO_HANG_TIMEOUT  the loop's hang_timeout (default: loopd's, 5s,
+#                     a heartbeat every second; 100ms beats every 20 ms)
 
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +26,7 @@ die() { echo "loopd-echo: $*" >&2; exit 1; }
 [ -x "$bin" ] || die "$bin is not an executable (set LOOPD_BIN)"
 [ -r "$plugins/echo.so" ] || die "$plugins/echo.so does not exist (set LOOPD_PLUGIN_DIR)"
 case $plugins in /*) ;; *) plugins=$(cd "$plugins" && pwd) ;; esac
+hang=${LOOPD_ECHO_HANG_TIMEOUT:+"    hang_timeout: $LOOPD_ECHO_HANG_TIMEOUT"}
 
 # The configuration goes to a file that is deleted at once: loopd reads it
 # through /dev/fd/3 at start-up, and nothing is left behind after exec.
@@ -38,6 +41,7 @@ shutdown:
 loops:
   - name: bench
     backend: epoll
+$hang
     tasks:
       - name: echo
         plugin: echo

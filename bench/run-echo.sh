@@ -7,9 +7,10 @@
 #   -c "1 50"   connection counts
 #   -s BYTES    message size (64)
 #   -k LIST     servers, comma-separated, from loopd-echo, libevent-raw,
-#               asyncio, uvloop, loopd-debug (loopd-echo in debug mode,
-#               LOOPD_DEBUG=1); "all" is the first four
-#               (loopd-echo,libevent-raw)
+#               asyncio, uvloop; "all" is all four (loopd-echo,libevent-raw);
+#               also loopd-hb20: loopd-echo with hang_timeout 100ms, whose
+#               heartbeat and hang watch run every 20 ms, not every second;
+#               and loopd-debug: loopd-echo in debug mode (LOOPD_DEBUG=1)
 #   -D          debug mode's overhead: loopd-debug against loopd-echo, with
 #               the target server CPU per echo <= 1.05x (the table's
 #               "loopd" and "raw" are then loopd-debug and loopd-echo)
@@ -80,6 +81,7 @@ for name in ${ONLY//,/ }; do
 	case $name in
 	loopd-echo) cmd="$(printf '%q' "$here/loopd-echo.sh")" ;;
 	loopd-debug) cmd="env LOOPD_DEBUG=1 $(printf '%q' "$here/loopd-echo.sh")" ;;
+	loopd-hb20) cmd="env LOOPD_ECHO_HANG_TIMEOUT=100ms $(printf '%q' "$here/loopd-echo.sh")" ;;
 	libevent-raw) cmd="$(printf '%q' "$BENCH_BUILD/echo-raw")" ;;
 	asyncio | uvloop)
 		if ! "$PY" -c "import $name" 2>/dev/null; then
@@ -87,7 +89,7 @@ for name in ${ONLY//,/ }; do
 			continue
 		fi
 		cmd="$(printf '%q %q' "$PY" "$here/echo_server.py") $name" ;;
-	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop, loopd-debug)" ;;
+	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop, loopd-hb20, loopd-debug)" ;;
 	esac
 	NAMES+=("$name") CMDS+=("$cmd")
 done

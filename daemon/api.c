@@ -25,16 +25,21 @@
  * 32-bit system).
  */
 #include <limits.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "ipc.h"
+#include "listen.h"
 #include "log.h"
+#include "msg.h"
 #include "task.h"
 
 enum handle_kind {
@@ -361,6 +366,54 @@ loopd_task_ending(const loopd_task *t)
 	return t == NULL || t->ending || t->state >= TASK_DONE;
 }
 
+int
+loopd_task_ready(loopd_task *t)
+{
+	return t != NULL ? task_ready(t) : -LOOPD_EINVAL;
+}
+
+char *
+loopd_task_path(const loopd_task *t, const char *path)
+{
+	const char *file, *slash;
+	char *s;
+
+	if (t == NULL || path == NULL || *path == '\0')
+		return NULL;
+	/* As config.c resolves plugin_dir against the file. */
+	file = t->conf->mark.file;
+	if (path[0] == '/' || file == NULL ||
+	    (slash = strrchr(file, '/')) == NULL)
+		return strdup(path);
+	if (asprintf(&s, "%.*s/%s", (int)(slash - file), file, path) < 0)
+		return NULL;
+	return s;
+}
+
+const char *
+loopd_strerror(int code)
+{
+	static const char *const text[] = {
+		[0] = "success",
+		[LOOPD_EINVAL] = "invalid argument",
+		[LOOPD_ENOMEM] = "out of memory",
+		[LOOPD_ESTATE] = "the task or handle has ended or is ending",
+		[LOOPD_ENOENT] = "no such key",
+		[LOOPD_ETYPE] = "the value has another type",
+		[LOOPD_ESYS] = "a system call failed",
+#ifdef LOOPD_EFULL
+		[LOOPD_EFULL] = "the executor's queue is full",
+#endif
+	};
+
+	if (code < 0 && code != INT_MIN)
+		code = -code;
+	if (code < 0 || (size_t)code >= sizeof text / sizeof text[0] ||
+	    text[code] == NULL)
+		return "unknown error";
+	return text[code];
+}
+
 void
 loopd_task_done(loopd_task *t)
 {
@@ -384,16 +437,104 @@ loopd_task_fail(loopd_task *t, const char *type, const char *fmt, ...)
 	free(msg);
 }
 
+/* ---- the log rate limit ------------------------------------------------- */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The n records t's limit dropped in a window, said in one record: at
+ * warning, or at the log level when that is higher, so that the count is
+ * never filtered away while the records it counts were not. */
+static void
+rate_report(struct loopd_task *t, uint64_t n)
+{
+	int level = log_level() > LOOPD_LOG_WARNING ? log_level() :
+	    LOOPD_LOG_WARNING;
+	json_t *r;
+
+	if (n == 0)
+		return;
+	r = log_record(level, "%llu log record%s of task '%s' dropped: more "
+	    "than %llu in %llu ms (log.rate)", (unsigned long long)n,
+	    n == 1 ? "" : "s", t->conf->name,
+	    (unsigned long long)t->rate.limit,
+	    (unsigned long long)t->rate.window_ms);
+	log_add(r, "loop", t->host->loop);
+	log_add(r, "task", t->conf->name);
+	log_add(r, "plugin", t->conf->plugin);
+	log_add(r, "event", "log_rate_limited");
+	log_add_int(r, "dropped", (long long)n);
+	log_emit(r);
+}
+
+static void
+rate_arm(struct loopd_task *t)
+{
+	uint64_t ms = lograte_due_in(&t->rate, mono_ms());
+	struct timeval tv = { (time_t)(ms / 1000),
+	    (suseconds_t)(ms % 1000) * 1000 };
+
+	if (ms > 0 && t->rate_timer != NULL &&
+	    !evtimer_pending(t->rate_timer, NULL))
+		evtimer_add(t->rate_timer, &tv);
+}
+
+/* The end of a window with drops. */
+static void
+rate_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct loopd_task *t = arg;
+
+	rate_report(t, lograte_end(&t->rate, mono_ms(), 0));
+	rate_arm(t);	/* the window it was armed for may have moved on */
+}
+
+int
+api_rate_init(struct loopd_task *t)
+{
+	lograte_init(&t->rate, t->host->log_rate, t->host->log_rate_ms);
+	if (t->rate.limit == 0)
+		return 0;
+	t->rate_timer = evtimer_new(t->host->base, rate_fire, t);
+	return t->rate_timer != NULL ? 0 : -1;
+}
+
+void
+api_rate_end(struct loopd_task *t)
+{
+	rate_report(t, lograte_end(&t->rate, mono_ms(), 1));
+	lograte_init(&t->rate, 0, 0);	/* what its stop hook logs passes */
+	if (t->rate_timer != NULL)
+		event_free(t->rate_timer);
+	t->rate_timer = NULL;
+}
+
+/* ---- the log ---------------------------------------------------------------- */
+
 void
 loopd_log(loopd_task *t, int level, const char *fmt, ...)
 {
 	va_list ap;
+	uint64_t report;
 	json_t *r;
 
 	if (t == NULL || fmt == NULL)
 		return;
 	if (level < LOOPD_LOG_DEBUG || level > LOOPD_LOG_ERROR)
 		level = LOOPD_LOG_ERROR;
+	if (level < log_level())
+		return;		/* not counted against the rate either */
+	if (!lograte_take(&t->rate, mono_ms(), &report)) {
+		rate_arm(t);
+		return;
+	}
+	rate_report(t, report);
 	va_start(ap, fmt);
 	r = log_vrecord(level, fmt, ap);
 	va_end(ap);
@@ -426,8 +567,13 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 	h->cb.timer(t, h->arg);
 	task_leave(t);
 	h->flags &= ~HANDLE_FIRING;
-	if ((h->flags & (HANDLE_DEAD | HANDLE_PERSIST)) != HANDLE_PERSIST) {
-		/* Not pending: it fired once, or its cancel deleted it. */
+	/*
+	 * Not pending: its cancel deleted it, or a one-shot fired and its
+	 * callback did not re-arm it (loopd_timer_set).  A persistent one is
+	 * pending without asking libevent.
+	 */
+	if ((h->flags & HANDLE_DEAD) || (!(h->flags & HANDLE_PERSIST) &&
+	    !event_pending(h->ev, EV_TIMEOUT, NULL))) {
 		h->flags &= ~HANDLE_ARMED;
 		handle_free(h);
 	}
@@ -443,33 +589,57 @@ ms_to_tv(uint64_t ms)
 	return tv;
 }
 
+/* Arm h to fire after delay_ms, then every every_ms (0: once). */
+static int
+timer_arm(struct handle *h, uint64_t delay_ms, uint64_t every_ms)
+{
+	struct timeval delay = ms_to_tv(delay_ms);
+	short flags = 0;
+
+	if (h->flags & HANDLE_ARMED)
+		event_del(h->ev);
+	h->every = ms_to_tv(every_ms);
+	h->flags &= ~HANDLE_PERSIST;
+	if (every_ms > 0 && every_ms == delay_ms) {
+		flags = EV_PERSIST;
+		h->flags |= HANDLE_PERSIST;
+	}
+	event_assign(h->ev, h->task->host->base, -1, flags, timer_fire, h);
+	h->flags |= HANDLE_ARMED;
+	return event_add(h->ev, &delay) < 0 ? -LOOPD_ESYS : 0;
+}
+
 loopd_timer *
 loopd_timer_start(loopd_task *t, uint64_t delay_ms, uint64_t every_ms,
     loopd_timer_cb cb, void *arg)
 {
 	struct handle *h;
-	struct timeval delay = ms_to_tv(delay_ms);
-	short flags = 0;
 
 	if (!task_usable(t) || cb == NULL)
 		return NULL;
 	if ((h = handle_new(t, HANDLE_TIMER, arg)) == NULL)
 		return NULL;
 	h->cb.timer = cb;
-	h->every = ms_to_tv(every_ms);
 	if (t->host->debug)
 		h->site = __builtin_return_address(0);
-	if (every_ms > 0 && every_ms == delay_ms) {
-		flags = EV_PERSIST;
-		h->flags |= HANDLE_PERSIST;
-	}
-	event_assign(h->ev, t->host->base, -1, flags, timer_fire, h);
-	h->flags |= HANDLE_ARMED;
-	if (event_add(h->ev, &delay) < 0) {
+	if (timer_arm(h, delay_ms, every_ms) < 0) {
 		handle_free(h);
 		return NULL;
 	}
 	return (loopd_timer *)h->id;
+}
+
+int
+loopd_timer_set(loopd_timer *timer, uint64_t delay_ms, uint64_t every_ms)
+{
+	struct handle *h;
+	int rc;
+
+	if ((rc = handle_lookup((uintptr_t)timer, HANDLE_TIMER, &h)) < 0)
+		return rc;
+	if (!task_usable(h->task))
+		return -LOOPD_ESTATE;
+	return timer_arm(h, delay_ms, every_ms);
 }
 
 void
@@ -521,6 +691,21 @@ soon_grow(struct loopd_task *t)
 	t->soon_cap = cap;
 	t->soon_head = 0;
 	return 0;
+}
+
+int
+loopd_listen_fd(loopd_task *t, const char *name)
+{
+	int fd;
+
+	if (t == NULL || name == NULL)
+		return -LOOPD_EINVAL;
+	if (!task_usable(t))
+		return -LOOPD_ESTATE;
+	if (t->host->listen_fd == NULL ||
+	    (fd = t->host->listen_fd(t->host->ctx, t->index, name)) == -1)
+		return -LOOPD_ENOENT;
+	return fd < 0 ? -LOOPD_ESYS : fd;
 }
 
 int
@@ -626,4 +811,57 @@ loopd_watch_cancel(loopd_watch *watch)
 
 	if (handle_lookup((uintptr_t)watch, HANDLE_WATCH, &h) == 0)
 		handle_cancel(h);
+}
+
+/* ---- listening sockets ------------------------------------------------------ */
+
+int
+loopd_listen_tcp(loopd_task *t, const char *address, int port, int backlog)
+{
+	struct msg_out m = { 0 };
+	struct msg_in in;
+	uint8_t buf[256];
+	int64_t rc = 0;
+	ssize_t n;
+	int fd = -1;
+
+	if (t == NULL || address == NULL || port < 0 || port > 65535)
+		return -LOOPD_EINVAL;
+	if (!task_usable(t))
+		return -LOOPD_ESTATE;
+	if (t->host->sockets < 0) {
+		/* No supervisor to ask (a test of the task alone). */
+		if ((fd = listeners_bind(address, port, backlog > 0 ?
+		    backlog : 128)) < 0) {
+			errno = -fd;
+			return -LOOPD_ESYS;
+		}
+		return fd;
+	}
+	msg_begin(&m, MSG_LISTEN);
+	msg_put_int(&m, t->index);
+	msg_put_str(&m, address, 256);
+	msg_put_int(&m, port);
+	msg_put_int(&m, backlog > 0 && backlog <= 65535 ? backlog : 128);
+	n = m.nomem ? -1 : ipc_packet_send(t->host->sockets, m.p, m.len, -1);
+	msg_out_free(&m);
+	if (n < 0)
+		return -LOOPD_ESYS;
+	/* The supervisor answers at once; a stuck one is not waited for. */
+	if ((n = ipc_packet_recv(t->host->sockets, buf, sizeof buf, &fd,
+	    5000)) <= 0)
+		return -LOOPD_ESYS;
+	if (msg_open(&in, buf, (size_t)n) != MSG_LISTENING ||
+	    msg_get_range(&in, -4095, 0, &rc) < 0 || msg_done(&in) < 0 ||
+	    (rc == 0) != (fd >= 0)) {
+		if (fd >= 0)
+			close(fd);
+		errno = EPROTO;
+		return -LOOPD_ESYS;
+	}
+	if (rc < 0) {
+		errno = (int)-rc;
+		return -LOOPD_ESYS;
+	}
+	return fd;
 }

@@ -11,6 +11,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,9 +35,12 @@
 #define WORD_MAX	32
 
 struct parse {
-	const char		*file;		/* in every mark */
+	const char		*file;		/* the file being read */
+	const char		*main;		/* the file named to the parse */
 	struct errlist		 errs;
 	struct strset		 loops, tasks;	/* names taken, and where */
+	char			**frags;	/* fragments read, new strings */
+	size_t			 nfrags, fragcap;
 };
 
 /* How messages name a loop or task: "loop 'net'", "in loop 'net'", and
@@ -47,13 +52,22 @@ struct scope {
 };
 
 static const char *const top_keys[] = {
-	"plugin_dir", "log", "shutdown", "on_exhausted", "loops",
+	"plugin_dir", "plugin_watch", "log", "shutdown", "on_exhausted",
+	"loops", "include", "config_watch", "control", "metrics", "user",
+	"group",
 };
-static const char *const log_keys[] = { "level", "format", "target" };
+static const char *const fragment_keys[] = { "loops" };
+static const char *const log_keys[] = {
+	"level", "format", "target", "file", "rate",
+};
 static const char *const shutdown_keys[] = { "grace" };
+static const char *const control_keys[] = {
+	"socket", "mode", "group", "read_only_group",
+};
+static const char *const metrics_keys[] = { "listen" };
 static const char *const loop_keys[] = {
 	"name", "backend", "restart", "start_timeout", "hang_timeout",
-	"hang_action", "limits", "executor", "tasks",
+	"hang_action", "limits", "executor", "tasks", "sandbox",
 	"debug", "slow_callback", "precise_timer", "cpu",
 };
 static const char *const task_keys[] = {
@@ -62,6 +76,11 @@ static const char *const task_keys[] = {
 static const char *const restart_keys[] = { "policy", "backoff", "intensity" };
 static const char *const limits_keys[] = {
 	"memory", "open_files", "cpu_seconds",
+};
+static const char *const sandbox_keys[] = { "profile", "no_new_privs" };
+/* In enum conf_sandbox_profile order. */
+static const char *const profile_names[] = {
+	"none", "network-server", "compute",
 };
 
 /* Where a known key put at the wrong level belongs. */
@@ -80,6 +99,17 @@ static const struct misplaced top_misplaced[] = {
 	{ "hang_timeout", "it is set per loop" },
 	{ "hang_action", "it is set per loop" },
 	{ "limits", "it is set per loop" },
+	{ "sandbox", "it is set per loop" },
+	{ NULL, NULL },
+};
+#define IN_MAIN	"a fragment holds only `loops:`; top-level settings " \
+	"are set in the main file"
+static const struct misplaced fragment_misplaced[] = {
+	{ "plugin_dir", IN_MAIN }, { "log", IN_MAIN }, { "shutdown", IN_MAIN },
+	{ "on_exhausted", IN_MAIN }, { "config_watch", IN_MAIN },
+	{ "user", IN_MAIN }, { "group", IN_MAIN },
+	{ "include", "a fragment cannot include others: list every glob in "
+	    "the main file's `include:`" },
 	{ NULL, NULL },
 };
 static const struct misplaced loop_misplaced[] = {
@@ -87,6 +117,9 @@ static const struct misplaced loop_misplaced[] = {
 	{ "intensity", IN_RESTART }, { "memory", IN_LIMITS },
 	{ "open_files", IN_LIMITS }, { "cpu_seconds", IN_LIMITS },
 	{ "on_exhausted", "it is set at the top level" },
+	{ "profile", "it goes inside `sandbox:`" },
+	{ "no_new_privs", "it goes inside `sandbox:`" },
+	{ "user", "it is set at the top level, for every worker" },
 	{ NULL, NULL },
 };
 static const struct misplaced task_misplaced[] = {
@@ -94,6 +127,7 @@ static const struct misplaced task_misplaced[] = {
 	{ "intensity", IN_RESTART }, { "start_timeout", PER_LOOP },
 	{ "hang_timeout", PER_LOOP }, { "hang_action", PER_LOOP },
 	{ "limits", PER_LOOP }, { "backend", PER_LOOP },
+	{ "sandbox", PER_LOOP },
 	{ "debug", PER_LOOP }, { "slow_callback", PER_LOOP },
 	{ "precise_timer", PER_LOOP }, { "cpu", PER_LOOP },
 	{ "on_exhausted", "it is set at the top level" },
@@ -114,6 +148,8 @@ static const int level_values[] = {
 	LOOPD_LOG_DEBUG, LOOPD_LOG_INFO, LOOPD_LOG_WARNING, LOOPD_LOG_ERROR,
 };
 static const char *const format_names[] = { "json", "text" };
+/* In enum conf_log_target order. */
+static const char *const target_names[] = { "stderr", "journald", "file" };
 /* In enum conf_restart_policy, conf_hang_action, conf_on_exhausted order. */
 static const char *const policy_names[] = { "always", "on-failure", "never" };
 static const char *const hang_action_names[] = { "restart", "log" };
@@ -122,6 +158,7 @@ static const char *const bool_names[] = { "false", "true" };
 
 static void	perr(struct parse *, struct conf_mark, const char *, ...)
 		    LOOPD_PRINTF(3, 4);
+static char	*read_file(struct errlist *, size_t *);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -406,17 +443,97 @@ claim_name(struct parse *p, struct strset *taken, const char *name,
 		p->errs.nomem = 1;
 	else
 		perr(p, m, "%s name '%s' is already used at %s:%d:%d; %s "
-		    "names must be unique%s", what, name, p->file, first.line,
+		    "names must be unique%s", what, name, first.file, first.line,
 		    first.col, what, across);
 	return -1;
+}
+
+static char	*relative_to(const char *, const char *);
+static int	 duration_in(struct parse *, const struct conf_node *,
+		    const char *, const char *, const char *, const char *,
+		    uint64_t, uint64_t, uint64_t *);
+static int	 parse_count(const char *, uint64_t, uint64_t *,
+		    const char **, const char **);
+
+/* `log.rate: N/DURATION`. */
+static void
+log_rate(struct parse *p, const struct conf_node *node, struct conf *conf)
+{
+	const char *s, *end, *err, *win;
+	uint64_t n, ms;
+	char b[ERRLIST_SHOWN_BUF], one[8];
+
+	if ((s = want_scalar(p, node, "log.", "rate",
+	    "a rate such as 100/s")) == NULL)
+		return;
+	if (strchr(s, '/') == NULL) {
+		perr(p, node->mark, "log.rate: '%s' is not a rate: write "
+		    "N/DURATION, as in 100/1s (at most 100 records of a task "
+		    "within 1s)", errlist_shown(s, b));
+		return;
+	}
+	if (parse_count(s, CONF_MAX_LOG_RATE, &n, &end, &err) == -1 ||
+	    *end != '/' || n == 0) {
+		perr(p, node->mark, "log.rate: '%s': the count of records must "
+		    "be a whole number from 1 to %d", errlist_shown(s, b),
+		    CONF_MAX_LOG_RATE);
+		return;
+	}
+	/* "100/s": a unit alone stands for one of it. */
+	win = end + 1;
+	if (strcmp(win, "ms") == 0 || strcmp(win, "s") == 0 ||
+	    strcmp(win, "m") == 0 || strcmp(win, "h") == 0) {
+		snprintf(one, sizeof one, "1%s", win);
+		win = one;
+	}
+	if (duration_in(p, node, "log.", "rate", "the window ", win, 1,
+	    CONF_MAX_DURATION_MS, &ms) == -1)
+		return;
+	conf->log_rate = n;
+	conf->log_rate_ms = ms;
+}
+
+/* `log.target` and `log.file`: each needs the other. */
+static void
+log_target(struct parse *p, const struct conf_node *log, struct conf *conf)
+{
+	const struct conf_node *target, *file;
+	const char *s = NULL;
+	int i = -1;
+
+	if ((target = tree_map_get(log, "target")) != NULL &&
+	    (i = choose(p, target, "log.", "target", target_names,
+	    NELEM(target_names))) != -1)
+		conf->log_target = (enum conf_log_target)i;
+	if ((file = tree_map_get(log, "file")) != NULL &&
+	    (s = want_scalar(p, file, "log.", "file", "a path")) != NULL &&
+	    *s == '\0') {
+		perr(p, file->mark, "log.file: the path is empty");
+		s = NULL;
+	}
+	if (file != NULL && target != NULL && i != -1 &&
+	    i != CONF_LOG_FILE) {
+		perr(p, file->mark, "log.file: it is only used with "
+		    "`target: file`, and log.target is %s", target_names[i]);
+		return;
+	}
+	if (file != NULL && target == NULL) {
+		perr(p, file->mark, "log.file: it is only used with "
+		    "`target: file`; add `target: file` to `log:`");
+		return;
+	}
+	if (i == CONF_LOG_FILE && file == NULL)
+		perr(p, target->mark, "log.target: file needs `log.file:` "
+		    "the path of the file to write");
+	if (i == CONF_LOG_FILE && s != NULL &&
+	    (conf->log_file = relative_to(p->file, s)) == NULL)
+		p->errs.nomem = 1;
 }
 
 static void
 check_log(struct parse *p, const struct conf_node *log, struct conf *conf)
 {
 	const struct conf_node *node;
-	const char *s;
-	char b[ERRLIST_SHOWN_BUF];
 	int i;
 
 	if (want_map(p, log, "", "log") == -1)
@@ -430,11 +547,9 @@ check_log(struct parse *p, const struct conf_node *log, struct conf *conf)
 	    (i = choose(p, node, "log.", "format", format_names,
 	    NELEM(format_names))) != -1)
 		conf->log_format = i == 0 ? CONF_LOG_JSON : CONF_LOG_TEXT;
-	if ((node = tree_map_get(log, "target")) != NULL &&
-	    (s = want_scalar(p, node, "log.", "target", "stderr")) != NULL &&
-	    strcmp(s, "stderr") != 0)
-		perr(p, node->mark, "log.target: '%s' is not supported; only "
-		    "stderr is, for now", errlist_shown(s, b));
+	log_target(p, log, conf);
+	if ((node = tree_map_get(log, "rate")) != NULL)
+		log_rate(p, node, conf);
 }
 
 static void
@@ -463,6 +578,112 @@ check_shutdown(struct parse *p, const struct conf_node *sd,
 		    duration_text(CONF_MAX_GRACE_MS, lim, sizeof lim));
 	else
 		conf->grace_ms = ms;
+}
+
+/* ---- control and metrics ------------------------------------------------ */
+
+/* A group's id from its name (or number), or -1 once reported. */
+static long
+take_group(struct parse *p, const struct conf_node *node, const char *key)
+{
+	char b[ERRLIST_SHOWN_BUF], *end, buf[4096];
+	struct group gr, *g = NULL;
+	const char *s;
+	unsigned long v;
+
+	if ((s = want_scalar(p, node, "control.", key, "a group name")) ==
+	    NULL)
+		return -1;
+	if (*s >= '0' && *s <= '9') {
+		errno = 0;
+		v = strtoul(s, &end, 10);
+		if (errno == 0 && *end == '\0' && v < 0x7fffffff)
+			return (long)v;
+	}
+	if (getgrnam_r(s, &gr, buf, sizeof buf, &g) == 0 && g != NULL)
+		return (long)g->gr_gid;
+	perr(p, node->mark, "control.%s: there is no group '%s' on this "
+	    "system", key, errlist_shown(s, b));
+	return -1;
+}
+
+static void
+check_control(struct parse *p, const struct conf_node *c, struct conf *conf)
+{
+	const struct conf_node *node;
+	char b[ERRLIST_SHOWN_BUF], *end;
+	unsigned long mode;
+	const char *s;
+
+	if (want_map(p, c, "", "control") == -1)
+		return;
+	check_keys(p, c, control_keys, NELEM(control_keys), "in control",
+	    NULL);
+	if ((node = tree_map_get(c, "socket")) != NULL &&
+	    (s = want_scalar(p, node, "control.", "socket", "a path")) !=
+	    NULL) {
+		if (*s == '\0' || strlen(s) >= 108)
+			perr(p, node->mark, "control.socket: '%s' is not a "
+			    "usable socket path: it must have 1 to 107 "
+			    "characters", errlist_shown(s, b));
+		else if ((conf->control_socket = strdup(s)) == NULL)
+			p->errs.nomem = 1;
+		else
+			conf->control_explicit = 1;
+	}
+	if ((node = tree_map_get(c, "mode")) != NULL &&
+	    (s = want_scalar(p, node, "control.", "mode", "an octal mode "
+	    "such as 0660")) != NULL) {
+		errno = 0;
+		mode = strtoul(s, &end, 8);
+		if (*s == '\0' || *end != '\0' || errno != 0 || mode > 0777)
+			perr(p, node->mark, "control.mode: '%s' is not an "
+			    "octal file mode such as 0660", errlist_shown(s, b));
+		else
+			conf->control_mode = (unsigned)mode;
+	}
+	if ((node = tree_map_get(c, "group")) != NULL)
+		conf->control_gid = take_group(p, node, "group");
+	if ((node = tree_map_get(c, "read_only_group")) != NULL)
+		conf->control_ro_gid = take_group(p, node, "read_only_group");
+}
+
+/* `listen: HOST:PORT`, HOST an address ([v6] in brackets). */
+static void
+check_metrics(struct parse *p, const struct conf_node *m, struct conf *conf)
+{
+	const struct conf_node *node;
+	char b[ERRLIST_SHOWN_BUF], *end;
+	const char *s, *colon, *host;
+	unsigned long port;
+	size_t hlen;
+
+	if (want_map(p, m, "", "metrics") == -1)
+		return;
+	check_keys(p, m, metrics_keys, NELEM(metrics_keys), "in metrics",
+	    NULL);
+	if ((node = tree_map_get(m, "listen")) == NULL ||
+	    (s = want_scalar(p, node, "metrics.", "listen",
+	    "an address such as 127.0.0.1:9477")) == NULL)
+		return;
+	colon = strrchr(s, ':');
+	host = s;
+	hlen = colon != NULL ? (size_t)(colon - s) : 0;
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	errno = 0;
+	port = colon != NULL ? strtoul(colon + 1, &end, 10) : 0;
+	if (colon == NULL || hlen == 0 || colon[1] == '\0' || *end != '\0' ||
+	    errno != 0 || port > 65535) {
+		perr(p, node->mark, "metrics.listen: '%s' is not an address "
+		    "and port such as 127.0.0.1:9477", errlist_shown(s, b));
+		return;
+	}
+	if ((conf->metrics_host = strndup(host, hlen)) == NULL)
+		p->errs.nomem = 1;
+	conf->metrics_port = (unsigned)port;
 }
 
 /* ---- restart, timeouts, limits ------------------------------------------ */
@@ -748,6 +969,33 @@ check_limits(struct parse *p, const struct conf_node *node,
 		    &lim->cpu_seconds);
 }
 
+/* `sandbox: { profile: P, no_new_privs: B }`. */
+static void
+check_sandbox(struct parse *p, const struct conf_node *node,
+    const struct scope *sc, struct sandbox_conf *sb)
+{
+	const struct conf_node *v;
+	char pfx[160], in[160];
+	int i;
+
+	if (want_map(p, node, sc->pfx, "sandbox") == -1)
+		return;
+	snprintf(pfx, sizeof pfx, "%ssandbox.", sc->pfx);
+	snprintf(in, sizeof in, "in the sandbox of %s", sc->name);
+	check_keys(p, node, sandbox_keys, NELEM(sandbox_keys), in, NULL);
+	if ((v = tree_map_get(node, "profile")) != NULL &&
+	    (i = choose(p, v, pfx, "profile", profile_names,
+	    NELEM(profile_names))) != -1)
+		sb->profile = (enum conf_sandbox_profile)i;
+	/* A filter is installed with no_new_privs unless the worker has
+	 * CAP_SYS_ADMIN: on by default with a profile. */
+	sb->no_new_privs = sb->profile != CONF_SANDBOX_NONE;
+	if ((v = tree_map_get(node, "no_new_privs")) != NULL &&
+	    (i = choose(p, v, pfx, "no_new_privs", bool_names,
+	    NELEM(bool_names))) != -1)
+		sb->no_new_privs = i;
+}
+
 /* A loop's restart, timeouts, hang action and limits. */
 static void
 check_supervision(struct parse *p, const struct conf_node *node,
@@ -770,6 +1018,8 @@ check_supervision(struct parse *p, const struct conf_node *node,
 		lc->hang_action = (enum conf_hang_action)i;
 	if ((v = tree_map_get(node, "limits")) != NULL)
 		check_limits(p, v, sc, &lc->limits);
+	if ((v = tree_map_get(node, "sandbox")) != NULL)
+		check_sandbox(p, v, sc, &lc->sandbox);
 }
 
 static void
@@ -786,6 +1036,7 @@ loop_defaults(struct loop_conf *lc)
 	memset(&lc->limits, 0, sizeof lc->limits);
 	lc->slow_callback_ms = CONF_DEFAULT_SLOW_CALLBACK_MS;
 	lc->cpu = -1;
+	memset(&lc->sandbox, 0, sizeof lc->sandbox);
 }
 
 /* file's directory joined to a relative dir; dir itself otherwise. */
@@ -819,7 +1070,7 @@ check_plugin_dir(struct parse *p, const struct conf_node *top,
 	if (override != NULL)
 		conf->plugin_dir = strdup(override);
 	else if (given != NULL)
-		conf->plugin_dir = relative_to(p->file, given);
+		conf->plugin_dir = relative_to(p->main, given);
 	else
 		conf->plugin_dir = strdup(def != NULL ? def : ".");
 	if (conf->plugin_dir == NULL)
@@ -1023,7 +1274,9 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 		perr(p, node->mark, "%s has no name: add `name:`", sc.name);
 	else if ((lc->name = take_name(p, v, sc.pfx, "name", "loop",
 	    "_.-")) != NULL &&
-	    claim_name(p, &p->loops, lc->name, v->mark, "loop", "") == 0)
+	    claim_name(p, &p->loops, lc->name, v->mark, "loop",
+	    p->file != p->main ? " (a fragment adds new loops, not tasks "
+	    "to a loop of another file)" : "") == 0)
 		scope_set(&sc, "loop '%s'", lc->name);
 	check_keys(p, node, loop_keys, NELEM(loop_keys), sc.in,
 	    loop_misplaced);
@@ -1042,33 +1295,184 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 		check_tasks(p, v, &sc, conf, lc);
 }
 
+/* The loops of node added to conf's; a fragment may have none. */
 static void
-check_loops(struct parse *p, struct conf_node *node, struct conf *conf)
+check_loops(struct parse *p, struct conf_node *node, struct conf *conf,
+    int fragment)
 {
-	size_t i;
+	struct loop_conf *loops;
+	size_t i, n0 = conf->nloops;
 
 	if (want_kind(p, node, CONF_SEQ, "", "loops",
 	    "a sequence of loops") == -1)
 		return;
-	if (node->n == 0) {
+	if (node->n == 0 && !fragment)
 		perr(p, node->mark, "loops: the sequence is empty; at least "
 		    "one loop is needed");
+	if (node->n == 0)
 		return;
-	}
-	if ((conf->loops = calloc(node->n, sizeof *conf->loops)) == NULL) {
+	if ((loops = reallocarray(conf->loops, n0 + node->n,
+	    sizeof *loops)) == NULL) {
 		p->errs.nomem = 1;
 		return;
 	}
-	conf->nloops = node->n;
+	memset(&loops[n0], 0, node->n * sizeof *loops);
+	conf->loops = loops;
+	conf->nloops = n0 + node->n;
 	for (i = 0; i < node->n; i++)
-		check_loop(p, node->items[i], i, conf, &conf->loops[i]);
+		check_loop(p, node->items[i], i, conf, &conf->loops[n0 + i]);
+}
+
+/* A fragment's tree: only `loops:`, new loops. */
+static void
+check_fragment(struct parse *p, struct conf_node *top, struct conf *conf)
+{
+	struct conf_node *node;
+
+	if (top->kind == CONF_SCALAR && top->is_null) {
+		perr(p, top->mark, "the fragment is empty: it needs a "
+		    "`loops:` sequence");
+		return;
+	}
+	if (top->kind != CONF_MAP) {
+		perr(p, top->mark, "a fragment must be a mapping with a "
+		    "`loops:` key, found %s", found(top));
+		return;
+	}
+	check_keys(p, top, fragment_keys, NELEM(fragment_keys),
+	    "in a fragment", fragment_misplaced);
+	if ((node = tree_map_get(top, "loops")) == NULL)
+		perr(p, top->mark, "the fragment has no `loops:` sequence");
+	else
+		check_loops(p, node, conf, 1);
+}
+
+/* Whether path was read already, as the main file or a fragment. */
+static int
+already_read(const struct parse *p, const char *path)
+{
+	struct stat a, b;
+	size_t i;
+
+	for (i = 0; i < p->nfrags; i++)
+		if (strcmp(p->frags[i], path) == 0)
+			return 1;
+	return strcmp(p->main, path) == 0 || (stat(p->main, &a) == 0 &&
+	    stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino);
+}
+
+/* The fragment at path read and checked into conf; its name is kept
+ * in p->frags, where the marks of what it adds point. */
+static void
+include_fragment(struct parse *p, const char *path, struct conf *conf)
+{
+	struct conf_node *top;
+	char *file, *text, **v;
+	size_t len;
+
+	if ((v = reallocarray(p->frags, p->nfrags + 1, sizeof *v)) == NULL ||
+	    (file = strdup(path)) == NULL) {
+		if (v != NULL)
+			p->frags = v;
+		p->errs.nomem = 1;
+		return;
+	}
+	p->frags = v;
+	p->frags[p->nfrags++] = file;
+	p->file = file;
+	errlist_set_file(&p->errs, file);
+	if ((text = read_file(&p->errs, &len)) != NULL &&
+	    (top = tree_load(text, len, &p->errs)) != NULL) {
+		check_fragment(p, top, conf);
+		tree_free(top);
+	}
+	free(text);
+	p->file = p->errs.file = p->main;
+}
+
+/* Every file glob matches, in sorted order; none is fine. */
+static void
+include_glob(struct parse *p, const struct conf_node *node, const char *g,
+    struct conf *conf)
+{
+	glob_t gl;
+	size_t i;
+	int rc;
+
+	memset(&gl, 0, sizeof gl);
+	if ((rc = glob(g, 0, NULL, &gl)) == GLOB_NOSPACE)
+		p->errs.nomem = 1;
+	else if (rc != 0 && rc != GLOB_NOMATCH)
+		perr(p, node->mark, "include: cannot read the directories of "
+		    "'%s'", g);
+	for (i = 0; rc == 0 && i < gl.gl_pathc; i++)
+		if (!already_read(p, gl.gl_pathv[i]))
+			include_fragment(p, gl.gl_pathv[i], conf);
+	globfree(&gl);
+}
+
+/* `include:`, a glob or a sequence of globs. */
+static void
+check_include(struct parse *p, struct conf_node *node, struct conf *conf)
+{
+	struct conf_node **items = &node;
+	const char *s;
+	size_t i, n = 1;
+	char *g;
+
+	if (node->kind == CONF_SEQ) {
+		items = node->items;
+		n = node->n;
+	}
+	if ((conf->includes = calloc(n + 1, sizeof *conf->includes)) == NULL) {
+		p->errs.nomem = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((s = want_scalar(p, items[i], "", "include",
+		    "a glob such as conf.d/*.yaml")) == NULL)
+			continue;
+		if (*s == '\0') {
+			perr(p, items[i]->mark, "include: the glob is empty");
+			continue;
+		}
+		if ((g = relative_to(p->main, s)) == NULL) {
+			p->errs.nomem = 1;
+			return;
+		}
+		conf->includes[conf->nincludes++] = g;
+		include_glob(p, items[i], g, conf);
+	}
+}
+
+/* `user:` and `group:`: names, looked up when loopd starts (creds.h). */
+static void
+check_user(struct parse *p, const struct conf_node *top, struct conf *conf)
+{
+	const struct conf_node *u, *g;
+
+	u = tree_map_get(top, "user");
+	g = tree_map_get(top, "group");
+	if (u != NULL) {
+		conf->user_mark = u->mark;
+		conf->user = take_name(p, u, "", "user", "user", "_.-");
+	}
+	if (g == NULL)
+		return;
+	if (u == NULL) {
+		perr(p, g->mark, "group: set `user:` too: the workers run as "
+		    "user:group, or as user and the user's own group");
+		return;
+	}
+	conf->group = take_name(p, g, "", "group", "group", "_.-");
 }
 
 static void
 check_top(struct parse *p, struct conf_node *top, const char *override,
     const char *def, struct conf *conf)
 {
-	struct conf_node *node;
+	struct conf_node *node, *inc;
 	int i;
 
 	check_keys(p, top, top_keys, NELEM(top_keys), "at the top level",
@@ -1078,15 +1482,34 @@ check_top(struct parse *p, struct conf_node *top, const char *override,
 		check_log(p, node, conf);
 	if ((node = tree_map_get(top, "shutdown")) != NULL)
 		check_shutdown(p, node, conf);
+	if ((node = tree_map_get(top, "control")) != NULL)
+		check_control(p, node, conf);
+	if ((node = tree_map_get(top, "metrics")) != NULL)
+		check_metrics(p, node, conf);
 	if ((node = tree_map_get(top, "on_exhausted")) != NULL &&
 	    (i = choose(p, node, "", "on_exhausted", exhausted_names,
 	    NELEM(exhausted_names))) != -1)
 		conf->on_exhausted = (enum conf_on_exhausted)i;
-	if ((node = tree_map_get(top, "loops")) == NULL)
+	if ((node = tree_map_get(top, "plugin_watch")) != NULL &&
+	    (i = choose(p, node, "", "plugin_watch", bool_names,
+	    NELEM(bool_names))) != -1)
+		conf->plugin_watch = i;
+	if ((node = tree_map_get(top, "config_watch")) != NULL &&
+	    (i = choose(p, node, "", "config_watch", bool_names,
+	    NELEM(bool_names))) != -1)
+		conf->config_watch = i;
+	check_user(p, top, conf);
+	if ((node = tree_map_get(top, "loops")) != NULL)
+		check_loops(p, node, conf, 0);
+	if ((inc = tree_map_get(top, "include")) != NULL)
+		check_include(p, inc, conf);
+	if (node == NULL && inc == NULL)
 		perr(p, top->mark, "the file has no `loops:` sequence; at "
 		    "least one loop is needed");
-	else
-		check_loops(p, node, conf);
+	else if (node == NULL && conf->nloops == 0 && !errlist_failed(&p->errs))
+		perr(p, top->mark, "no loop is configured: the file has no "
+		    "`loops:` and its `include:` adds none; at least one loop "
+		    "is needed");
 }
 
 /* A struct conf from the tree; NULL or partial when errors were found. */
@@ -1114,6 +1537,10 @@ check(struct parse *p, struct conf_node *top, const char *override,
 	conf->log_format = CONF_LOG_JSON;
 	conf->grace_ms = CONF_DEFAULT_GRACE_MS;
 	conf->on_exhausted = CONF_EXHAUSTED_STAY;
+	conf->plugin_watch = 1;
+	conf->control_mode = CONF_DEFAULT_CONTROL_MODE;
+	conf->control_gid = -1;
+	conf->control_ro_gid = -1;
 	check_top(p, top, override, def, conf);
 	return conf;
 }
@@ -1168,6 +1595,33 @@ task_clone(struct arena *a, struct task_conf *c, const struct task_conf *t,
 	    (c->config = node_clone(a, t->config, file)) == NULL) ? -1 : 0;
 }
 
+/* The copy in c of old's file name f: the main file's or a fragment's. */
+static const char *
+compact_file(const struct conf *c, const struct conf *old, const char *f)
+{
+	size_t i;
+
+	for (i = 0; i < old->nfragments; i++)
+		if (f == old->fragments[i])
+			return c->fragments[i];
+	return c->path;
+}
+
+/* n strings of v copied into a; NULL when memory ran out. */
+static char **
+compact_strings(struct arena *a, char *const *v, size_t n)
+{
+	char **c;
+	size_t i;
+
+	if ((c = arena_alloc(a, (n + 1) * sizeof *c)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if ((c[i] = arena_strdup(a, v[i])) == NULL)
+			return NULL;
+	return c;
+}
+
 /*
  * conf moved into an arena: the parse leaves its scratch freed between
  * the pieces it keeps, so a large configuration would hold twice its size.
@@ -1189,24 +1643,40 @@ config_compact(struct conf *conf)
 	*c = *conf;
 	c->arena = a;
 	if ((c->path = arena_strdup(a, conf->path)) == NULL ||
+	    (c->fragments = compact_strings(a, conf->fragments,
+	    conf->nfragments)) == NULL ||
+	    (c->includes = compact_strings(a, conf->includes,
+	    conf->nincludes)) == NULL ||
 	    (c->plugin_dir = arena_strdup(a, conf->plugin_dir)) == NULL ||
+	    (conf->log_file != NULL &&
+	    (c->log_file = arena_strdup(a, conf->log_file)) == NULL) ||
+	    (c->control_socket = arena_strdup(a, conf->control_socket !=
+	    NULL ? conf->control_socket : CONF_DEFAULT_CONTROL_SOCKET)) ==
+	    NULL || (conf->metrics_host != NULL && (c->metrics_host =
+	    arena_strdup(a, conf->metrics_host)) == NULL) ||
+	    (conf->user != NULL &&
+	    (c->user = arena_strdup(a, conf->user)) == NULL) ||
+	    (conf->group != NULL &&
+	    (c->group = arena_strdup(a, conf->group)) == NULL) ||
 	    (c->loops = arena_alloc(a, conf->nloops * sizeof *c->loops)) ==
 	    NULL)
 		goto fail;
+	c->user_mark.file = compact_file(c, conf, conf->user_mark.file);
 	for (i = 0; i < conf->nloops; i++) {
 		l = &conf->loops[i];
 		lc = &c->loops[i];
 		*lc = *l;
-		lc->mark.file = c->path;
-		lc->executor.mark.file = c->path;
-		lc->slow_mark.file = c->path;
+		lc->mark.file = compact_file(c, conf, l->mark.file);
+		lc->executor.mark.file = compact_file(c, conf,
+		    l->executor.mark.file);
+		lc->slow_mark.file = compact_file(c, conf, l->slow_mark.file);
 		if ((lc->name = arena_strdup(a, l->name)) == NULL ||
 		    (lc->tasks = arena_alloc(a, l->ntasks *
 		    sizeof *lc->tasks)) == NULL)
 			goto fail;
 		for (j = 0; j < l->ntasks; j++)
 			if (task_clone(a, &lc->tasks[j], &l->tasks[j],
-			    c->path) < 0)
+			    compact_file(c, conf, l->tasks[j].mark.file)) < 0)
 				goto fail;
 	}
 	config_free(conf);
@@ -1231,18 +1701,22 @@ config_parse_string(const char *text, size_t len, const char *name,
 	if ((file = strdup(name != NULL ? name : "<string>")) == NULL)
 		return NULL;
 	memset(&p, 0, sizeof p);
-	p.file = file;
+	p.file = p.main = file;
 	errlist_init(&p.errs, file);
 	if ((top = tree_load(text, len, &p.errs)) != NULL)
 		conf = check(&p, top, plugin_dir_override, default_plugin_dir);
 	tree_free(top);
 	if (conf != NULL && !errlist_failed(&p.errs)) {
 		conf->path = file;
+		conf->fragments = p.frags;
+		conf->nfragments = p.nfrags;
 		conf = config_compact(conf);
 	} else {
 		config_free(conf);
 		conf = NULL;
 		errlist_move(&p.errs, errs, file);
+		errs->fragments = p.frags;
+		errs->nfragments = p.nfrags;
 	}
 	errlist_free(&p.errs);
 	strset_free(&p.loops);
@@ -1388,7 +1862,18 @@ config_free(struct conf *conf)
 	}
 	free(conf->loops);
 	free(conf->plugin_dir);
+	free(conf->log_file);
+	free(conf->control_socket);
+	free(conf->metrics_host);
+	free(conf->user);
+	free(conf->group);
 	free(conf->path);
+	for (i = 0; i < conf->nfragments; i++)
+		free(conf->fragments[i]);
+	free(conf->fragments);
+	for (i = 0; i < conf->nincludes; i++)
+		free(conf->includes[i]);
+	free(conf->includes);
 	free(conf);
 }
 
@@ -1403,6 +1888,9 @@ conf_errors_free(struct conf_errors *errs)
 		free(errs->v[i].msg);
 	free(errs->v);
 	free(errs->file);
+	for (i = 0; i < errs->nfragments; i++)
+		free(errs->fragments[i]);
+	free(errs->fragments);
 	memset(errs, 0, sizeof *errs);
 }
 
@@ -1486,6 +1974,12 @@ config_exec_kind_name(enum conf_exec_kind kind)
 	if ((size_t)kind >= NELEM(exec_kind_names))
 		return "?";
 	return exec_kind_names[kind];
+}
+
+const char *
+config_sandbox_profile_name(enum conf_sandbox_profile p)
+{
+	return (size_t)p < NELEM(profile_names) ? profile_names[p] : "?";
 }
 
 const char *

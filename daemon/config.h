@@ -27,6 +27,13 @@ enum conf_log_format {
 	CONF_LOG_TEXT,
 };
 
+/* Where the supervisor writes records. */
+enum conf_log_target {
+	CONF_LOG_STDERR,		/* the default */
+	CONF_LOG_JOURNALD,		/* sd_journal_sendv(), with fields */
+	CONF_LOG_FILE,			/* log.file, reopened on SIGUSR1 */
+};
+
 enum conf_restart_policy {
 	CONF_RESTART_ALWAYS,		/* also after loopd_task_done */
 	CONF_RESTART_ON_FAILURE,	/* the default */
@@ -52,6 +59,20 @@ struct limits_conf {
 	uint64_t		 memory;	/* bytes, >= CONF_MIN_MEMORY */
 	uint64_t		 open_files;	/* CONF_MIN..MAX_OPEN_FILES */
 	uint64_t		 cpu_seconds;	/* >= 1 */
+};
+
+/* A loop's `sandbox.profile` (sandbox.h says what each allows). */
+enum conf_sandbox_profile {
+	CONF_SANDBOX_NONE,		/* no filter: the default */
+	CONF_SANDBOX_NETWORK_SERVER,
+	CONF_SANDBOX_COMPUTE,
+};
+
+/* A loop's `sandbox:` mapping, applied in its worker before any plugin
+ * is loaded. */
+struct sandbox_conf {
+	enum conf_sandbox_profile profile;
+	int			 no_new_privs;	/* default: 1 with a profile */
 };
 
 enum conf_exec_kind {
@@ -94,6 +115,7 @@ struct loop_conf {
 	struct conf_mark	 slow_mark;	/* of slow_callback, or the loop */
 	int			 precise_timer;	/* EVENT_BASE_FLAG_PRECISE_TIMER */
 	int			 cpu;		/* pinned to this CPU, or -1 */
+	struct sandbox_conf	 sandbox;
 };
 
 enum conf_on_exhausted {
@@ -108,11 +130,38 @@ struct arena;
 struct conf {
 	struct arena		*arena;
 	char			*path;		/* the file as named */
+	/* Fragments read through `include:`, in order, as glob(3) named
+	 * them; marks of what came from one point at its name here. */
+	char			**fragments;
+	size_t			 nfragments;
+	/* `include:` globs, relative ones joined to path's directory. */
+	char			**includes;
+	size_t			 nincludes;
+	int			 config_watch;	/* reload when files change */
 	char			*plugin_dir;	/* absolute or as given */
 	int			 log_level;	/* LOOPD_LOG_* */
 	enum conf_log_format	 log_format;
+	enum conf_log_target	 log_target;
+	char			*log_file;	/* target file: absolute or
+						 * relative to the cwd */
+	uint64_t		 log_rate;	/* per task and window; 0: none */
+	uint64_t		 log_rate_ms;	/* the window, > 0 with a rate */
 	uint64_t		 grace_ms;	/* shutdown.grace, default 10 s */
 	enum conf_on_exhausted	 on_exhausted;	/* top-level on_exhausted */
+	int			 plugin_watch;	/* default 1 */
+	/* `control:` and `metrics:`, for the supervisor alone. */
+	char			*control_socket;	/* path */
+	int			 control_explicit;	/* the file named it */
+	unsigned		 control_mode;		/* of the socket file */
+	long			 control_gid;		/* group, or -1 */
+	long			 control_ro_gid;	/* read_only_group, or -1 */
+	char			*metrics_host;		/* NULL: no metrics */
+	unsigned		 metrics_port;		/* 0: any free port */
+	/* `user:` and `group:`, as written (NULL: not set); resolved by
+	 * creds.h, not here.  user_mark is where `user:` (or `group:`) is. */
+	char			*user;
+	char			*group;
+	struct conf_mark	 user_mark;
 	struct loop_conf	*loops;
 	size_t			 nloops;
 };
@@ -122,14 +171,19 @@ struct conf_error {
 	char			*msg;
 };
 
-/* Every problem found by one parse, in file order. */
+/* Every problem found by one parse, in file order: the main file's,
+ * then each fragment's. */
 struct conf_errors {
 	struct conf_error	*v;
 	size_t			 n;
-	char			*file;		/* marks point here */
+	char			*file;		/* the main file's marks */
+	char			**fragments;	/* a fragment's marks */
+	size_t			 nfragments;
 };
 
 /* Defaults for what the file does not say. */
+#define CONF_DEFAULT_CONTROL_SOCKET	"/run/loopd/control.sock"
+#define CONF_DEFAULT_CONTROL_MODE	0660
 #define CONF_DEFAULT_GRACE_MS	10000
 #define CONF_DEFAULT_BACKOFF_MIN_MS	100
 #define CONF_DEFAULT_BACKOFF_MAX_MS	30000
@@ -147,6 +201,8 @@ struct conf_errors {
 #define CONF_MAX_CPU_SECONDS	INT32_MAX
 #define CONF_MAX_GRACE_MS	(60 * 60 * 1000)
 #define CONF_NAME_MAX		64
+/* log.rate: at most this many records in a window. */
+#define CONF_MAX_LOG_RATE	1000000
 /* A larger file is refused rather than read. */
 #define CONF_FILE_MAX		(16 * 1024 * 1024)
 #define CONF_DEFAULT_EXEC_QUEUE	1024
@@ -161,7 +217,9 @@ struct conf_errors {
 #define CONF_MAX_DURATION_MS	(7ULL * 24 * 60 * 60 * 1000)
 
 /*
- * Parse the file at `path`.  plugin_dir_override, when not NULL, replaces
+ * Parse the file at `path`, and the fragments its `include:` globs name
+ * (a relative glob is taken relative to the directory that holds the
+ * file; a fragment holds only `loops:`, new loops).  plugin_dir_override, when not NULL, replaces
  * the file's plugin_dir (the -P option).  A relative plugin_dir is taken
  * relative to the directory that holds the file.  default_plugin_dir is
  * used when neither says.  Returns a new struct conf (free with
@@ -176,7 +234,8 @@ struct conf	*config_parse_file(const char *path,
 		    const char *plugin_dir_override,
 		    const char *default_plugin_dir, struct conf_errors *errs);
 
-/* The same for text in memory; `name` stands for the file in marks. */
+/* The same for text in memory; `name` stands for the file in marks and
+ * for the directory of relative `include:` globs. */
 struct conf	*config_parse_string(const char *text, size_t len,
 		    const char *name, const char *plugin_dir_override,
 		    const char *default_plugin_dir, struct conf_errors *errs);
@@ -194,6 +253,7 @@ int		 config_parse_duration(const char *text, uint64_t *ms,
 
 const char	*config_backend_name(enum conf_backend backend);
 const char	*config_exec_kind_name(enum conf_exec_kind kind);
+const char	*config_sandbox_profile_name(enum conf_sandbox_profile p);
 
 /*
  * Write "FILE:LINE:COL: msg", or "FILE: msg" when line is 0, into buf as

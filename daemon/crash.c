@@ -19,13 +19,17 @@
 #include "crash.h"
 #include "log.h"
 
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP	1	/* si_code of a seccomp SIGSYS (linux/signal.h) */
+#endif
+
 #define CRASH_FRAMES	64
 #define CRASH_PAGE	4096		/* the shared page; text after it */
 #define CRASH_READ_MAX	(64 * 1024)
 #define CRASH_DUMP_OFF	(CRASH_PAGE + CRASH_READ_MAX)	/* stack dumps */
 
 static const int crash_signals[] = {
-	SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+	SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS,
 };
 
 /* The handler can only find these through static storage. */
@@ -58,6 +62,12 @@ crash_handler(int sig, siginfo_t *si, void *context)
 	void *frames[CRASH_FRAMES], *pc = crash_pc(context);
 	int i, n;
 
+	/* The seccomp filter refused a call (sandbox.h): which one. */
+	if (sig == SIGSYS && si != NULL && si->si_code == SYS_SECCOMP &&
+	    crash_shared != NULL) {
+		crash_shared->syscall_arch = si->si_arch;
+		crash_shared->syscall_nr = si->si_syscall;
+	}
 	n = backtrace(frames, CRASH_FRAMES);
 	/* The frames start where the signal hit, not in this handler and
 	 * the signal trampoline: the first is then the faulting
@@ -122,6 +132,7 @@ crash_open(struct crash_page **page)
 		return -1;
 	}
 	(*page)->running = -1;
+	(*page)->syscall_nr = -1;
 	return fd;
 }
 
@@ -146,6 +157,7 @@ crash_install(int fd)
 	if ((page = crash_map(fd)) == NULL)
 		return NULL;
 	page->running = -1;
+	page->syscall_nr = -1;
 	/* The backtrace goes after the page. */
 	if (lseek(fd, CRASH_PAGE, SEEK_SET) < 0)
 		return NULL;

@@ -6,7 +6,8 @@
  * worker at exec.  Its first page holds what the supervisor may need to
  * know after the worker died: the index of the task whose code was
  * running.  When plugin code kills the worker with SIGSEGV, SIGBUS,
- * SIGILL, SIGFPE or SIGABRT, the worker's signal handler writes a
+ * SIGILL, SIGFPE, SIGABRT or SIGSYS (a system call its sandbox refused:
+ * the call's number goes on the page), the worker's signal handler writes a
  * backtrace after that page, from the instruction the signal hit (the
  * handler's own frames left out), then dies of the same signal; the
  * supervisor reads it when it reaps the worker and symbolizes it
@@ -25,6 +26,10 @@ struct crash_page {
 	volatile int32_t	running;	/* task index, or -1 */
 	volatile uint32_t	dumps;		/* stack dumps written */
 	volatile uint64_t	beat_ms;	/* the loop's last heartbeat */
+	/* SIGSYS from the sandbox (sandbox.h): the call refused, or -1,
+	 * and its audit architecture (si_arch). */
+	volatile int32_t	syscall_nr;
+	volatile uint32_t	syscall_arch;
 };
 
 /* The supervisor sends this to a worker whose loop seems stuck: the

@@ -15,6 +15,7 @@
 struct errlist_item {
 	struct conf_error	 e;
 	size_t			 seq;		/* ties keep report order */
+	size_t			 rank;		/* of its file, when sorting */
 };
 
 /* v, grown if needed to hold n + 1 elements, or NULL (v is left alone). */
@@ -31,10 +32,29 @@ errlist_grow(void *v, size_t *cap, size_t n, size_t size)
 	return v;
 }
 
+/* Where file comes in the report: files set later come later. */
+static size_t
+errlist_file_rank(const struct errlist *el, const char *file)
+{
+	size_t i;
+
+	for (i = 0; i < el->nfiles; i++)
+		if (el->files[i] == file)
+			return i;
+	return 0;
+}
+
 /* <0, 0, >0 as a is before, at, after b. */
 static int
-errlist_mark_cmp(struct conf_mark a, struct conf_mark b)
+errlist_mark_cmp(const struct errlist *el, struct conf_mark a,
+    struct conf_mark b)
 {
+	size_t fa, fb;
+
+	if (a.file != b.file && el->nfiles > 1 &&
+	    (fa = errlist_file_rank(el, a.file)) !=
+	    (fb = errlist_file_rank(el, b.file)))
+		return fa < fb ? -1 : 1;
 	if (a.line != b.line)
 		return a.line < b.line ? -1 : 1;
 	if (a.col != b.col)
@@ -50,7 +70,7 @@ errlist_quiet_find(const struct errlist *el, struct conf_mark m)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (errlist_mark_cmp(el->quiet[mid], m) < 0)
+		if (errlist_mark_cmp(el, el->quiet[mid], m) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -64,14 +84,39 @@ errlist_is_quiet(const struct errlist *el, struct conf_mark m)
 	size_t i;
 
 	i = errlist_quiet_find(el, m);
-	return i < el->nquiet && errlist_mark_cmp(el->quiet[i], m) == 0;
+	return i < el->nquiet && errlist_mark_cmp(el, el->quiet[i], m) == 0;
 }
 
 void
 errlist_init(struct errlist *el, const char *file)
 {
 	memset(el, 0, sizeof *el);
+	el->file = el->main = file;
+}
+
+void
+errlist_set_file(struct errlist *el, const char *file)
+{
+	const char **v;
+
 	el->file = file;
+	if (el->nfiles == 0 && el->main != NULL && el->main != file) {
+		/* The first file ranks first. */
+		if ((v = errlist_grow(el->files, &el->filescap, 0,
+		    sizeof *v)) == NULL) {
+			el->nomem = 1;
+			return;
+		}
+		el->files = v;
+		v[el->nfiles++] = el->main;
+	}
+	if ((v = errlist_grow(el->files, &el->filescap, el->nfiles,
+	    sizeof *v)) == NULL) {
+		el->nomem = 1;
+		return;
+	}
+	el->files = v;
+	v[el->nfiles++] = file;
 }
 
 void
@@ -116,7 +161,7 @@ errlist_quiet(struct errlist *el, struct conf_mark m)
 	size_t i;
 
 	i = errlist_quiet_find(el, m);
-	if (i < el->nquiet && errlist_mark_cmp(el->quiet[i], m) == 0)
+	if (i < el->nquiet && errlist_mark_cmp(el, el->quiet[i], m) == 0)
 		return;
 	v = errlist_grow(el->quiet, &el->quietcap, el->nquiet, sizeof *v);
 	if (v == NULL) {
@@ -140,10 +185,13 @@ static int
 errlist_item_cmp(const void *a, const void *b)
 {
 	const struct errlist_item *x = a, *y = b;
-	int c;
 
-	if ((c = errlist_mark_cmp(x->e.mark, y->e.mark)) != 0)
-		return c;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	if (x->e.mark.line != y->e.mark.line)
+		return x->e.mark.line < y->e.mark.line ? -1 : 1;
+	if (x->e.mark.col != y->e.mark.col)
+		return x->e.mark.col < y->e.mark.col ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
@@ -158,10 +206,13 @@ errlist_move(struct errlist *el, struct conf_errors *errs, char *file)
 	errs->file = file;
 	if (el->n == 0)
 		return;
+	for (i = 0; i < el->n; i++)
+		el->v[i].rank = errlist_file_rank(el, el->v[i].e.mark.file);
 	qsort(el->v, el->n, sizeof *el->v, errlist_item_cmp);
 	errs->v = calloc(el->n, sizeof *errs->v);
 	for (i = 0; i < el->n; i++) {
-		el->v[i].e.mark.file = file;
+		if (el->v[i].e.mark.file == el->main)
+			el->v[i].e.mark.file = file;
 		if (errs->v != NULL)
 			errs->v[i] = el->v[i].e;
 		else
@@ -180,6 +231,7 @@ errlist_free(struct errlist *el)
 		free(el->v[i].e.msg);
 	free(el->v);
 	free(el->quiet);
+	free(el->files);
 	memset(el, 0, sizeof *el);
 }
 

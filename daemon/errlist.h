@@ -24,7 +24,10 @@
 struct errlist_item;
 
 struct errlist {
-	const char		*file;		/* borrowed; in every mark */
+	const char		*file;		/* borrowed; in every new mark */
+	const char		*main;		/* the file errlist_init named */
+	const char		**files;	/* every file, in report order */
+	size_t			 nfiles, filescap;
 	struct errlist_item	*v;
 	size_t			 n, cap;
 	struct conf_mark	*quiet;		/* in file order */
@@ -34,6 +37,12 @@ struct errlist {
 
 /* An empty list for problems in file (borrowed: it must outlive el). */
 void		 errlist_init(struct errlist *el, const char *file);
+/*
+ * From now on, marks are in file (borrowed: it must outlive el and the
+ * problems it holds, for their marks keep it), reported after those of
+ * the files set before it.  For an included fragment.
+ */
+void		 errlist_set_file(struct errlist *el, const char *file);
 /* Add a problem at m, unless m is quiet.  Sets el->nomem on failure. */
 void		 errlist_add(struct errlist *el, struct conf_mark m,
 		    const char *fmt, ...) LOOPD_PRINTF(3, 4);
@@ -46,7 +55,8 @@ int		 errlist_failed(const struct errlist *el);
 /*
  * Hand the problems, in file order, over to errs (zeroed by the caller),
  * with file (stolen: errs->file, freed by conf_errors_free()) as the file
- * of every mark.  "out of memory" is added when el->nomem is set.  el is
+ * of every mark made in the file errlist_init() named; a mark in a file
+ * set with errlist_set_file() keeps its own.  "out of memory" is added when el->nomem is set.  el is
  * left empty.
  */
 void		 errlist_move(struct errlist *el, struct conf_errors *errs,

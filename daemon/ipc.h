@@ -27,6 +27,8 @@ struct ipc;
 #define IPC_QUEUE_MAX		(4 * 1024 * 1024)
 /* At most this much is read from one channel per turn of the loop. */
 #define IPC_READ_CHUNK		(64 * 1024)
+/* Fds queued to be passed, or received and not taken, at most. */
+#define IPC_FDS_MAX		16
 
 struct ipc_callbacks {
 	/* A whole frame; body is borrowed for the call.  The ipc may be
@@ -53,6 +55,21 @@ void		 ipc_free(struct ipc *ipc);
 int		 ipc_send(struct ipc *ipc, const void *body, size_t len,
 		    int droppable);
 
+/*
+ * Queue a frame, as ipc_send() (not droppable), with fd passed alongside
+ * (SCM_RIGHTS, with the frame's first byte).  fd is duplicated: the caller
+ * keeps its own.  At most IPC_FDS_MAX wait to be written.  0 or -1.
+ */
+int		 ipc_send_fd(struct ipc *ipc, const void *body, size_t len,
+		    int fd);
+/* This side takes fds passed with frames (without it, they are closed
+ * as they arrive).  They are received close-on-exec, in order, by the
+ * time their frame is dispatched (perhaps with frames before it): the
+ * handler of a frame that comes with an fd takes it, and only it. */
+void		 ipc_accept_fds(struct ipc *ipc);
+/* The oldest fd received and not yet taken (now the caller's), or -1. */
+int		 ipc_take_fd(struct ipc *ipc);
+
 /* Frames dropped since the last call; resets the count. */
 size_t		 ipc_take_dropped(struct ipc *ipc);
 /* Bytes queued and not yet written. */
@@ -76,5 +93,17 @@ int		 ipc_flush(struct ipc *ipc, int timeout_ms);
  */
 ssize_t		 ipc_read_frame(int fd, uint8_t **buf, size_t *cap,
 		    size_t frame_max);
+
+/*
+ * One message and an fd over a SOCK_SEQPACKET socket (the channel that
+ * carries listening sockets to a worker).  ipc_packet_send: fd -1 sends
+ * none;
+ * returns 0 or -1 (errno).  ipc_packet_recv: waits up to timeout_ms (-1: for
+ * ever), returns the message's length, 0 at end of file, or -1 (errno);
+ * *fd is the fd that came with it (O_CLOEXEC; the caller's), or -1.
+ */
+int		 ipc_packet_send(int sock, const void *buf, size_t len, int fd);
+ssize_t		 ipc_packet_recv(int sock, void *buf, size_t cap, int *fd,
+		    int timeout_ms);
 
 #endif /* LOOPD_IPC_H */

@@ -19,6 +19,10 @@
 
 #include "loader.h"
 
+/* 1.1 took reserved fields: a 1.0 descriptor has the same size. */
+_Static_assert(sizeof(struct loopd_plugin) == 4 * sizeof(uint32_t) +
+    14 * sizeof(void *), "the descriptor must keep the size of ABI 1.0");
+
 static int
 fail(struct plugin_error *err, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -230,6 +234,8 @@ loader_close(struct plugin *p)
 struct loader_entry {
 	struct loader_entry	*next;
 	char			*path;
+	dev_t			 dev;		/* the file it was, */
+	ino_t			 ino;		/* for a file replaced since */
 	struct plugin		 plugin;
 	size_t			 users;
 };
@@ -244,6 +250,19 @@ loader_cache_new(void)
 	return calloc(1, sizeof(struct loader_cache));
 }
 
+/* The plugin's exit_process, then dlclose. */
+static void
+entry_free(struct loader_entry *e)
+{
+	const struct loopd_plugin *d = e->plugin.desc;
+
+	if (loader_since(d, 1) && d->exit_process != NULL)
+		d->exit_process();
+	loader_close(&e->plugin);
+	free(e->path);
+	free(e);
+}
+
 void
 loader_cache_free(struct loader_cache *c)
 {
@@ -253,11 +272,80 @@ loader_cache_free(struct loader_cache *c)
 		return;
 	while ((e = c->entries) != NULL) {
 		c->entries = e->next;
+		entry_free(e);
+	}
+	free(c);
+}
+
+/* A new entry: loaded, and its init_process run. */
+static int	loader_open_new(struct loader_cache *, const char *,
+		    struct plugin *, struct plugin_error *);
+
+static struct loader_entry *
+entry_open(struct loader_cache *c, const char *path, struct plugin_error *err)
+{
+	struct loader_entry *e;
+	const struct loopd_plugin *d;
+	int rc;
+
+	if ((e = calloc(1, sizeof *e)) == NULL ||
+	    (e->path = strdup(path)) == NULL) {
+		free(e);
+		fail(err, "plugin_not_loadable", "%s cannot be loaded: out of "
+		    "memory", path);
+		return NULL;
+	}
+	if (loader_open_new(c, path, &e->plugin, err) < 0) {
+		free(e->path);
+		free(e);
+		return NULL;
+	}
+	d = e->plugin.desc;
+	if (loader_since(d, 1) && d->init_process != NULL &&
+	    (rc = d->init_process()) != 0) {
+		fail(err, "init_process", "plugin %s: init_process returned "
+		    "%d", path, rc);
 		loader_close(&e->plugin);
 		free(e->path);
 		free(e);
+		return NULL;
 	}
-	free(c);
+	return e;
+}
+
+/*
+ * dlopen() knows a loaded object by the name it was opened with: while an
+ * older copy of path (a file replaced since) is still loaded, path itself
+ * would give that copy back.  The same path with "./" before the file's
+ * name, once for each copy still loaded, names the same file but not the
+ * same string, and the new file is loaded.
+ */
+static int
+loader_open_new(struct loader_cache *c, const char *path, struct plugin *p,
+    struct plugin_error *err)
+{
+	const struct loader_entry *e;
+	const char *base = strrchr(path, '/');
+	size_t older = 0, i, at;
+	char *alias;
+	int rc;
+
+	for (e = c->entries; e != NULL; e = e->next)
+		if (strcmp(e->path, path) == 0)
+			older++;
+	if (older == 0 || base == NULL)
+		return loader_open(path, p, err);
+	at = (size_t)(base - path) + 1;
+	if ((alias = malloc(strlen(path) + 2 * older + 1)) == NULL)
+		return fail(err, "plugin_not_loadable", "%s cannot be loaded: "
+		    "out of memory", path);
+	memcpy(alias, path, at);
+	for (i = 0; i < older; i++)
+		memcpy(alias + at + 2 * i, "./", 2);
+	strcpy(alias + at + 2 * older, base + 1);
+	rc = loader_open(alias, p, err);
+	free(alias);
+	return rc;
 }
 
 int
@@ -265,23 +353,22 @@ loader_cache_open(struct loader_cache *c, const char *path, struct plugin *p,
     struct plugin_error *err)
 {
 	struct loader_entry *e;
+	struct stat st;
 
+	/* The same path is the same plugin only while it is the same file:
+	 * a .so replaced on disk (by rename) is loaded anew. */
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof st);
 	for (e = c->entries; e != NULL; e = e->next)
-		if (strcmp(e->path, path) == 0)
+		if (strcmp(e->path, path) == 0 && e->dev == st.st_dev &&
+		    e->ino == st.st_ino)
 			break;
 	if (e == NULL) {
 		/* A failure is not kept: the file may be fixed meanwhile. */
-		if ((e = calloc(1, sizeof *e)) == NULL ||
-		    (e->path = strdup(path)) == NULL) {
-			free(e);
-			return fail(err, "plugin_not_loadable", "%s cannot be "
-			    "loaded: out of memory", path);
-		}
-		if (loader_open(path, &e->plugin, err) < 0) {
-			free(e->path);
-			free(e);
+		if ((e = entry_open(c, path, err)) == NULL)
 			return -1;
-		}
+		e->dev = st.st_dev;
+		e->ino = st.st_ino;
 		e->next = c->entries;
 		c->entries = e;
 	}
@@ -302,9 +389,7 @@ loader_cache_close(struct loader_cache *c, struct plugin *p)
 			continue;
 		if (--e->users == 0) {
 			*prev = e->next;
-			loader_close(&e->plugin);
-			free(e->path);
-			free(e);
+			entry_free(e);
 		}
 		break;
 	}

@@ -18,6 +18,17 @@ struct plugin {
 	const struct loopd_plugin	*desc;	/* inside dl */
 };
 
+/*
+ * Whether d has what ABI 1.minor added (the fields "since 1.minor" in
+ * plugin.h).  A descriptor built for an older minor has reserved fields
+ * there, which are never read.
+ */
+static inline int
+loader_since(const struct loopd_plugin *d, uint32_t minor)
+{
+	return d != NULL && d->abi_minor >= minor;
+}
+
 struct plugin_error {
 	const char	*type;		/* plugin_not_found, plugin_abi, ... */
 	char		 msg[1024];
@@ -53,6 +64,11 @@ void	loader_close(struct plugin *p);
  * however many tasks use it (for each of 40,000 tasks, a path walk and a
  * dlopen would dominate the start).  An entry is closed with its last
  * user.  Worker main thread.
+ *
+ * The cache also runs the per-process hooks (since 1.1): a plugin's
+ * init_process when its entry is opened (a failure, type "init_process",
+ * closes the entry again: the next open tries again), its exit_process
+ * when the entry is closed, by its last user or by loader_cache_free().
  */
 struct loader_cache;
 

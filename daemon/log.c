@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -54,10 +55,19 @@ static struct {
 	struct evbuffer		*queue;		/* whole lines, at most
 						 * LOG_QUEUE_MAX bytes */
 	size_t			 dropped;	/* not yet in a notice */
+	size_t			 reported;	/* dropped and said so */
 	struct event_base	*base;		/* NULL: not attached */
 	struct event		*ev;		/* EV_WRITE on fd */
 	int			 arming;
-} out = { .target = -1, .fd = -1, .own_fd = -1 };
+	int			 prefix;	/* "<N>" first: fd is journald's
+						 * stream (JOURNAL_STREAM) */
+	char			*path;		/* log_open_file()'s, or NULL */
+	int			 file_fd;	/* opened from path, or -1 */
+	void			*journal;	/* libsystemd, while in use */
+	int			 (*sendv)(const struct iovec *, int);
+} out = { .target = -1, .fd = -1, .own_fd = -1, .file_fd = -1 };
+
+#define LOG_LIBSYSTEMD	"libsystemd.so.0"
 
 static void	out_write_cb(evutil_socket_t, short, void *);
 
@@ -284,7 +294,8 @@ log_emit(json_t *r)
 	json_decref(r);
 }
 
-static void
+/* 0, or -1 when the output failed before all of p[0..n) was written. */
+static int
 write_all(int fd, const char *p, size_t n)
 {
 	ssize_t w;
@@ -294,10 +305,11 @@ write_all(int fd, const char *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return;		/* nowhere left to say it */
+			return -1;	/* nowhere left to say it */
 		p += w;
 		n -= (size_t)w;
 	}
+	return 0;
 }
 
 /* s with backslash and control characters escaped, so that it cannot
@@ -370,12 +382,27 @@ format_text(json_t *r)
 	return line;
 }
 
-/* The record as one line ending in a newline, *len bytes (no NUL).  New. */
+/* The syslog priority of a record's level (sd-daemon(3), syslog(3)). */
+static int
+priority(json_t *r)
+{
+	static const int prio[] = { 7, 6, 4, 3 };
+	const char *level = json_string_value(json_object_get(r, "level"));
+	int i;
+
+	for (i = LOOPD_LOG_DEBUG; i < LOOPD_LOG_ERROR; i++)
+		if (level != NULL && strcmp(level, level_names[i]) == 0)
+			return prio[i];
+	return prio[LOOPD_LOG_ERROR];
+}
+
+/* The record as one line ending in a newline, *len bytes (no NUL), after
+ * its "<N>" priority when the output is journald's stream.  New. */
 static char *
 format_line(json_t *r, size_t *len)
 {
 	char *line, *nl;
-	size_t n;
+	size_t n, pre = out.prefix ? 3 : 0;
 
 	if (format == LOG_FORMAT_TEXT)
 		line = format_text(r);
@@ -384,12 +411,18 @@ format_line(json_t *r, size_t *len)
 	if (line == NULL)
 		return NULL;
 	n = strlen(line);
-	if ((nl = realloc(line, n + 1)) == NULL) {
+	if ((nl = realloc(line, pre + n + 1)) == NULL) {
 		free(line);
 		return NULL;
 	}
-	nl[n] = '\n';
-	*len = n + 1;
+	if (pre > 0) {
+		memmove(nl + pre, nl, n);
+		nl[0] = '<';
+		nl[1] = (char)('0' + priority(r));
+		nl[2] = '>';
+	}
+	nl[pre + n] = '\n';
+	*len = pre + n + 1;
 	return nl;
 }
 
@@ -422,6 +455,22 @@ out_close(void)
 	out.fd = -1;
 }
 
+/* st is the stream systemd connected to journald for us: JOURNAL_STREAM
+ * holds its device and inode (systemd.exec(5)). */
+static int
+journal_stream(const struct stat *st)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	int n = 0;
+
+	if (env == NULL || sscanf(env, "%llu:%llu%n", &dev, &ino, &n) != 2 ||
+	    env[n] != '\0')
+		return 0;
+	return (unsigned long long)st->st_dev == dev &&
+	    (unsigned long long)st->st_ino == ino;
+}
+
 int
 log_set_fd(int fd)
 {
@@ -439,8 +488,10 @@ log_set_fd(int fd)
 	if (out.queue == NULL && (out.queue = evbuffer_new()) == NULL)
 		return -1;
 	evbuffer_drain(out.queue, out_queued());
+	out.prefix = 0;
 	if (fstat(fd, &st) < 0)
 		return -1;
+	out.prefix = journal_stream(&st);
 	if (S_ISSOCK(st.st_mode)) {
 		out.kind = OUT_SOCKET;
 	} else if (S_ISFIFO(st.st_mode) || (S_ISCHR(st.st_mode) &&
@@ -549,28 +600,25 @@ out_room(size_t n)
 
 /* Send or queue line[0..n), which fits: one write when the queue is empty,
  * and whatever that write did not take is queued, so the line goes out
- * whole. */
-static void
+ * whole.  Returns -1 when the line is lost (the caller counts it). */
+static int
 out_put(const char *line, size_t n)
 {
 	struct iovec iov = { .iov_base = (void *)line, .iov_len = n };
 	ssize_t w = 0;
 
-	if (out.kind == OUT_BLOCKING) {
-		write_all(out.fd, line, n);
-		return;
-	}
+	if (out.kind == OUT_BLOCKING)
+		return write_all(out.fd, line, n);
 	if (out_queued() == 0) {
 		if ((w = out_writev(&iov, 1)) < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				out.broken = 1;
-				out.dropped++;
-				return;
+				return -1;
 			}
 			w = 0;
 		}
 		if ((size_t)w == n)
-			return;
+			return 0;
 		evbuffer_add(out.queue, line + w, n - (size_t)w);
 	} else {
 		evbuffer_add(out.queue, line, n);
@@ -578,7 +626,27 @@ out_put(const char *line, size_t n)
 			out_drain();
 	}
 	out_arm();
+	return 0;
 }
+
+/* The notice of n dropped records.  New, or NULL. */
+static json_t *
+notice_record(size_t n)
+{
+	json_t *r;
+	char *msg;
+
+	if (asprintf(&msg, "%zu log record%s dropped: the log output did not "
+	    "keep up", n, n == 1 ? "" : "s") < 0)
+		return NULL;
+	r = record_new(LOOPD_LOG_WARNING, msg);
+	free(msg);
+	log_add(r, "event", "log_dropped");
+	log_add_int(r, "dropped", (long long)n);
+	return r;
+}
+
+static int	journal_notice(void);
 
 /* If records were dropped and the notice fits, with `then` more bytes
  * after it, queue it: only then is the count reset.  Returns 0 when
@@ -588,19 +656,15 @@ out_notice(size_t then)
 {
 	size_t n = out.dropped, len;
 	json_t *r;
-	char *msg, *line;
+	char *line;
 
+	if (out.journal != NULL)
+		return journal_notice();
 	if (n == 0)
 		return 0;
 	if (out.broken || !out_room(then + LOG_NOTICE_MAX))
 		return -1;	/* no room: do not build it to find out */
-	if (asprintf(&msg, "%zu log record%s dropped: the log output did not "
-	    "keep up", n, n == 1 ? "" : "s") < 0)
-		return -1;
-	r = record_new(LOOPD_LOG_WARNING, msg);
-	free(msg);
-	log_add(r, "event", "log_dropped");
-	log_add_int(r, "dropped", (long long)n);
+	r = notice_record(n);
 	line = r != NULL ? format_line(r, &len) : NULL;
 	json_decref(r);
 	if (line == NULL)
@@ -610,7 +674,11 @@ out_notice(size_t then)
 		return -1;
 	}
 	out.dropped -= n;
-	out_put(line, len);
+	out.reported += n;
+	if (out_put(line, len) < 0) {
+		out.dropped += n;
+		out.reported -= n;
+	}
 	free(line);
 	return out.dropped == 0 ? 0 : -1;
 }
@@ -621,11 +689,8 @@ out_notice(size_t then)
 static void
 out_line(const char *line, size_t n)
 {
-	if (out_notice(n) < 0 || !out_room(n)) {
+	if (out_notice(n) < 0 || !out_room(n) || out_put(line, n) < 0)
 		out.dropped++;
-		return;
-	}
-	out_put(line, n);
 }
 
 static void
@@ -655,6 +720,8 @@ log_flush(int timeout_ms)
 	struct timespec now, end;
 	long left;
 
+	if (out.journal != NULL)
+		return journal_notice();
 	out_ready();
 	out_forget_event();
 	out.base = NULL;
@@ -682,9 +749,17 @@ log_flush(int timeout_ms)
 int
 log_would_drop(size_t n)
 {
+	if (out.journal != NULL)
+		return 0;
 	out_ready();
 	return out.kind != OUT_BLOCKING && (out.broken ||
 	    !out_room(n + (out.dropped > 0 ? LOG_NOTICE_MAX : 0)));
+}
+
+size_t
+log_dropped_total(void)
+{
+	return out.reported + out.dropped;
 }
 
 void
@@ -695,6 +770,163 @@ log_count_dropped(size_t n)
 	out_notice(0);
 }
 
+/* ---- journald ------------------------------------------------------------ */
+
+/* "KEY=value" of a record's string field into iov; 0 when it has none. */
+static int
+journal_field(struct iovec *iov, const char *key, json_t *v)
+{
+	const char *s = json_string_value(v);
+	char *f;
+
+	if (s == NULL || asprintf(&f, "%s=%s", key, s) < 0)
+		return 0;
+	iov->iov_base = f;
+	iov->iov_len = strlen(f);
+	return 1;
+}
+
+/* One record as journal fields: MESSAGE, PRIORITY, the LOOPD_* of its
+ * names and event, and LOOPD_JSON, the whole record.  0 when it went, -1
+ * when it did not. */
+static int
+journal_send(json_t *r)
+{
+	static const char *const fields[][2] = {
+		{ "MESSAGE", "msg" }, { "LOOPD_LOOP", "loop" },
+		{ "LOOPD_TASK", "task" }, { "LOOPD_PLUGIN", "plugin" },
+		{ "LOOPD_EVENT", "event" },
+	};
+	struct iovec iov[8];
+	char prio[16], *whole, *f;
+	size_t i;
+	int n = 0, rc = -1;
+
+	if ((whole = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		return -1;
+	for (i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		n += journal_field(&iov[n], fields[i][0],
+		    json_object_get(r, fields[i][1]));
+	if (asprintf(&f, "LOOPD_JSON=%s", whole) >= 0) {
+		iov[n].iov_base = f;
+		iov[n++].iov_len = strlen(f);
+		snprintf(prio, sizeof prio, "PRIORITY=%d", priority(r));
+		iov[n++] = (struct iovec){ prio, strlen(prio) };
+		iov[n++] = (struct iovec){ "SYSLOG_IDENTIFIER=loopd", 23 };
+		rc = out.sendv(iov, n);
+		n -= 2;		/* not allocated */
+	}
+	free(whole);
+	while (n-- > 0)
+		free(iov[n].iov_base);
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+journal_notice(void)
+{
+	json_t *r;
+	size_t n = out.dropped;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((r = notice_record(n)) == NULL)
+		return -1;
+	if ((rc = journal_send(r)) == 0)
+		out.dropped -= n;
+	json_decref(r);
+	return rc;
+}
+
+int
+log_open_journald(void)
+{
+	void *dl;
+
+	if (out.journal != NULL)
+		return 0;
+	if ((dl = dlopen(LOG_LIBSYSTEMD, RTLD_NOW | RTLD_LOCAL)) == NULL)
+		return -1;
+	*(void **)&out.sendv = dlsym(dl, "sd_journal_sendv");
+	if (out.sendv == NULL) {
+		dlclose(dl);
+		return -1;
+	}
+	out.journal = dl;
+	return 0;
+}
+
+const char *
+log_journald_error(void)
+{
+	const char *e = dlerror();
+
+	return e != NULL ? e : "unknown error";
+}
+
+/* ---- a file ---------------------------------------------------------------- */
+
+static int
+file_open(const char *path)
+{
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+	    0640);
+	if (fd < 0)
+		return -1;
+	(void)log_set_fd(fd);	/* writes to fd, blocking if it must */
+	if (out.file_fd >= 0)
+		close(out.file_fd);
+	out.file_fd = fd;
+	return 0;
+}
+
+int
+log_open_file(const char *path)
+{
+	char *copy;
+
+	if ((copy = strdup(path)) == NULL)
+		return -1;
+	if (file_open(path) < 0) {
+		free(copy);
+		return -1;
+	}
+	free(out.path);
+	out.path = copy;
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	json_t *r;
+	int err;
+
+	if (out.path == NULL)
+		return 0;
+	if (file_open(out.path) == 0) {
+		r = log_record(LOOPD_LOG_INFO, "log file reopened: %s",
+		    out.path);
+		log_add(r, "event", "log_reopen");
+		log_emit(r);
+		return 0;
+	}
+	err = errno;
+	r = log_record(LOOPD_LOG_ERROR, "cannot reopen the log file %s: %s; "
+	    "still writing to the one open", out.path, strerror(err));
+	log_add(r, "event", "log_reopen");
+	log_add_error(r, "log", strerror(err));
+	log_emit(r);
+	errno = err;
+	return -1;
+}
+
+/* ---- the sink ---------------------------------------------------------------- */
+
 void
 log_write_stderr(void *ctx, json_t *r)
 {
@@ -702,6 +934,11 @@ log_write_stderr(void *ctx, json_t *r)
 	size_t n;
 
 	(void)ctx;
+	if (out.journal != NULL) {
+		if (journal_notice() < 0 || journal_send(r) < 0)
+			out.dropped++;
+		return;
+	}
 	out_ready();
 	if ((line = format_line(r, &n)) == NULL) {
 		out.dropped++;

@@ -16,7 +16,17 @@
  * does not fit in the queue, is dropped and counted; once there is room
  * again, one record with event "log_dropped" and field "dropped" says how
  * many.  A regular file is written at once, with blocking writes, at its
- * append position.  A forked child does not write what its parent queued.
+ * append position; a write that fails counts its record as dropped.  A
+ * forked child does not write what its parent queued.
+ *
+ * Under systemd, when the output is the stream JOURNAL_STREAM names (its
+ * device:inode), each line starts with the "<N>" syslog priority of its
+ * level (sd-daemon(3): 3 error, 4 warning, 6 info, 7 debug), which journald
+ * takes off and keeps as the entry's PRIORITY: the message stays pure JSON.
+ *
+ * Instead of stderr, the writer can append to a file (log_open_file(),
+ * reopened by log_reopen() after a rotation), or send each record to
+ * journald with fields (log_open_journald()).
  *
  * Who calls what: everything here is for the main thread of a process.
  * log_record(), log_add*(), log_emit() and log_string() may be called by any
@@ -53,8 +63,36 @@ void		 log_set_sink(log_sink_fn sink, void *ctx);
  * backslashes in msg and values escaped, so that a record is one line. */
 void		 log_set_format(enum log_format format);
 
-/* The default sink: one line on stderr in the format set above. */
+/* The default sink: one line on stderr (or the file) in the format set
+ * above, or one journal entry. */
 void		 log_write_stderr(void *ctx, json_t *record);
+
+/*
+ * Append lines to the file at path (opened O_APPEND|O_CLOEXEC, created
+ * 0640) instead of stderr, with blocking writes (see log_set_fd()).
+ * path is copied.  Returns 0, or -1 with errno set (stderr stays).
+ */
+int		 log_open_file(const char *path);
+/*
+ * Open the file's path again (after logrotate renamed it: SIGUSR1): the
+ * lines after this go to the new file; all before it were written to the
+ * old one.  One record says it, in the new file, or why not, in the old
+ * one, which is kept.  Nothing to do (0) without log_open_file().  Returns
+ * 0 or -1.
+ */
+int		 log_reopen(void);
+/*
+ * Send records to the journal with sd_journal_sendv(), from libsystemd
+ * opened here (and kept open: the process must be the supervisor, never a
+ * worker, which must not map it): MESSAGE, PRIORITY, SYSLOG_IDENTIFIER,
+ * LOOPD_LOOP, LOOPD_TASK, LOOPD_PLUGIN, LOOPD_EVENT (each when the record
+ * has it) and LOOPD_JSON, the whole record.  A record the journal refuses
+ * is dropped and counted; the log_dropped notice goes the same way.  The
+ * send waits when the journal's socket is full.  Returns 0, or -1 with the
+ * reason in log_journald_error().
+ */
+int		 log_open_journald(void);
+const char	*log_journald_error(void);
 
 /* The most bytes of lines waiting for the output; more are dropped. */
 #define LOG_QUEUE_MAX	(1024 * 1024)
@@ -100,6 +138,8 @@ int		 log_flush(int timeout_ms);
  */
 int		 log_would_drop(size_t n);
 void		 log_count_dropped(size_t n);
+/* Records dropped since start, said or not yet (for the metrics). */
+size_t		 log_dropped_total(void);
 
 /*
  * A new record with ts, level, msg and pid, or NULL when level is below the

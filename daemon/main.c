@@ -1,6 +1,7 @@
 /*
  * main.c: the command line, and the order things start in.  Wiring only.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -13,10 +14,12 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "creds.h"
 #include "executor.h"
 #include "loader.h"
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 #include "supervisor.h"
 #include "worker.h"
 
@@ -35,6 +38,9 @@ static const char usage_text[] =
 "                           check FILE (or the -c file, or the default) and\n"
 "                           exit: 0 when it is valid, 78 with one\n"
 "                           FILE:LINE:COLUMN: message per problem when not\n"
+"  -v, --verbose            with --check-config: also list each loop's\n"
+"                           sandbox profile and the system call groups it\n"
+"                           allows\n"
 "  -P, --plugin-dir DIR     load plugins from DIR, whatever the file says\n"
 "                           (default " LOOPD_PLUGIN_DIR ")\n"
 "  -f, --foreground         accepted for compatibility; loopd never forks\n"
@@ -46,6 +52,7 @@ static const char usage_text[] =
 "  SIGTERM, SIGINT  cancel every task, wait up to shutdown.grace, then kill\n"
 "                   what is left; a second one kills at once\n"
 "  SIGHUP           logged; live reload is not available in this version\n"
+"  SIGUSR1          reopen log.file (log.target: file), after a rotation\n"
 "\n"
 "Exit status:\n"
 "  0   every task ended within the grace period\n"
@@ -60,6 +67,7 @@ struct options {
 	const char	*config;
 	const char	*plugin_dir;
 	int		 check;
+	int		 verbose;
 	int		 worker;
 };
 
@@ -86,6 +94,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "config",		required_argument, NULL, 'c' },
 		{ "check-config",	no_argument,	   NULL, 't' },
 		{ "plugin-dir",		required_argument, NULL, 'P' },
+		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ "foreground",		no_argument,	   NULL, 'f' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
@@ -94,7 +103,7 @@ parse_options(int argc, char **argv, struct options *o)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:tP:fhV", longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "c:tP:fhvV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
 		case 'c':
@@ -110,6 +119,9 @@ parse_options(int argc, char **argv, struct options *o)
 			o->plugin_dir = optarg;
 			break;
 		case 'f':
+			break;
+		case 'v':
+			o->verbose = 1;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -136,6 +148,8 @@ parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->verbose && !o->check && !o->worker)
+		usage_error("--verbose goes with --check-config");
 	if (o->config == NULL)
 		o->config = LOOPD_CONFIG_FILE;
 }
@@ -280,6 +294,53 @@ warn_slow_callback(const struct conf *conf)
 	}
 }
 
+/* `user:` names a user (and `group:` a group) of this system; 78 if not. */
+static void
+check_user(const struct conf *conf)
+{
+	struct conf_error e = { conf->user_mark, NULL };
+	struct creds c;
+	char msg[256], line[512];
+
+	if (creds_resolve(conf, &c, msg, sizeof msg) >= 0)
+		return;
+	e.msg = msg;
+	conf_error_format(&e, line, sizeof line);
+	log_plain("%s", line);
+	log_plain("%s: 1 problem found", conf->path);
+	exit(EXIT_CONFIG);
+}
+
+/* --verbose: each loop's sandbox, and what its profile allows. */
+static void
+list_sandboxes(const struct conf *conf)
+{
+	const struct sandbox_group *const *g;
+	const struct sandbox_conf *sb;
+	const char *const *call;
+	size_t i, j, n;
+
+	if (conf->user != NULL)
+		printf("workers run as user %s%s%s\n", conf->user,
+		    conf->group != NULL ? ", group " : "",
+		    conf->group != NULL ? conf->group : "");
+	for (i = 0; i < conf->nloops; i++) {
+		sb = &conf->loops[i].sandbox;
+		g = sandbox_groups(sb->profile, &n);
+		printf("loop '%s': sandbox profile %s, no_new_privs %s%s\n",
+		    conf->loops[i].name,
+		    config_sandbox_profile_name(sb->profile),
+		    sb->no_new_privs ? "true" : "false",
+		    n > 0 ? "; allowed groups:" : " (no system call filter)");
+		for (j = 0; j < n; j++) {
+			printf("  %s: %s\n   ", g[j]->name, g[j]->what);
+			for (call = g[j]->calls; *call != NULL; call++)
+				printf(" %s", *call);
+			putchar('\n');
+		}
+	}
+}
+
 static struct conf *
 load_config(const struct options *o)
 {
@@ -302,13 +363,33 @@ load_config(const struct options *o)
 	return NULL;
 }
 
+/* log.target: file or journald, for the supervisor alone. */
+static int
+open_log_target(const struct conf *conf)
+{
+	if (conf->log_target == CONF_LOG_FILE &&
+	    log_open_file(conf->log_file) < 0) {
+		log_plain("loopd: cannot open the log file %s: %s",
+		    conf->log_file, strerror(errno));
+		return -1;
+	}
+	if (conf->log_target == CONF_LOG_JOURNALD &&
+	    log_open_journald() < 0) {
+		log_plain("loopd: log.target is journald, but "
+		    "sd_journal_sendv() cannot be used: %s",
+		    log_journald_error());
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options o = { 0 };
+	struct supervisor_opts sopts;
 	struct conf *conf;
 	char exe[PATH_MAX];
-	int status;
 
 	std_fds_open();
 	parse_options(argc, argv, &o);
@@ -318,10 +399,13 @@ main(int argc, char **argv)
 	}
 	if ((conf = load_config(&o)) == NULL)
 		return EXIT_CONFIG;
+	check_user(conf);
 	if (o.check) {
 		warn_missing_plugins(conf);
 		warn_executors(conf);
 		warn_slow_callback(conf);
+		if (o.verbose)
+			list_sandboxes(conf);
 		printf("%s: configuration is valid\n", conf->path);
 		config_free(conf);
 		return 0;
@@ -333,13 +417,18 @@ main(int argc, char **argv)
 	log_set_level(conf->log_level);
 	log_set_format(conf->log_format == CONF_LOG_TEXT ? LOG_FORMAT_TEXT :
 	    LOG_FORMAT_JSON);
+	if (open_log_target(conf) < 0) {
+		config_free(conf);
+		return 1;
+	}
 	if (self_path(exe, sizeof exe) < 0) {
 		log_plain("loopd: cannot find its own executable in "
 		    "/proc/self/exe: is /proc mounted?");
 		config_free(conf);
 		return 1;
 	}
-	status = supervisor_run(conf, exe);
-	config_free(conf);
-	return status;
+	sopts.path = o.config;
+	sopts.plugin_dir = o.plugin_dir;
+	sopts.default_plugin_dir = LOOPD_PLUGIN_DIR;
+	return supervisor_run(conf, &sopts, exe);
 }

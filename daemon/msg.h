@@ -10,20 +10,34 @@
  * mean (task indexes, states, events) itself.
  *
  * Supervisor to worker, in this order at start-up:
- *   MSG_LOOP    the loop's own settings (backend, restart, timeouts,
- *               hang action, limits) and how many tasks follow
- *   MSG_TASK    one task: names, plugin path, its resolved restart,
+ *   MSG_LOOP    the log settings (level, format, rate) and the loop's
+ *               own (backend, restart, timeouts, hang action, limits,
+ *               sandbox), the uid and gid to run as (creds.h), its
+ *               debug settings (debug, slow_callback_ms, precise_timer,
+ *               cpu), and how many tasks follow
+ *   MSG_TASK    one task: names, plugin path, the file it came from
+ *               (the main file or a fragment), its resolved restart,
  *               its `config:` tree
  *   MSG_GO      the configuration is complete
  * and later:
+ *   MSG_TASK    a new task slot (a reload added or changed a task)
  *   MSG_START   start task N (again: it ended, or the worker is new)
+ *   MSG_STOP    cancel task N for good (a reload removed or changed it)
  *   MSG_CANCEL  cancel every task and exit once they have ended
+ *   MSG_RECONFIGURE  task N's new `config:` tree: apply it in place
+ *               (the plugin's reconfigure hook) if the task can
+ *   MSG_FD      task N's socket-activation fd and its name, the fd
+ *               passed with the frame (ipc_send_fd()); before MSG_START
  *
  * Worker to supervisor:
  *   MSG_STATE   a task's new state (and its error, when failed; then
  *               optionally the name of the plugin function it failed in)
  *   MSG_LOG     a log record: level, ts, msg, task index, extra fields
  *   MSG_DROPPED how many log records the worker dropped since it last said
+ *   MSG_RECONFIGURED  the answer to each MSG_RECONFIGURE, in order: task N
+ *               and 0 (applied: the running task and its later starts
+ *               use the new tree) or 1 (not applied: the task runs on
+ *               with its old tree, and needs a restart to take the new)
  *
  * Buffers are per caller; nothing here is shared between threads.
  */
@@ -34,20 +48,28 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "creds.h"
 #include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
-#define MSG_PROTOCOL	"loopd-msg/2 " LOOPD_VERSION
+#define MSG_PROTOCOL	"loopd-msg/5 " LOOPD_VERSION
 
+/* Numbered for good: a test plugin speaks them to the supervisor raw. */
 enum msg_type {
 	MSG_LOOP = 1,
-	MSG_TASK,
-	MSG_GO,
-	MSG_CANCEL,
-	MSG_STATE,
-	MSG_LOG,
-	MSG_DROPPED,
-	MSG_START,
+	MSG_TASK = 2,
+	MSG_GO = 3,
+	MSG_CANCEL = 4,
+	MSG_STATE = 5,
+	MSG_LOG = 6,
+	MSG_DROPPED = 7,
+	MSG_START = 8,
+	MSG_STOP = 9,
+	MSG_LISTEN = 10,	/* worker: a listening socket, please (fd 5) */
+	MSG_LISTENING = 11,	/* supervisor: the result, and the socket */
+	MSG_RECONFIGURE = 12,	/* supervisor: a task's new config */
+	MSG_RECONFIGURED = 13,	/* worker: applied, or a restart is needed */
+	MSG_FD = 14,		/* supervisor: a socket-activation fd */
 };
 
 /* Strings a worker sends are cut to this many bytes, so that a state
@@ -88,10 +110,19 @@ int		 msg_done(struct msg_in *in);
 
 /* ---- the configuration a worker receives -------------------------------- */
 
-/* MSG_LOOP, one MSG_TASK per task, MSG_GO, appended to one buffer each;
- * send() is called with every finished message.  Returns 0 or -1. */
+/*
+ * MSG_LOOP, one MSG_TASK per slot that is used (tasks[i] NULL: slot i is
+ * no longer), MSG_GO; send() is called with every finished message.
+ * conf gives the log settings and file, loop the loop's own settings,
+ * creds (borrowed; NULL: none) the ids the worker drops to.
+ * Returns 0 or -1.
+ */
 int		 msg_send_loop(const struct conf *conf,
-		    const struct loop_conf *loop,
+		    const struct loop_conf *loop, const struct creds *creds,
+		    const struct task_conf *const *tasks, size_t ntasks,
+		    int (*send)(void *ctx, const struct msg_out *m), void *ctx);
+/* One MSG_TASK, at run time: a task for the new slot `slot`. */
+int		 msg_send_task(size_t slot, const struct task_conf *t,
 		    int (*send)(void *ctx, const struct msg_out *m), void *ctx);
 
 /*
@@ -103,9 +134,35 @@ int		 msg_send_loop(const struct conf *conf,
 struct msg_conf_reader {
 	struct conf	*conf;
 	size_t		 filled;	/* tasks received */
+	struct creds	 creds;		/* from MSG_LOOP */
 };
 
 int		 msg_conf_add(struct msg_conf_reader *r, const void *body,
 		    size_t len, const char **why);
+/* A MSG_TASK after MSG_GO: the worker's loop gains slot *slot (always the
+ * next one).  0, or -1 with *why. */
+int		 msg_conf_add_task(struct conf *conf, const void *body,
+		    size_t len, size_t *slot, const char **why);
+
+/* ---- reconfiguration in place -------------------------------------------- */
+
+/* MSG_RECONFIGURE of task `index` with `config` (NULL: no `config:`), to
+ * send(); returns 0 or -1. */
+int		 msg_send_reconfigure(size_t index,
+		    const struct conf_node *config,
+		    int (*send)(void *ctx, const struct msg_out *m), void *ctx);
+
+/*
+ * The worker's side of MSG_RECONFIGURE, after msg_open(): the task index
+ * (below conf's loop's ntasks) in *index, and the new tree, allocated in
+ * conf's arena (freed with conf), in *config (NULL: no `config:`).
+ * Returns 0, or -1 with in->bad set.
+ */
+int		 msg_get_reconfigure(struct msg_in *in, const struct conf *conf,
+		    size_t *index, struct conf_node **config);
+
+/* MSG_RECONFIGURED into m: task `index`, applied or not. */
+void		 msg_put_reconfigured(struct msg_out *m, size_t index,
+		    int applied);
 
 #endif /* LOOPD_MSG_H */

@@ -22,8 +22,8 @@
 
 /* The child's side, after fork: never returns. */
 static void
-proc_child(int chan, int crash, const char *exe, char *const argv[],
-    pid_t parent)
+proc_child(int chan, int crash, int socks, const char *exe,
+    char *const argv[], pid_t parent)
 {
 	sigset_t none;
 	int sig;
@@ -31,13 +31,15 @@ proc_child(int chan, int crash, const char *exe, char *const argv[],
 	setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
-	/* Out of the way of 3 and 4 first, then into place; dup2 leaves the
+	/* Out of the way of 3 to 5 first, then into place; dup2 leaves the
 	 * new fds without O_CLOEXEC. */
 	if ((chan = fcntl(chan, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    (crash = fcntl(crash, F_DUPFD_CLOEXEC, 10)) < 0 ||
-	    dup2(chan, PROC_FD_CHANNEL) < 0 || dup2(crash, PROC_FD_CRASH) < 0)
+	    (socks = fcntl(socks, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    dup2(chan, PROC_FD_CHANNEL) < 0 || dup2(crash, PROC_FD_CRASH) < 0 ||
+	    dup2(socks, PROC_FD_SOCKETS) < 0)
 		_exit(127);
-	close_range(PROC_FD_CRASH + 1, ~0U, 0);
+	close_range(PROC_FD_SOCKETS + 1, ~0U, 0);
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigemptyset(&none);
@@ -55,25 +57,30 @@ proc_spawn(struct proc *p, struct event_base *base, const char *exe,
 	    NULL };
 	sigset_t all, old;
 	pid_t parent = getpid();
-	int sp[2], saved;
+	int sp[2], sk[2] = { -1, -1 }, saved;
 
 	memset(p, 0, sizeof *p);
 	p->crash_fd = -1;
+	p->sock_fd = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk) < 0)
+		goto fail;
 	if ((p->crash_fd = crash_open(&p->page)) < 0)
 		goto fail;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	p->pid = fork();
 	if (p->pid == 0)
-		proc_child(sp[1], p->crash_fd, exe, argv, parent);
+		proc_child(sp[1], p->crash_fd, sk[1], exe, argv, parent);
 	saved = errno;
 	if (p->pid > 0)
 		setpgid(p->pid, p->pid);	/* as the child does: no race */
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sp[1]);
 	sp[1] = -1;
+	close(sk[1]);
+	sk[1] = -1;
 	if (p->pid < 0) {
 		errno = saved;
 		goto fail;
@@ -84,15 +91,21 @@ proc_spawn(struct proc *p, struct event_base *base, const char *exe,
 		errno = saved;
 		goto fail;	/* reaped by the caller's SIGCHLD handling */
 	}
+	p->sock_fd = sk[0];
 	return 0;
 fail:
 	saved = errno;
 	close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
+	if (sk[0] >= 0)
+		close(sk[0]);
+	if (sk[1] >= 0)
+		close(sk[1]);
 	crash_close(p->crash_fd, p->page);
 	memset(p, 0, sizeof *p);
 	p->crash_fd = -1;
+	p->sock_fd = -1;
 	errno = saved;
 	return -1;
 }
@@ -107,6 +120,16 @@ json_t *
 proc_backtrace(const struct proc *p)
 {
 	return p->crash_fd >= 0 ? crash_read(p->crash_fd) : NULL;
+}
+
+int
+proc_syscall(const struct proc *p, int *nr, uint32_t *arch)
+{
+	if (p->page == NULL || p->page->syscall_nr < 0)
+		return -1;
+	*nr = p->page->syscall_nr;
+	*arch = p->page->syscall_arch;
+	return 0;
 }
 
 uint64_t
@@ -149,8 +172,11 @@ proc_release(struct proc *p)
 		kill(-p->pid, SIGKILL);
 	ipc_free(p->ipc);
 	crash_close(p->crash_fd, p->page);
+	if (p->sock_fd >= 0)
+		close(p->sock_fd);
 	memset(p, 0, sizeof *p);
 	p->crash_fd = -1;
+	p->sock_fd = -1;
 }
 
 int

@@ -5,8 +5,9 @@
  *
  * A worker is started with fork and exec of loopd itself (`loopd --worker`),
  * so it begins with a fresh address space and inherits nothing it was not
- * given: fds 0-2, its channel as fd PROC_FD_CHANNEL and its crash page as
- * fd PROC_FD_CRASH.  Everything else the supervisor opens is O_CLOEXEC,
+ * given: fds 0-2, its channel as fd PROC_FD_CHANNEL, its crash page as
+ * fd PROC_FD_CRASH, and the socket that carries listening sockets to it as
+ * fd PROC_FD_SOCKETS.  Everything else the supervisor opens is O_CLOEXEC,
  * and the child closes whatever is not before the exec.  It leads a
  * process group of its own and dies with the supervisor (PDEATHSIG).
  *
@@ -24,6 +25,7 @@
 
 #define PROC_FD_CHANNEL	3
 #define PROC_FD_CRASH	4
+#define PROC_FD_SOCKETS	5	/* listening sockets come this way */
 /* The argument that makes loopd a worker. */
 #define PROC_WORKER_ARG	"--worker"
 
@@ -34,6 +36,7 @@ struct proc {
 	struct ipc		*ipc;
 	int			 crash_fd;
 	struct crash_page	*page;
+	int			 sock_fd;	/* SOCK_SEQPACKET, to fd 5 */
 };
 
 /*
@@ -48,6 +51,10 @@ int	 proc_running(const struct proc *p);
 
 /* What the worker's crash handler wrote, as a new JSON array, or NULL. */
 json_t	*proc_backtrace(const struct proc *p);
+
+/* The system call the worker's sandbox refused, as its crash handler
+ * wrote it: 0 with *nr and *arch (audit architecture), or -1. */
+int	 proc_syscall(const struct proc *p, int *nr, uint32_t *arch);
 
 /* The worker's last heartbeat (CLOCK_MONOTONIC ms), 0 before the first. */
 uint64_t proc_beat(const struct proc *p);

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,14 +27,21 @@
 
 #include <event2/event.h>
 
+#include "listen.h"
+#include "control.h"
+#include "listenfd.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "notify.h"
+#include "pluginwatch.h"
 #include "proc.h"
 #include "restart.h"
+#include "sandbox.h"
 #include "supervisor.h"
 #include "symbolize.h"
 #include "task.h"
+#include "watch.h"
 #include "worker.h"
 
 /* Where a task stands, beside the state its worker reported. */
@@ -43,18 +51,40 @@ enum sv_phase {
 	SV_WAITING,		/* in its backoff before a restart */
 	SV_FAILED,		/* down for good: failed and not restarted */
 	SV_ENDED,		/* ended cleanly and not restarted */
+	SV_GONE,		/* removed by a reload: its slot is not reused */
+	SV_NOPLUGIN,		/* waiting for its plugin file to appear */
 	SV_NPHASES,
+};
+
+/*
+ * A configuration and how many tasks and loops still point into it: after
+ * a reload, a task being stopped keeps the file it came from alive.
+ */
+struct sv_conf {
+	struct conf		*conf;
+	size_t			 refs;
 };
 
 /* The supervisor's view of one task. */
 struct sv_task {
 	struct sv_loop		*l;		/* its loop */
+	size_t			 slot;		/* its index there */
+	const struct task_conf	*tc;		/* its settings, in owner */
+	struct sv_conf		*owner;
+	int			 successor;	/* slot to start once this ends */
+	unsigned char		 removing;	/* a reload stops it for good */
+	unsigned char		 bounce;	/* its plugin changed: again */
+	const struct task_conf	*pending;	/* offered in place, unanswered */
+	uint64_t		 started;	/* listeners_now() at its start */
+	struct sv_conf		*pending_owner;
 	unsigned char		 state;		/* enum task_state, as reported */
 	unsigned char		 phase;		/* enum sv_phase */
 	unsigned char		 first;		/* its first start is not over */
 	struct restart_state	*rs;		/* from its first restart on */
 	struct event		*timer;		/* while waiting */
-	uint64_t		 up_ms;		/* when it said running, or 0 */
+	unsigned char		 held;		/* SV_HELD_*: the operator's */
+	uint64_t		 up_ms;		/* running since, or 0 */
+	json_t			*errors;	/* its errors: type -> count */
 	char			 version[64];	/* its plugin's, as said */
 };
 
@@ -62,12 +92,18 @@ struct sv_task {
 struct sv_loop {
 	struct supervisor	*sv;
 	const struct loop_conf	*loop;
+	struct sv_conf		*owner;		/* of loop */
 	struct proc		 proc;
-	struct sv_task		*tasks;
+	struct sv_task		**tasks;	/* slots, in the worker's order */
+	size_t			 ntasks, cap;
 	size_t			 nlive;		/* live tasks not done or failed */
+	int			 removing;	/* a reload shuts it down */
+	const struct loop_conf	*next;		/* a reload restarts it so */
+	struct sv_conf		*next_owner;
 	int			 killed;	/* we sent SIGKILL at the grace */
 	char			*broken;	/* why we killed it, if we did */
 	struct event		*eof;		/* channel closed, not reaped */
+	struct event		*sockev;	/* its asks for sockets */
 	struct restart_state	 rs;		/* the worker's restarts */
 	struct event		*respawn;	/* the worker's backoff */
 	int			 gave_up;	/* the loop stays down */
@@ -80,18 +116,24 @@ struct sv_loop {
 	int			 hang_task;	/* the stuck task, or -1 */
 	int			 hung;		/* killed for a hang */
 	uint64_t		 vm_peak;	/* the worker's size, bytes */
+	uint64_t		 spawned_ms;	/* the worker's start */
+	json_t			*errors;	/* no task's: type -> count */
 };
 
 /* A worker that closed its channel has this long to be reaped. */
 #define SV_EOF_GRACE_MS	1000
 
 struct supervisor {
-	const struct conf	*conf;
+	struct conf		*conf;		/* the current one */
+	struct sv_conf		*current;
+	const struct supervisor_opts *opts;
 	const char		*exe;
 	struct event_base	*base;
-	struct sv_loop		*loops;
-	size_t			 nloops;
-	struct event		*sig[4];
+	struct sv_loop		**loops;
+	size_t			 nloops, loopcap;
+	struct event		*sig[8];
+	struct event		*reload;	/* SIGHUPs, coalesced */
+	struct watch		*watch;		/* config_watch: true */
 	struct event		*grace;
 	size_t			 ntasks;
 	size_t			 nphase[SV_NPHASES];	/* tasks in each phase */
@@ -100,30 +142,46 @@ struct supervisor {
 	size_t			 nworkers;	/* workers not yet reaped */
 	struct event		*status;	/* STATUS= is due */
 	struct event		*watchdog;	/* WATCHDOG=1, when asked */
+	struct pluginwatch	*pw;		/* plugin files, when watched */
+	struct listeners	*listeners;	/* bound for tasks */
+	/* The last plugin file looked for, so that starting 40,000 tasks of
+	 * one plugin looks once, not 40,000 times. */
+	const char		*seen_path;
+	int			 seen_exists;
+	uint64_t		 seen_ms;
+	struct creds		 creds;		/* `user:`, for new workers */
 	int			 stopping;
 	int			 forced;	/* tasks outlived the grace */
 	int			 lost;		/* tasks died with a worker */
 	int			 unclean;	/* a task failed or died */
 	int			 exhausted;	/* on_exhausted: exit fired */
 	int			 ready;
+	struct control		*control;	/* or NULL */
+	struct metrics		*metrics;	/* or NULL */
+	struct listenfds	 lfds;		/* socket activation's */
 };
 
 /* Exit statuses; see loopd(8). */
 #define SV_EXIT_UNCLEAN		1	/* a task failed, died or was forced */
 #define SV_EXIT_EXHAUSTED	3	/* restarts ran out, on_exhausted: exit */
 
-static const int handled_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
+static const int handled_signals[] = {
+	SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1,
+};
 
 /* Events only the supervisor may emit; a worker may send only these. */
-static const char *const worker_events[] = { "libevent", "loop_start",
-	"loop_stats", "loop_lag", "slow_callback", "resource_leak" };
+static const char *const worker_events[] = {
+	"libevent", "loop_start", "log_rate_limited", "loop_stats",
+	"loop_lag", "slow_callback", "resource_leak",
+};
 /* Fields a worker may not set: the supervisor stamps or owns them. */
 static const char *const stamped_keys[] = {
 	"ts", "level", "msg", "pid", "loop", "task", "plugin",
 	"plugin_version", "error", "signal", "signo", "backtrace",
-	"exit_status", "lost_tasks", "state", "dropped", "limit", "function",
+	"exit_status", "lost_tasks", "state", "limit", "function",
 	"duration_ms", "action", "suspects", "history_ms_ago", "restarts",
-	"attempt", "delay_ms", "cause", "charged", "not_running",
+	"attempt", "delay_ms", "cause", "charged", "not_running", "result",
+	"syscall",
 };
 #define SV_EXTRA_MAX	32	/* extra fields in one record */
 
@@ -134,7 +192,19 @@ static void	sv_task_ended(struct sv_loop *, size_t, int, int, const char *,
 		    const char *);
 static void	sv_stop(struct supervisor *, int);
 static void	sv_worker_died(struct sv_loop *, int, const char *);
+static void	sv_reload_cb(evutil_socket_t, short, void *);
+static void	sv_start_successor(struct sv_loop *, struct sv_task *);
+static void	sv_loop_renew(struct sv_loop *);
+static void	sv_reconfigure_done(struct sv_loop *, size_t, int);
 static const char *sv_limit_hit(struct sv_loop *, int, int);
+static void	sv_count_error(struct sv_loop *, int, const char *);
+static void	sv_held_ended(struct sv_loop *, size_t, int);
+static void	sv_send_listen_fd(struct sv_loop *, size_t);
+struct sv_diff;
+static void	sv_control_reloaded(struct supervisor *, struct sv_diff *,
+		    const struct conf_errors *);
+static int	sv_resolve_creds(const struct conf *, struct creds *,
+		    const uint64_t *);
 
 /* A record tagged with the loop and the worker's pid. */
 static json_t *
@@ -182,7 +252,8 @@ now_ms(void)
 }
 
 static const char *const phase_words[] = {
-	"restarting", "running", "restarting", "failed", "ended",
+	"restarting", "running", "restarting", "failed", "ended", "removed",
+	"waiting_for_plugin",
 };
 
 /* STATUS= says what is true now; it is sent at most every 100 ms. */
@@ -200,7 +271,7 @@ static void
 sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 {
 	struct supervisor *sv = l->sv;
-	struct sv_task *t = &l->tasks[i];
+	struct sv_task *t = l->tasks[i];
 
 	if (t->phase == SV_LIVE && t->state == TASK_STARTING)
 		sv->nstarting--;
@@ -214,14 +285,173 @@ sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 		l->nlive++;
 	sv->nphase[t->phase]--;
 	sv->nphase[p]++;
+	if (p == SV_GONE && t->phase != SV_GONE)
+		sv->ntasks--;
 	if (t->first && p != SV_PENDING && !(p == SV_LIVE &&
 	    s == TASK_STARTING)) {
 		t->first = 0;
 		sv->nfirst--;
 	}
+	if (p == SV_LIVE && s == TASK_RUNNING)
+		t->up_ms = now_ms();
 	t->phase = (unsigned char)p;
 	t->state = (unsigned char)s;
 	sv_status_due(sv);
+}
+
+/* ---- configurations, loops and slots --------------------------------------- */
+
+static struct sv_conf *
+sv_conf_new(struct conf *conf)
+{
+	struct sv_conf *c;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	c->conf = conf;
+	c->refs = 1;		/* the supervisor's, while it is current */
+	return c;
+}
+
+static struct sv_conf *
+sv_conf_ref(struct sv_conf *c)
+{
+	c->refs++;
+	return c;
+}
+
+static void
+sv_conf_unref(struct sv_conf *c)
+{
+	if (c == NULL || --c->refs > 0)
+		return;
+	config_free(c->conf);
+	free(c);
+}
+
+static void	sv_eof_cb(evutil_socket_t, short, void *);
+static void	sv_respawn_cb(evutil_socket_t, short, void *);
+static void	sv_watch_cb(evutil_socket_t, short, void *);
+static void	sv_dump_cb(evutil_socket_t, short, void *);
+
+/* A new loop, with no task yet, appended to sv->loops; or NULL. */
+static struct sv_loop *
+sv_loop_add(struct supervisor *sv, const struct loop_conf *lc,
+    struct sv_conf *owner)
+{
+	struct sv_loop *l, **v;
+	size_t cap;
+
+	if (sv->nloops == sv->loopcap) {
+		cap = sv->loopcap ? sv->loopcap * 2 : 4;
+		if ((v = reallocarray(sv->loops, cap, sizeof *v)) == NULL)
+			return NULL;
+		sv->loops = v;
+		sv->loopcap = cap;
+	}
+	if ((l = calloc(1, sizeof *l)) == NULL)
+		return NULL;
+	l->sv = sv;
+	l->loop = lc;
+	l->owner = sv_conf_ref(owner);
+	l->proc.crash_fd = -1;
+	l->eof = evtimer_new(sv->base, sv_eof_cb, l);
+	l->respawn = evtimer_new(sv->base, sv_respawn_cb, l);
+	l->watch = event_new(sv->base, -1, EV_PERSIST, sv_watch_cb, l);
+	l->dump = evtimer_new(sv->base, sv_dump_cb, l);
+	sv->loops[sv->nloops++] = l;
+	if (l->eof == NULL || l->respawn == NULL || l->watch == NULL ||
+	    l->dump == NULL)
+		return NULL;	/* freed with sv */
+	return l;
+}
+
+static void
+sv_slot_free(struct sv_task *t)
+{
+	if (t == NULL)
+		return;
+	if (t->timer != NULL)
+		event_free(t->timer);
+	if (t->rs != NULL)
+		restart_clear(t->rs);
+	free(t->rs);
+	json_decref(t->errors);
+	sv_conf_unref(t->owner);
+	sv_conf_unref(t->pending_owner);
+	free(t);
+}
+
+static void
+sv_loop_free(struct sv_loop *l)
+{
+	size_t i;
+
+	if (l->sockev != NULL)
+		event_free(l->sockev);
+	proc_release(&l->proc);
+	for (i = 0; i < l->ntasks; i++)
+		sv_slot_free(l->tasks[i]);
+	free(l->tasks);
+	free(l->broken);
+	json_decref(l->errors);
+	restart_clear(&l->rs);
+	if (l->eof != NULL)
+		event_free(l->eof);
+	if (l->respawn != NULL)
+		event_free(l->respawn);
+	if (l->watch != NULL)
+		event_free(l->watch);
+	if (l->dump != NULL)
+		event_free(l->dump);
+	sv_conf_unref(l->owner);
+	sv_conf_unref(l->next_owner);
+	free(l);
+}
+
+/* A new slot for tc (in owner) at the end of l, pending: its index, or
+ * -1.  Before READY=1, its first start counts towards it. */
+static int
+sv_slot_add(struct sv_loop *l, const struct task_conf *tc,
+    struct sv_conf *owner)
+{
+	struct supervisor *sv = l->sv;
+	struct sv_task *t, **v;
+	size_t cap;
+
+	if (l->ntasks == l->cap) {
+		cap = l->cap ? l->cap * 2 : 4;
+		if ((v = reallocarray(l->tasks, cap, sizeof *v)) == NULL)
+			return -1;
+		l->tasks = v;
+		l->cap = cap;
+	}
+	if ((t = calloc(1, sizeof *t)) == NULL)
+		return -1;
+	t->l = l;
+	t->slot = l->ntasks;
+	t->tc = tc;
+	t->owner = sv_conf_ref(owner);
+	t->successor = -1;
+	t->phase = SV_PENDING;
+	t->first = !sv->ready;
+	l->tasks[l->ntasks++] = t;
+	sv->nphase[SV_PENDING]++;
+	sv->ntasks++;
+	sv->nfirst += t->first;
+	return (int)t->slot;
+}
+
+/* The slot of l holding tc, or -1. */
+static int
+sv_slot_of(const struct sv_loop *l, const struct task_conf *tc)
+{
+	size_t i;
+
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->tc == tc)
+			return (int)i;
+	return -1;
 }
 
 /* Is task t of loop l running now? */
@@ -241,9 +471,9 @@ sv_next_restart(struct supervisor *sv)
 
 	evutil_gettimeofday(&now, NULL);
 	for (i = 0; i < sv->nloops; i++)
-		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
-			if (sv->loops[i].tasks[j].timer == NULL ||
-			    !evtimer_pending(sv->loops[i].tasks[j].timer, &tv))
+		for (j = 0; j < sv->loops[i]->ntasks; j++) {
+			if (sv->loops[i]->tasks[j]->timer == NULL ||
+			    !evtimer_pending(sv->loops[i]->tasks[j]->timer, &tv))
 				continue;
 			left = (long)(tv.tv_sec - now.tv_sec) +
 			    (tv.tv_usec > now.tv_usec ? 1 : 0);
@@ -280,14 +510,14 @@ sv_not_running(struct supervisor *sv, size_t *n)
 
 	*n = 0;
 	for (i = 0; i < sv->nloops; i++)
-		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
-			t = &sv->loops[i].tasks[j];
+		for (j = 0; j < sv->loops[i]->ntasks; j++) {
+			t = sv->loops[i]->tasks[j];
 			if (sv_task_running(t))
 				continue;
 			if ((*n)++ >= 20)
 				continue;
 			snprintf(buf, sizeof buf, "%s (%s)",
-			    sv->loops[i].loop->tasks[j].name,
+			    sv->loops[i]->tasks[j]->tc->name,
 			    t->phase == SV_LIVE ? task_state_name(
 			    (enum task_state)t->state) : phase_words[t->phase]);
 			json_array_append_new(a, json_string(buf));
@@ -384,6 +614,17 @@ sv_log_extra(struct msg_in *in, json_t *r)
 	return NULL;
 }
 
+/* "dropped" counts what a worker's log.rate dropped, and nothing else. */
+static const char *
+sv_log_dropped_ok(json_t *r)
+{
+	const char *ev = json_string_value(json_object_get(r, "event"));
+
+	return json_object_get(r, "dropped") == NULL || (ev != NULL &&
+	    strcmp(ev, "log_rate_limited") == 0) ? NULL : "a record with a "
+	    "field the worker may not set";
+}
+
 /* A MSG_LOG that will not be written: check the rest of it all the same,
  * and count it as dropped when it would have been. */
 static const char *
@@ -395,6 +636,8 @@ sv_log_skip(struct sv_loop *l, struct msg_in *in, int64_t nextra, int count)
 
 	for (i = 0; i < nextra && why == NULL; i++)
 		why = sv_log_extra(in, scratch);
+	if (why == NULL)
+		why = sv_log_dropped_ok(scratch);
 	json_decref(scratch);
 	if (why == NULL && msg_done(in) < 0)
 		why = in->bad;
@@ -415,7 +658,7 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 	msg_get_range(in, LOOPD_LOG_DEBUG, LOOPD_LOG_ERROR, &level);
 	ts = msg_get_str(in, &tslen);
 	msg = msg_get_str(in, NULL);
-	msg_get_range(in, -1, (int64_t)l->loop->ntasks - 1, &task);
+	msg_get_range(in, -1, (int64_t)l->ntasks - 1, &task);
 	msg_get_range(in, 0, SV_EXTRA_MAX, &nextra);
 	if (in->bad != NULL)
 		return in->bad;
@@ -435,9 +678,11 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 	json_object_set_new(r, "pid", json_integer(l->proc.pid));
 	log_add(r, "loop", l->loop->name);
 	if (task >= 0)
-		sv_add_task(r, &l->loop->tasks[task]);
+		sv_add_task(r, l->tasks[task]->tc);
 	for (i = 0; i < nextra && why == NULL; i++)
 		why = sv_log_extra(in, r);
+	if (why == NULL)
+		why = sv_log_dropped_ok(r);
 	if (why == NULL && msg_done(in) < 0)
 		why = in->bad;
 	if (why != NULL)
@@ -452,7 +697,7 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 static void
 sv_add_context(json_t *r, struct sv_loop *l, size_t i)
 {
-	struct sv_task *t = &l->tasks[i];
+	struct sv_task *t = l->tasks[i];
 
 	if (t->version[0] != '\0')
 		log_add(r, "plugin_version", t->version);
@@ -466,11 +711,11 @@ static const char *
 sv_state(struct sv_loop *l, struct msg_in *in)
 {
 	const struct task_conf *tc;
-	const char *ver, *type, *m, *cb = NULL;
+	const char *ver, *type, *m, *cb = NULL, *limit = NULL;
 	int64_t i, s;
 	json_t *r;
 
-	msg_get_range(in, 0, (int64_t)l->loop->ntasks - 1, &i);
+	msg_get_range(in, 0, (int64_t)l->ntasks - 1, &i);
 	msg_get_range(in, TASK_RUNNING, TASK_FAILED, &s);
 	ver = msg_get_str(in, NULL);
 	type = msg_get_str(in, NULL);
@@ -479,26 +724,29 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		cb = msg_get_str(in, NULL);
 	if (msg_done(in) < 0)
 		return in->bad;
-	if (l->tasks[i].phase != SV_LIVE || l->tasks[i].state >= TASK_DONE ||
-	    s <= l->tasks[i].state)
+	if (l->tasks[i]->phase != SV_LIVE || l->tasks[i]->state >= TASK_DONE ||
+	    s <= l->tasks[i]->state)
 		return "a task state that does not follow the last one";
-	tc = &l->loop->tasks[i];
+	tc = l->tasks[i]->tc;
 	sv_task_set(l, (size_t)i, SV_LIVE, (enum task_state)s);
-	if (s == TASK_RUNNING && l->tasks[i].rs != NULL)
-		restart_running(l->tasks[i].rs, now_ms());
+	if (s == TASK_RUNNING && l->tasks[i]->rs != NULL)
+		restart_running(l->tasks[i]->rs, now_ms());
 	if (s == TASK_RUNNING)
-		l->tasks[i].up_ms = now_ms();
-	snprintf(l->tasks[i].version, sizeof l->tasks[i].version, "%s", ver);
+		listeners_settle(l->sv->listeners, l->loop->name,
+		    l->tasks[i]->tc->name, l->tasks[i]->started);
+	snprintf(l->tasks[i]->version, sizeof l->tasks[i]->version, "%s",
+	    ver);
 	if (s == TASK_FAILED) {
 		r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed: %s",
 		    tc->name, *m ? m : "(no message)");
 		sv_add_task(r, tc);
 		log_add(r, "plugin_version", *ver ? ver : NULL);
 		log_add(r, "event", "task_error");
-		log_add(r, "limit", sv_limit_hit(l, 0, 1));
+		log_add(r, "limit", (limit = sv_limit_hit(l, 0, 1)));
 		log_add_error(r, *type ? type : "error", m);
 		sv_add_context(r, l, (size_t)i);
 		log_add(r, "callback", cb);
+		sv_count_error(l, (int)i, *type ? type : "error");
 	} else {
 		r = sv_record(l, s == TASK_DONE || s == TASK_RUNNING ?
 		    LOOPD_LOG_INFO : LOOPD_LOG_DEBUG, "task '%s' %s", tc->name,
@@ -513,6 +761,16 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		sv_task_ended(l, (size_t)i, s == TASK_FAILED, 1, s == TASK_DONE ?
 		    "ended" : "failed", s == TASK_DONE ? NULL : *type ? type :
 		    "error");
+	/* A worker out of fds is no use to any task, the failed one's
+	 * restart included: what its plugins leaked goes with it, and it
+	 * comes back under its loop's policy. */
+	if (limit != NULL && !l->sv->stopping && !l->killed) {
+		log_emit(sv_record(l, LOOPD_LOG_WARNING, "worker of loop '%s' "
+		    "is at its limits.%s: killing it, to start it again",
+		    l->loop->name, limit));
+		l->killed = 1;
+		proc_kill(&l->proc);
+	}
 	sv_check_ready(l->sv);
 	return NULL;
 }
@@ -527,6 +785,32 @@ sv_dropped(struct sv_loop *l, struct msg_in *in)
 	if (msg_get_range(in, 1, INT64_MAX, &n) < 0 || msg_done(in) < 0)
 		return in->bad;
 	log_count_dropped((size_t)n);
+	return NULL;
+}
+
+/* MSG_RECONFIGURED: whether task i took its new `config:` in place. */
+static const char *
+sv_reconfigured(struct sv_loop *l, struct msg_in *in)
+{
+	const struct task_conf *tc;
+	int64_t i, result;
+	json_t *r;
+
+	msg_get_range(in, 0, (int64_t)l->ntasks - 1, &i);
+	msg_get_range(in, 0, 1, &result);
+	if (msg_done(in) < 0)
+		return in->bad;
+	if (l->tasks[i]->pending == NULL)
+		return "an answer to a reconfiguration nobody offered";
+	tc = l->tasks[i]->tc;
+	r = sv_record(l, result == 0 ? LOOPD_LOG_INFO : LOOPD_LOG_WARNING,
+	    result == 0 ? "task '%s' reconfigured in place" : "task '%s' "
+	    "cannot be reconfigured in place: it needs a restart", tc->name);
+	sv_add_task(r, tc);
+	log_add(r, "event", "task_reconfigured");
+	log_add(r, "result", result == 0 ? "applied" : "restart_needed");
+	log_emit(r);
+	sv_reconfigure_done(l, (size_t)i, result == 0);
 	return NULL;
 }
 
@@ -558,6 +842,9 @@ sv_frame(void *ctx, const void *body, size_t len)
 		break;
 	case MSG_DROPPED:
 		why = sv_dropped(l, &in);
+		break;
+	case MSG_RECONFIGURED:
+		why = sv_reconfigured(l, &in);
 		break;
 	default:
 		why = "a message of a type a worker may not send";
@@ -608,22 +895,45 @@ sv_send(void *ctx, const struct msg_out *m)
 }
 
 static int	sv_watch_start(struct sv_loop *);
+static void	sv_sockets_cb(evutil_socket_t, short, void *);
 
 static int
 sv_spawn(struct sv_loop *l)
 {
 	struct supervisor *sv = l->sv;
+	const struct task_conf **tcs;
 	char title[96];
+	size_t i;
+	int rc;
 
 	snprintf(title, sizeof title, "loop=%s", l->loop->name);
-	if (proc_spawn(&l->proc, sv->base, sv->exe, title, &sv_ipc, l) < 0)
+	if ((tcs = calloc(l->ntasks + 1, sizeof *tcs)) == NULL)
 		return -1;
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase != SV_GONE)
+			tcs[i] = l->tasks[i]->tc;
+	if (proc_spawn(&l->proc, sv->base, sv->exe, title, &sv_ipc, l) < 0) {
+		free(tcs);
+		return -1;
+	}
 	sv->nworkers++;
+	l->spawned_ms = now_ms();
 	l->hang_beat = 0;
 	l->hung = 0;
 	l->vm_peak = 0;
 	sv_watch_start(l);
-	if (msg_send_loop(sv->conf, l->loop, sv_send, l->proc.ipc) < 0)
+	rc = msg_send_loop(sv->conf, l->loop, &sv->creds, tcs, l->ntasks,
+	    sv_send,
+	    l->proc.ipc);
+	for (i = 0; rc == 0 && i < l->ntasks; i++)
+		if (tcs[i] != NULL)
+			sv_send_listen_fd(l, i);
+	free(tcs);
+	if ((l->sockev = event_new(sv->base, l->proc.sock_fd, EV_READ |
+	    EV_PERSIST, sv_sockets_cb, l)) == NULL ||
+	    event_add(l->sockev, NULL) < 0)
+		rc = -1;
+	if (rc < 0)
 		sv_break(l, "could not be sent its configuration");
 	return 0;
 }
@@ -643,11 +953,11 @@ sv_lost_tasks(const struct sv_loop *l)
 	json_t *lost = json_array();
 	size_t i;
 
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->tasks[i].phase == SV_LIVE && l->tasks[i].state <
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase == SV_LIVE && l->tasks[i]->state <
 		    TASK_DONE)
 			json_array_append_new(lost,
-			    json_string(l->loop->tasks[i].name));
+			    json_string(l->tasks[i]->tc->name));
 	return lost;
 }
 
@@ -669,6 +979,13 @@ sv_death_words(const struct sv_loop *l, int status, char *what, size_t len)
 	else if (WEXITSTATUS(status) == WORKER_EXIT_LIMITS)
 		snprintf(what, len, "could not set its limits (see the line "
 		    "it wrote on stderr)");
+	else if (WEXITSTATUS(status) == WORKER_EXIT_USER)
+		snprintf(what, len, "could not become user %s (see the line "
+		    "it wrote on stderr)", l->sv->conf->user != NULL ?
+		    l->sv->conf->user : "?");
+	else if (WEXITSTATUS(status) == WORKER_EXIT_SANDBOX)
+		snprintf(what, len, "could not apply its sandbox (see the "
+		    "line it wrote on stderr)");
 	else if (WEXITSTATUS(status) == 127)
 		snprintf(what, len, "could not be started (exec of %s "
 		    "failed)", l->sv->exe);
@@ -750,20 +1067,46 @@ sv_plugin_frame(const json_t *bt, const struct task_conf *tc)
 	return NULL;
 }
 
-static void
+/* The system call the worker's sandbox refused, when that killed it:
+ * its name, new, or NULL. */
+static char *
+sv_refused_call(const struct sv_loop *l, int status)
+{
+	uint32_t arch;
+	char *name;
+	int nr;
+
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS ||
+	    proc_syscall(&l->proc, &nr, &arch) < 0)
+		return NULL;
+	if ((name = sandbox_syscall_name(arch, nr)) == NULL &&
+	    asprintf(&name, "number %d", nr) < 0)
+		return NULL;
+	return name;
+}
+
+/* Report how l's worker died; the task it is blamed on, or -1. */
+static int
 sv_report_death(struct sv_loop *l, int status)
 {
 	int running = proc_running(&l->proc);
 	const struct task_conf *tc = running >= 0 &&
-	    (size_t)running < l->loop->ntasks && l->broken == NULL ?
-	    &l->loop->tasks[running] : NULL;
+	    (size_t)running < l->ntasks && l->broken == NULL ?
+	    l->tasks[running]->tc : NULL;
 	char what[256], msg[512], sig[24];
 	struct symbolize_blame blame = { 0 };
 	const char *limit;
+	char *sysname = NULL;
 	json_t *r, *bt = NULL;
 	size_t at;
 
 	sv_death_words(l, status, what, sizeof what);
+	if (l->broken == NULL && (sysname = sv_refused_call(l, status)) !=
+	    NULL)
+		snprintf(what, sizeof what, "was killed by SIGSYS: its sandbox "
+		    "(profile %s) refused system call %s",
+		    config_sandbox_profile_name(l->loop->sandbox.profile),
+		    sysname);
 	/* Symbolized frames; and, outside any task's code, the plugin they
 	 * are in names the task (symbolize.h). */
 	if (l->broken == NULL && WIFSIGNALED(status))
@@ -787,7 +1130,8 @@ sv_report_death(struct sv_loop *l, int status)
 	log_add(r, "limit", limit);
 	if (tc != NULL) {
 		sv_add_task(r, tc);
-		sv_add_context(r, l, (size_t)(tc - l->loop->tasks));
+		if (sv_slot_of(l, tc) >= 0)
+			sv_add_context(r, l, (size_t)sv_slot_of(l, tc));
 		log_add(r, "callback", sv_plugin_frame(bt, tc));
 	}
 	if (blame.suspects != NULL) {
@@ -801,18 +1145,23 @@ sv_report_death(struct sv_loop *l, int status)
 		log_add(r, "signal", signal_name(WTERMSIG(status), sig,
 		    sizeof sig));
 		log_add_int(r, "signo", WTERMSIG(status));
+		log_add(r, "syscall", sysname);
 		if (r != NULL && bt != NULL)
 			json_object_set(r, "backtrace", bt);
-		log_add_error(r, "crash", msg);
+		log_add_error(r, sysname != NULL ? "sandbox" : "crash", msg);
 	} else {
 		log_add_int(r, "exit_status", WEXITSTATUS(status));
 		log_add_error(r, "exit", msg);
 	}
 	if (r != NULL)
 		json_object_set_new(r, "lost_tasks", sv_lost_tasks(l));
+	sv_count_error(l, tc != NULL ? sv_slot_of(l, tc) : -1, l->broken !=
+	    NULL ? "protocol" : WIFSIGNALED(status) ? "crash" : "exit");
 	json_decref(bt);
 	json_decref(blame.suspects);
+	free(sysname);
 	log_emit(r);
+	return tc != NULL ? sv_slot_of(l, tc) : -1;
 }
 
 static void
@@ -823,13 +1172,19 @@ sv_reaped(struct sv_loop *l, int status)
 	    proc_running(&l->proc) : -1;
 	const char *cause = l->broken != NULL ? "protocol" : l->hung ? "hang" :
 	    l->killed ? "killed" : WIFSIGNALED(status) ? "crash" : "exit";
+	int blamed;
 
 	/* What the worker said before it went comes first. */
 	if (l->proc.ipc != NULL)
 		ipc_drain(l->proc.ipc);
-	if (running < 0 || (size_t)running >= l->loop->ntasks)
+	if (running < 0 || (size_t)running >= l->ntasks)
 		running = -1;
-	if (l->killed && l->broken == NULL)
+	if ((l->removing || l->next != NULL) && l->nlive == 0 &&
+	    l->broken == NULL && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0)
+		log_emit(sv_record(l, LOOPD_LOG_INFO, "loop stopped for the "
+		    "reload"));
+	else if (l->killed && l->broken == NULL)
 		log_emit(sv_record(l, LOOPD_LOG_WARNING, "worker of loop '%s' "
 		    "killed", l->loop->name));
 	else if (l->hung)
@@ -838,13 +1193,19 @@ sv_reaped(struct sv_loop *l, int status)
 	    WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		log_emit(sv_record(l, LOOPD_LOG_INFO, "loop stopped"));
 	else {
-		sv_report_death(l, status);
+		blamed = sv_report_death(l, status);
+		if (running < 0)
+			running = blamed;	/* its code, called by libevent */
 		if (sv->stopping && l->nlive > 0)
 			sv->lost = 1;
 	}
 	evtimer_del(l->eof);
 	event_del(l->watch);
 	evtimer_del(l->dump);
+	if (l->sockev != NULL) {
+		event_free(l->sockev);
+		l->sockev = NULL;
+	}
 	proc_release(&l->proc);	/* and whatever its plugins forked */
 	free(l->broken);
 	l->broken = NULL;
@@ -853,6 +1214,8 @@ sv_reaped(struct sv_loop *l, int status)
 	sv->nworkers--;
 	if (l->nlive > 0)
 		sv_worker_died(l, running, cause);
+	if (l->next != NULL && !sv->stopping)
+		sv_loop_renew(l);
 }
 
 /* Children of ours that are not workers were orphaned by a plugin. */
@@ -866,8 +1229,8 @@ sv_kill_strays(struct supervisor *sv)
 	    (k = calloc(sv->nloops, sizeof *k)) == NULL)
 		return;
 	for (i = 0; i < sv->nloops; i++)
-		if (sv->loops[i].proc.pid > 0)
-			k[n++] = sv->loops[i].proc.pid;
+		if (sv->loops[i]->proc.pid > 0)
+			k[n++] = sv->loops[i]->proc.pid;
 	proc_kill_strays(k, n);
 	if (k != keep)
 		free(k);
@@ -883,13 +1246,13 @@ sv_reap(struct supervisor *sv)
 
 	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
 		for (i = 0; i < sv->nloops; i++)
-			if (sv->loops[i].proc.pid == pid) {
+			if (sv->loops[i]->proc.pid == pid) {
 				/* Its peak, as the kernel kept it. */
 				if ((uint64_t)ru.ru_maxrss * 1024 >
-				    sv->loops[i].vm_peak)
-					sv->loops[i].vm_peak =
+				    sv->loops[i]->vm_peak)
+					sv->loops[i]->vm_peak =
 					    (uint64_t)ru.ru_maxrss * 1024;
-				sv_reaped(&sv->loops[i], status);
+				sv_reaped(sv->loops[i], status);
 				workers++;
 			}
 	}
@@ -904,6 +1267,92 @@ sv_reap(struct supervisor *sv)
 	else
 		notify_status("stopping: waiting for %zu tasks",
 		    sv->nphase[SV_LIVE]);
+}
+
+/* ---- listening sockets ---------------------------------------------------------- */
+
+/*
+ * A worker asks for a listening socket (loopd_listen_tcp) on fd 5.  Like
+ * everything a worker says, the ask is checked: a task of this loop that
+ * is running, an address, a port; the supervisor binds with its own
+ * rights and keeps a copy (listen.h).
+ */
+static const char *
+sv_listen_ask(struct sv_loop *l, const uint8_t *buf, size_t len,
+    struct msg_out *reply, int *fd)
+{
+	struct msg_in in;
+	const char *address;
+	int64_t slot = 0, port = 0, backlog = 0;
+	int rc;
+
+	*fd = -1;
+	if (msg_open(&in, buf, len) != MSG_LISTEN)
+		return "a socket message of another type";
+	msg_get_range(&in, 0, (int64_t)l->ntasks - 1, &slot);
+	address = msg_get_str(&in, NULL);
+	msg_get_range(&in, 0, 65535, &port);
+	msg_get_range(&in, 1, 65535, &backlog);
+	if (msg_done(&in) < 0)
+		return in.bad;
+	if (l->tasks[slot]->phase != SV_LIVE)
+		return "a socket for a task that is not running";
+	rc = listeners_get(l->sv->listeners, l->loop->name,
+	    l->tasks[slot]->tc->name, address, (int)port, (int)backlog);
+	msg_begin(reply, MSG_LISTENING);
+	msg_put_int(reply, rc < 0 ? rc : 0);
+	*fd = rc;
+	return NULL;
+}
+
+static void
+sv_sockets_cb(evutil_socket_t sock, short what, void *arg)
+{
+	struct sv_loop *l = arg;
+	struct msg_out reply = { 0 };
+	uint8_t buf[512];
+	const char *why;
+	char msg[160];
+	ssize_t n;
+	int fd, passed;
+
+	n = ipc_packet_recv(sock, buf, sizeof buf, &passed, -1);
+	if (passed >= 0)
+		close(passed);		/* a worker hands no fd up */
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		event_del(l->sockev);	/* gone: SIGCHLD tells the rest */
+		return;
+	}
+	if ((why = sv_listen_ask(l, buf, (size_t)n, &reply, &fd)) == NULL &&
+	    !reply.nomem)
+		ipc_packet_send(sock, reply.p, reply.len, fd >= 0 ? fd : -1);
+	msg_out_free(&reply);
+	if (why == NULL)
+		return;
+	snprintf(msg, sizeof msg, "sent a bad socket request (%s)", why);
+	sv_break(l, msg);
+}
+
+/* A listening socket stays while its task's name is in its loop. */
+static int
+sv_listener_kept(void *ctx, const char *loop, const char *task)
+{
+	struct supervisor *sv = ctx;
+	const struct loop_conf *lc;
+	size_t i, j;
+
+	for (i = 0; i < sv->conf->nloops; i++) {
+		lc = &sv->conf->loops[i];
+		if (strcmp(lc->name, loop) != 0)
+			continue;
+		for (j = 0; j < lc->ntasks; j++)
+			if (strcmp(lc->tasks[j].name, task) == 0)
+				return 1;
+		return 0;
+	}
+	return 0;
 }
 
 /* ---- hangs ---------------------------------------------------------------------- */
@@ -922,7 +1371,7 @@ static void
 sv_report_hang(struct sv_loop *l)
 {
 	const struct task_conf *tc = l->hang_task >= 0 ?
-	    &l->loop->tasks[l->hang_task] : NULL;
+	    l->tasks[l->hang_task]->tc : NULL;
 	struct symbolize_blame blame = { 0 };
 	const char *fn = NULL, *action;
 	json_t *raw, *bt = NULL, *r;
@@ -935,7 +1384,7 @@ sv_report_hang(struct sv_loop *l)
 	if (bt != NULL && tc == NULL && symbolize_blame(bt, l->loop,
 	    &blame) == 0 && blame.task != NULL) {
 		tc = blame.task;
-		l->hang_task = (int)(tc - l->loop->tasks);
+		l->hang_task = sv_slot_of(l, tc);
 	}
 	fn = json_string_value(json_object_get(json_array_get(bt, 0),
 	    "function"));
@@ -962,6 +1411,7 @@ sv_report_hang(struct sv_loop *l)
 		json_object_set(r, "backtrace", bt);
 	log_add_error(r, "hang", msg);
 	log_emit(r);
+	sv_count_error(l, l->hang_task, "hang");
 	json_decref(bt);
 	json_decref(blame.suspects);
 }
@@ -1059,10 +1509,10 @@ sv_watch_cb(evutil_socket_t fd, short what, void *arg)
 	    l->sv->stopping)
 		return;
 	sv_sample_size(l);
-	if (running < 0 || (size_t)running >= l->loop->ntasks)
+	if (running < 0 || (size_t)running >= l->ntasks)
 		running = -1;
-	limit = running >= 0 && l->tasks[running].phase == SV_LIVE &&
-	    l->tasks[running].state == TASK_STARTING ?
+	limit = running >= 0 && l->tasks[running]->phase == SV_LIVE &&
+	    l->tasks[running]->state == TASK_STARTING ?
 	    l->loop->start_timeout_ms : l->loop->hang_timeout_ms;
 	if (now < beat || now - beat <= limit || l->hang_beat == beat)
 		return;		/* beating, or this stall is in hand */
@@ -1094,15 +1544,50 @@ sv_watch_start(struct sv_loop *l)
 /* ---- restarts ----------------------------------------------------------------- */
 
 /* The start of task i goes to its worker now. */
+/* Whether path exists, looked for at most once a second (and again as
+ * soon as the plugin watch says it changed). */
+static int
+sv_plugin_exists(struct supervisor *sv, const char *path)
+{
+	uint64_t now = now_ms();
+
+	if (sv->seen_path == NULL || strcmp(sv->seen_path, path) != 0 ||
+	    now - sv->seen_ms >= 1000) {
+		sv->seen_path = path;
+		sv->seen_exists = access(path, F_OK) == 0 || errno != ENOENT;
+		sv->seen_ms = now;
+	}
+	return sv->seen_exists;
+}
+
 static void
 sv_start_task(struct sv_loop *l, size_t i)
 {
+	const struct task_conf *tc = l->tasks[i]->tc;
 	struct msg_out m = { 0 };
+	json_t *r;
 
+	/* A plugin that is not there yet is waited for, not failed: it
+	 * starts when the file appears (or at the next reload). */
+	if (!sv_plugin_exists(l->sv, tc->plugin_path)) {
+		if (l->tasks[i]->phase == SV_NOPLUGIN)
+			return;
+		sv_task_set(l, i, SV_NOPLUGIN, TASK_STARTING);
+		r = sv_record(l, LOOPD_LOG_WARNING, "task '%s' waits for its "
+		    "plugin: %s does not exist yet", tc->name,
+		    tc->plugin_path);
+		sv_add_task(r, tc);
+		log_add(r, "event", "task_state");
+		log_add(r, "state", "waiting_for_plugin");
+		log_emit(r);
+		return;
+	}
 	msg_begin(&m, MSG_START);
 	msg_put_int(&m, (int64_t)i);
-	if (!m.nomem && ipc_send(l->proc.ipc, m.p, m.len, 0) == 0)
+	if (!m.nomem && ipc_send(l->proc.ipc, m.p, m.len, 0) == 0) {
+		l->tasks[i]->started = listeners_now(l->sv->listeners);
 		sv_task_set(l, i, SV_LIVE, TASK_STARTING);
+	}
 	msg_out_free(&m);
 }
 
@@ -1120,13 +1605,13 @@ sv_launch(struct sv_loop *l)
 	if (sv_spawn(l) < 0) {
 		log_emit(sv_record(l, LOOPD_LOG_ERROR, "cannot start the "
 		    "worker: %s", strerror(errno)));
-		for (i = 0; i < l->loop->ntasks; i++)
-			if (l->tasks[i].phase == SV_PENDING)
+		for (i = 0; i < l->ntasks; i++)
+			if (l->tasks[i]->phase == SV_PENDING)
 				sv_task_ended(l, i, 1, 1, "worker", "spawn");
 		return;
 	}
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->tasks[i].phase == SV_PENDING)
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase == SV_PENDING)
 			sv_start_task(l, i);
 }
 
@@ -1142,7 +1627,7 @@ sv_wait_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sv_task *t = arg;
 	struct sv_loop *l = t->l;
-	size_t i = (size_t)(t - l->tasks);
+	size_t i = t->slot;
 
 	event_free(t->timer);
 	t->timer = NULL;
@@ -1179,7 +1664,7 @@ sv_add_history(json_t *r, const struct restart_state *rs)
 static void
 sv_exhausted(struct sv_loop *l, size_t i, const char *cause)
 {
-	const struct task_conf *tc = &l->loop->tasks[i];
+	const struct task_conf *tc = l->tasks[i]->tc;
 	const struct restart_conf *rc = &tc->restart;
 	json_t *r;
 
@@ -1192,7 +1677,7 @@ sv_exhausted(struct sv_loop *l, size_t i, const char *cause)
 	log_add(r, "event", "restart_exhausted");
 	log_add(r, "state", "failed");
 	log_add(r, "cause", cause);
-	sv_add_history(r, l->tasks[i].rs);
+	sv_add_history(r, l->tasks[i]->rs);
 	log_emit(r);
 	if (l->sv->conf->on_exhausted == CONF_EXHAUSTED_EXIT) {
 		l->sv->exhausted = 1;
@@ -1210,8 +1695,8 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
     const char *why, const char *type)
 {
 	struct supervisor *sv = l->sv;
-	struct sv_task *t = &l->tasks[i];
-	const struct task_conf *tc = &l->loop->tasks[i];
+	struct sv_task *t = l->tasks[i];
+	const struct task_conf *tc = l->tasks[i]->tc;
 	struct timeval tv;
 	uint64_t delay = 0;
 	char cause[128];
@@ -1221,9 +1706,30 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
 		sv->unclean = 1;
 	snprintf(cause, sizeof cause, "%s%s%s", why, type ? ": " : "",
 	    type ? type : "");
+	if (t->bounce && !sv->stopping && !t->removing && !l->removing &&
+	    l->next == NULL) {
+		/* Its plugin file was replaced: it starts again at once, on
+		 * the new code, and is not charged for it. */
+		t->bounce = 0;
+		sv_task_set(l, i, SV_PENDING, TASK_STARTING);
+		if (l->proc.pid > 0 && l->broken == NULL)
+			sv_start_task(l, i);
+		return;
+	}
+	if (t->removing || l->removing || l->next != NULL) {
+		/* A reload stopped it: its slot retires, and what replaces
+		 * it may start. */
+		sv_task_set(l, i, SV_GONE, failed ? TASK_FAILED : TASK_DONE);
+		sv_start_successor(l, t);
+		return;
+	}
 	if (sv->stopping || l->gave_up) {
 		sv_task_set(l, i, failed ? SV_FAILED : SV_ENDED,
 		    failed ? TASK_FAILED : TASK_DONE);
+		return;
+	}
+	if (t->held) {
+		sv_held_ended(l, i, failed);	/* the operator's stop */
 		return;
 	}
 	if (t->rs == NULL && (t->rs = calloc(1, sizeof *t->rs)) == NULL) {
@@ -1263,6 +1769,9 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
 		sv_task_set(l, i, SV_FAILED, TASK_FAILED);
 		return;
 	}
+	/* From now, not from when this turn of the loop began (reaping and
+	 * symbolizing take a while): no earlier than the record says. */
+	event_base_update_cache_time(sv->base);
 	tv = ms_tv(delay);
 	evtimer_add(t->timer, &tv);
 	sv_task_set(l, i, SV_WAITING, TASK_STARTING);
@@ -1280,8 +1789,8 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	json_t *r;
 
 	sv->unclean = 1;
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->tasks[i].phase == SV_LIVE && l->tasks[i].state <
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase == SV_LIVE && l->tasks[i]->state <
 		    TASK_DONE)
 			sv_task_ended(l, i, 1, (int)i == running, why, NULL);
 	if (sv->stopping || sv->nphase[SV_PENDING] + sv->nphase[SV_WAITING] ==
@@ -1290,6 +1799,7 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	switch (restart_decide(&l->rs, &l->loop->restart, 1, 1, now_ms(),
 	    (uint32_t)random(), &delay)) {
 	case RESTART_YES:
+		event_base_update_cache_time(sv->base);
 		tv = ms_tv(delay);
 		evtimer_add(l->respawn, &tv);
 		return;
@@ -1306,12 +1816,12 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	log_add(r, "state", "failed");
 	sv_add_history(r, &l->rs);
 	log_emit(r);
-	for (i = 0; i < l->loop->ntasks; i++)
-		if (l->tasks[i].phase == SV_PENDING ||
-		    l->tasks[i].phase == SV_WAITING) {
-			if (l->tasks[i].timer != NULL) {
-				event_free(l->tasks[i].timer);
-				l->tasks[i].timer = NULL;
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase == SV_PENDING ||
+		    l->tasks[i]->phase == SV_WAITING) {
+			if (l->tasks[i]->timer != NULL) {
+				event_free(l->tasks[i]->timer);
+				l->tasks[i]->timer = NULL;
 			}
 			sv_task_set(l, i, SV_FAILED, TASK_FAILED);
 		}
@@ -1319,6 +1829,605 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 		sv->exhausted = 1;
 		sv_stop(sv, 0);
 	}
+}
+
+/* ---- plugin files ------------------------------------------------------------ */
+
+/*
+ * A .so appeared or was replaced (pluginwatch.c): the tasks waiting for it
+ * start; the tasks running its old code are cancelled gracefully and start
+ * again at once on the new one.  Tasks of other plugins are not touched.
+ */
+static void
+sv_plugin_changed(void *ctx, const char *path)
+{
+	struct supervisor *sv = ctx;
+	struct msg_out m = { 0 };
+	struct sv_loop *l;
+	struct sv_task *t;
+	size_t i, j, bounced = 0;
+	json_t *r;
+
+	if (sv->stopping)
+		return;
+	sv->seen_path = NULL;
+	for (i = 0; i < sv->nloops; i++) {
+		l = sv->loops[i];
+		for (j = 0; j < l->ntasks; j++) {
+			t = l->tasks[j];
+			if (strcmp(t->tc->plugin_path, path) != 0 ||
+			    t->removing || l->removing)
+				continue;
+			if (t->phase == SV_NOPLUGIN) {
+				sv_task_set(l, j, SV_PENDING, TASK_STARTING);
+				if (l->proc.pid > 0 && l->broken == NULL)
+					sv_start_task(l, j);
+				else
+					sv_launch(l);
+			} else if (t->phase == SV_LIVE && t->state ==
+			    TASK_RUNNING && l->proc.ipc != NULL) {
+				t->bounce = 1;
+				msg_begin(&m, MSG_STOP);
+				msg_put_int(&m, (int64_t)j);
+				if (!m.nomem)
+					ipc_send(l->proc.ipc, m.p, m.len, 0);
+				bounced++;
+			}
+		}
+	}
+	msg_out_free(&m);
+	if (bounced == 0)
+		return;
+	r = log_record(LOOPD_LOG_INFO, "plugin file %s changed: restarting "
+	    "the %zu task%s that run it", path, bounced, bounced == 1 ? "" :
+	    "s");
+	log_add(r, "event", "plugin_changed");
+	log_add(r, "file", path);
+	log_emit(r);
+}
+
+/* Watch the directory of every plugin file the configuration names. */
+static void
+sv_watch_plugins(struct supervisor *sv)
+{
+	char dir[PATH_MAX], *slash;
+	size_t i, j;
+
+	if (!sv->conf->plugin_watch)
+		return;
+	if (sv->pw == NULL && (sv->pw = pluginwatch_new(sv->base,
+	    sv_plugin_changed, sv)) == NULL) {
+		log_emit(log_record(LOOPD_LOG_WARNING, "plugin files are not "
+		    "watched: %s; a reload rescans them", strerror(errno)));
+		return;
+	}
+	for (i = 0; i < sv->conf->nloops; i++)
+		for (j = 0; j < sv->conf->loops[i].ntasks; j++) {
+			snprintf(dir, sizeof dir, "%s",
+			    sv->conf->loops[i].tasks[j].plugin_path);
+			if ((slash = strrchr(dir, '/')) != NULL)
+				*slash = '\0';
+			pluginwatch_add(sv->pw, slash != NULL ? dir : ".");
+		}
+}
+
+/* ---- config_watch --------------------------------------------------------------- */
+
+/* Changes within this long of each other make one reload. */
+#define SV_WATCH_DEBOUNCE_MS	200
+
+/* Read the file again on the next turn: a burst of requests (SIGHUPs, a
+ * change seen by the watch) is one reload. */
+static void
+sv_request_reload(struct supervisor *sv)
+{
+	struct timeval now = { 0, 0 };
+
+	if (!evtimer_pending(sv->reload, NULL))
+		evtimer_add(sv->reload, &now);
+}
+
+static void
+sv_watch_fired(void *arg)
+{
+	sv_request_reload(arg);
+}
+
+/* The watch follows the configuration in force: started, moved to its
+ * files and directories now, or stopped. */
+static void
+sv_watch_follow(struct supervisor *sv)
+{
+	const char *failed;
+	json_t *r;
+
+	if (!sv->conf->config_watch) {
+		watch_free(sv->watch);
+		sv->watch = NULL;
+		return;
+	}
+	if (sv->watch == NULL && (sv->watch = watch_new(sv->base,
+	    SV_WATCH_DEBOUNCE_MS, sv_watch_fired, sv)) == NULL)
+		failed = "its files (inotify)";
+	else if (watch_set(sv->watch, sv->conf, &failed) == 0)
+		return;
+	r = log_record(LOOPD_LOG_WARNING, "config_watch: cannot watch %s: %s; "
+	    "a change there needs a reload (SIGHUP)", failed, strerror(errno));
+	log_add(r, "event", "config_watch_failed");
+	log_emit(r);
+}
+
+/* ---- reload ------------------------------------------------------------------- */
+
+/*
+ * SIGHUP (systemctl reload) reads the file again.  A file with problems
+ * changes nothing: one reload_failed record lists them.  A valid one is
+ * applied as a difference, task by task: a task whose plugin, plugin file,
+ * restart policy and `config:` are the same is not touched (its slot now
+ * points into the new file); a removed one is cancelled gracefully and its
+ * slot retired; a new one gets a new slot and starts; a changed one is
+ * cancelled, and its successor starts in a new slot once it has ended (so
+ * that what it held, a port, is free).  A loop whose own settings changed
+ * is restarted whole, gracefully; a removed loop is shut down; a new loop
+ * is started.  Top-level settings apply at once.  SIGHUPs that come while
+ * one is being read coalesce into one more.
+ */
+
+struct sv_diff {
+	json_t		*added, *removed, *changed, *reconfigured,
+			*loops_added, *loops_removed, *loops_restarted;
+	size_t		 unchanged;
+};
+
+static int
+restart_equal(const struct restart_conf *a, const struct restart_conf *b)
+{
+	return a->policy == b->policy && a->backoff_min_ms ==
+	    b->backoff_min_ms && a->backoff_max_ms == b->backoff_max_ms &&
+	    a->intensity == b->intensity && a->window_ms == b->window_ms;
+}
+
+/* The loop's own settings, the ones its worker is started with. */
+static int
+loop_settings_equal(const struct loop_conf *a, const struct loop_conf *b)
+{
+	return a->backend == b->backend && restart_equal(&a->restart,
+	    &b->restart) && a->start_timeout_ms == b->start_timeout_ms &&
+	    a->hang_timeout_ms == b->hang_timeout_ms &&
+	    a->hang_action == b->hang_action &&
+	    memcmp(&a->limits, &b->limits, sizeof a->limits) == 0 &&
+	    a->sandbox.profile == b->sandbox.profile &&
+	    a->sandbox.no_new_privs == b->sandbox.no_new_privs &&
+	    a->executor.workers == b->executor.workers &&
+	    a->executor.kind == b->executor.kind &&
+	    a->executor.queue == b->executor.queue;
+}
+
+static int
+task_equal(const struct task_conf *a, const struct task_conf *b)
+{
+	return strcmp(a->plugin, b->plugin) == 0 &&
+	    strcmp(a->plugin_path, b->plugin_path) == 0 &&
+	    restart_equal(&a->restart, &b->restart) &&
+	    tree_equal(a->config, b->config);
+}
+
+static const struct loop_conf *
+find_loop(const struct conf *conf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < conf->nloops; i++)
+		if (strcmp(conf->loops[i].name, name) == 0)
+			return &conf->loops[i];
+	return NULL;
+}
+
+/* The live slot of l named name (not gone, not being removed), or -1. */
+static int
+sv_slot_named(const struct sv_loop *l, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase != SV_GONE && !l->tasks[i]->removing &&
+		    strcmp(l->tasks[i]->tc->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Stop slot i of l for good: cancelled if it runs, retired if not. */
+static void
+sv_slot_remove(struct sv_loop *l, size_t i)
+{
+	struct sv_task *t = l->tasks[i];
+	struct msg_out m = { 0 };
+
+	t->removing = 1;
+	if (t->timer != NULL) {
+		event_free(t->timer);
+		t->timer = NULL;
+	}
+	if (t->phase != SV_LIVE || t->state >= TASK_DONE ||
+	    l->proc.ipc == NULL) {
+		sv_task_set(l, i, SV_GONE, TASK_DONE);
+		return;
+	}
+	msg_begin(&m, MSG_STOP);
+	msg_put_int(&m, (int64_t)i);
+	if (!m.nomem)
+		ipc_send(l->proc.ipc, m.p, m.len, 0);
+	msg_out_free(&m);
+}
+
+/* A new slot for tc, told to the worker if it runs; started now unless
+ * it waits for a predecessor.  Its index, or -1. */
+static int
+sv_slot_new(struct sv_loop *l, const struct task_conf *tc, int start)
+{
+	int slot = sv_slot_add(l, tc, l->sv->current);
+
+	if (slot < 0)
+		return -1;
+	if (l->proc.ipc != NULL && !l->broken &&
+	    msg_send_task((size_t)slot, tc, sv_send, l->proc.ipc) < 0)
+		sv_break(l, "could not be sent a new task");
+	else if (l->proc.ipc != NULL && !l->broken)
+		sv_send_listen_fd(l, (size_t)slot);
+	if (start && l->proc.pid > 0 && l->broken == NULL)
+		sv_start_task(l, (size_t)slot);
+	else if (start)
+		sv_launch(l);
+	return slot;
+}
+
+/* Slot i of l ended for good: its successor, if any, starts now. */
+static void
+sv_start_successor(struct sv_loop *l, struct sv_task *t)
+{
+	int next = t->successor;
+
+	t->successor = -1;
+	if (next < 0 || (size_t)next >= l->ntasks ||
+	    l->tasks[next]->phase != SV_PENDING)
+		return;
+	if (l->proc.pid > 0 && l->broken == NULL)
+		sv_start_task(l, (size_t)next);
+	else
+		sv_launch(l);
+}
+
+/*
+ * Only task i's `config:` changed, and it runs: offer the new one in place
+ * (a plugin with a reconfigure hook keeps its state and connections).
+ * 1 when offered; the answer (sv_reconfigure_done) keeps it, or falls
+ * back to a restart.
+ */
+static int
+sv_offer_config(struct sv_loop *l, size_t i, const struct task_conf *tc)
+{
+	struct sv_task *t = l->tasks[i];
+
+	if (strcmp(t->tc->plugin, tc->plugin) != 0 ||
+	    strcmp(t->tc->plugin_path, tc->plugin_path) != 0 ||
+	    !restart_equal(&t->tc->restart, &tc->restart) ||
+	    t->phase != SV_LIVE || t->state != TASK_RUNNING ||
+	    t->pending != NULL || l->proc.ipc == NULL || l->broken != NULL ||
+	    msg_send_reconfigure(i, tc->config, sv_send, l->proc.ipc) < 0)
+		return 0;
+	t->pending = tc;
+	t->pending_owner = sv_conf_ref(l->sv->current);
+	return 1;
+}
+
+static void
+sv_reconfigure_done(struct sv_loop *l, size_t i, int applied)
+{
+	struct sv_task *t = l->tasks[i];
+	const struct task_conf *tc = t->pending;
+	struct sv_conf *owner = t->pending_owner;
+	int succ;
+
+	t->pending = NULL;
+	t->pending_owner = NULL;
+	if (applied) {
+		t->tc = tc;
+		sv_conf_unref(t->owner);
+		t->owner = owner;
+		return;
+	}
+	/* Refused: as any changed task, stopped and started anew. */
+	if ((succ = sv_slot_add(l, tc, owner)) >= 0 && l->proc.ipc != NULL &&
+	    msg_send_task((size_t)succ, tc, sv_send, l->proc.ipc) < 0)
+		sv_break(l, "could not be sent a new task");
+	sv_conf_unref(owner);
+	sv_slot_remove(l, i);
+	l->tasks[i]->successor = succ;
+	if (succ >= 0 && l->tasks[i]->phase == SV_GONE)
+		sv_start_successor(l, l->tasks[i]);
+}
+
+/* The tasks of a loop whose settings did not change. */
+static void
+sv_reload_tasks(struct sv_loop *l, const struct loop_conf *nl,
+    struct sv_diff *d)
+{
+	struct supervisor *sv = l->sv;
+	const struct task_conf *tc;
+	struct sv_task *t;
+	size_t i, n = l->ntasks;
+	int slot, succ;
+
+	for (i = 0; i < n; i++) {
+		t = l->tasks[i];
+		if (t->phase == SV_GONE || t->removing)
+			continue;
+		for (tc = NULL, slot = 0; (size_t)slot < nl->ntasks; slot++)
+			if (strcmp(nl->tasks[slot].name, t->tc->name) == 0) {
+				tc = &nl->tasks[slot];
+				break;
+			}
+		if (tc == NULL) {
+			json_array_append_new(d->removed,
+			    json_string(t->tc->name));
+			sv_slot_remove(l, i);
+		} else if (task_equal(t->tc, tc)) {
+			/* Untouched: it points into the new file now. */
+			t->tc = tc;
+			sv_conf_unref(t->owner);
+			t->owner = sv_conf_ref(sv->current);
+			d->unchanged++;
+		} else if (sv_offer_config(l, i, tc)) {
+			json_array_append_new(d->reconfigured,
+			    json_string(tc->name));
+		} else {
+			json_array_append_new(d->changed,
+			    json_string(tc->name));
+			succ = sv_slot_new(l, tc, 0);
+			sv_slot_remove(l, i);
+			if (succ >= 0 && l->tasks[i]->phase == SV_GONE) {
+				/* Nothing to wait for. */
+				t->successor = succ;
+				sv_start_successor(l, l->tasks[i]);
+			} else
+				l->tasks[i]->successor = succ;
+		}
+	}
+	l->loop = nl;
+	sv_conf_unref(l->owner);
+	l->owner = sv_conf_ref(sv->current);
+	for (i = 0; i < nl->ntasks; i++)
+		if (sv_slot_named(l, nl->tasks[i].name) < 0) {
+			json_array_append_new(d->added,
+			    json_string(nl->tasks[i].name));
+			sv_slot_new(l, &nl->tasks[i], 1);
+		}
+}
+
+/* Every task of l goes; the loop's worker is told to stop. */
+static void
+sv_loop_stop(struct sv_loop *l)
+{
+	struct msg_out m = { 0 };
+	size_t i;
+
+	for (i = 0; i < l->ntasks; i++) {
+		l->tasks[i]->removing = 1;
+		if (l->tasks[i]->timer != NULL) {
+			event_free(l->tasks[i]->timer);
+			l->tasks[i]->timer = NULL;
+		}
+		if (l->tasks[i]->phase != SV_LIVE)
+			sv_task_set(l, i, SV_GONE, TASK_DONE);
+	}
+	evtimer_del(l->respawn);
+	if (l->proc.ipc == NULL)
+		return;
+	msg_begin(&m, MSG_CANCEL);
+	if (!m.nomem)
+		ipc_send(l->proc.ipc, m.p, m.len, 0);
+	msg_out_free(&m);
+}
+
+/* l's worker has gone after a reload stopped it: start it anew with the
+ * loop's new settings and every task of its new configuration. */
+static void
+sv_loop_renew(struct sv_loop *l)
+{
+	const struct loop_conf *nl = l->next;
+	size_t i;
+
+	l->next = NULL;
+	l->loop = nl;
+	sv_conf_unref(l->owner);
+	l->owner = l->next_owner;
+	l->next_owner = NULL;
+	restart_clear(&l->rs);
+	l->gave_up = 0;
+	for (i = 0; i < nl->ntasks; i++)
+		sv_slot_add(l, &nl->tasks[i], l->owner);
+	sv_launch(l);
+}
+
+static void
+sv_reload_failed(struct conf_errors *errs, uint64_t t0)
+{
+	json_t *r, *list = json_array();
+	char line[1024];
+	size_t i;
+
+	for (i = 0; i < errs->n; i++) {
+		conf_error_format(&errs->v[i], line, sizeof line);
+		json_array_append_new(list, log_string(line));
+	}
+	r = log_record(LOOPD_LOG_ERROR, "reload failed: %zu problem%s in %s; "
+	    "still running the configuration it had", errs->n, errs->n == 1 ?
+	    "" : "s", errs->file != NULL ? errs->file : "the file");
+	log_add(r, "event", "reload_failed");
+	log_add_int(r, "duration_ms", (long long)(now_ms() - t0));
+	if (r != NULL)
+		json_object_set_new(r, "errors", list);
+	else
+		json_decref(list);
+	log_emit(r);
+}
+
+/* What a reload did, as the fields of its record (and of the answer to a
+ * control client that waits for it).  New. */
+static json_t *
+sv_diff_json(const struct sv_diff *d)
+{
+	return json_pack("{s:O, s:O, s:O, s:O, s:I, s:O, s:O, s:O}",
+	    "added", d->added, "removed", d->removed, "restarted", d->changed,
+	    "reconfigured", d->reconfigured, "unchanged",
+	    (json_int_t)d->unchanged, "loops_added", d->loops_added,
+	    "loops_removed", d->loops_removed, "loops_restarted",
+	    d->loops_restarted);
+}
+
+static void
+sv_reload_report(struct supervisor *sv, struct sv_diff *d, uint64_t t0)
+{
+	json_t *r, *fields;
+
+	r = log_record(LOOPD_LOG_INFO, "reloaded %s: %zu added, %zu removed, "
+	    "%zu restarted, %zu reconfigured, %zu left alone", sv->conf->path,
+	    json_array_size(d->added), json_array_size(d->removed),
+	    json_array_size(d->changed), json_array_size(d->reconfigured),
+	    d->unchanged);
+	log_add(r, "event", "reload");
+	if (r != NULL && (fields = sv_diff_json(d)) != NULL) {
+		json_object_update(r, fields);
+		json_decref(fields);
+	}
+	log_add_int(r, "duration_ms", (long long)(now_ms() - t0));
+	log_emit(r);
+}
+
+static void
+sv_reload(struct supervisor *sv)
+{
+	struct conf_errors errs = { 0 };
+	struct sv_diff d = { 0 };
+	const struct loop_conf *nl;
+	struct sv_conf *old = sv->current;
+	struct sv_loop *l;
+	struct conf *conf;
+	struct creds creds;
+	uint64_t t0 = now_ms();
+	size_t i, j, n;
+	int recreds;
+
+	notify_reloading();
+	sv->seen_path = NULL;	/* it may point into the old file */
+	conf = config_parse_file(sv->opts->path, sv->opts->plugin_dir,
+	    sv->opts->default_plugin_dir, &errs);
+	if (conf == NULL) {
+		sv_reload_failed(&errs, t0);
+		sv_control_reloaded(sv, NULL, &errs);
+		conf_errors_free(&errs);
+		notify_ready("reload failed; running as before");
+		return;
+	}
+	if (sv_resolve_creds(conf, &creds, &t0) < 0) {
+		config_free(conf);
+		notify_ready("reload failed; running as before");
+		return;
+	}
+	if ((sv->current = sv_conf_new(conf)) == NULL) {
+		sv->current = old;
+		config_free(conf);
+		return;
+	}
+	sv->conf = conf;
+	/* Other ids: every worker is started again, as the new user. */
+	recreds = memcmp(&creds, &sv->creds, sizeof creds) != 0;
+	sv->creds = creds;
+	d.added = json_array();
+	d.removed = json_array();
+	d.changed = json_array();
+	d.reconfigured = json_array();
+	d.loops_added = json_array();
+	d.loops_removed = json_array();
+	d.loops_restarted = json_array();
+	for (i = 0, n = sv->nloops; i < n; i++) {
+		l = sv->loops[i];
+		if (l->removing)
+			continue;
+		if ((nl = find_loop(conf, l->loop->name)) == NULL) {
+			json_array_append_new(d.loops_removed,
+			    json_string(l->loop->name));
+			for (j = 0; j < l->ntasks; j++)
+				if (l->tasks[j]->phase != SV_GONE &&
+				    !l->tasks[j]->removing)
+					json_array_append_new(d.removed,
+					    json_string(l->tasks[j]->tc->name));
+			l->removing = 1;
+			sv_loop_stop(l);
+		} else if (!loop_settings_equal(l->loop, nl) ||
+		    l->next != NULL || recreds) {
+			json_array_append_new(d.loops_restarted,
+			    json_string(nl->name));
+			sv_conf_unref(l->next_owner);
+			l->next = nl;
+			l->next_owner = sv_conf_ref(sv->current);
+			sv_loop_stop(l);
+			if (l->proc.pid <= 0)
+				sv_loop_renew(l);
+		} else
+			sv_reload_tasks(l, nl, &d);
+	}
+	for (i = 0; i < conf->nloops; i++) {
+		for (j = 0; j < n; j++)
+			if (!sv->loops[j]->removing && strcmp(
+			    sv->loops[j]->loop->name, conf->loops[i].name) == 0)
+				break;
+		if (j < n)
+			continue;
+		json_array_append_new(d.loops_added,
+		    json_string(conf->loops[i].name));
+		if ((l = sv_loop_add(sv, &conf->loops[i], sv->current)) == NULL)
+			continue;
+		for (j = 0; j < conf->loops[i].ntasks; j++) {
+			json_array_append_new(d.added,
+			    json_string(conf->loops[i].tasks[j].name));
+			sv_slot_add(l, &conf->loops[i].tasks[j], sv->current);
+		}
+		sv_launch(l);
+	}
+	/* What waited for a plugin file looks again; the watch follows. */
+	for (i = 0; i < sv->nloops; i++)
+		for (j = 0; j < sv->loops[i]->ntasks; j++)
+			if (sv->loops[i]->tasks[j]->phase == SV_NOPLUGIN)
+				sv_start_task(sv->loops[i], j);
+	sv_watch_plugins(sv);
+	listeners_prune(sv->listeners, sv_listener_kept, sv);
+	sv_reload_report(sv, &d, t0);
+	sv_control_reloaded(sv, &d, NULL);
+	/* The report is written at the level the operator had asked for. */
+	log_set_level(conf->log_level);
+	log_set_format(conf->log_format == CONF_LOG_TEXT ? LOG_FORMAT_TEXT :
+	    LOG_FORMAT_JSON);
+	json_decref(d.added);
+	json_decref(d.removed);
+	json_decref(d.changed);
+	json_decref(d.reconfigured);
+	json_decref(d.loops_added);
+	json_decref(d.loops_removed);
+	json_decref(d.loops_restarted);
+	sv_conf_unref(old);
+	notify_ready("reloaded");
+	sv_status_due(sv);
+	sv_watch_follow(sv);
+}
+
+static void
+sv_reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *sv = arg;
+
+	if (!sv->stopping)
+		sv_reload(sv);
 }
 
 /* ---- shutdown ------------------------------------------------------------------ */
@@ -1332,17 +2441,17 @@ sv_force(struct supervisor *sv)
 	size_t i, j;
 
 	for (i = 0; i < sv->nloops; i++) {
-		l = &sv->loops[i];
+		l = sv->loops[i];
 		if (l->proc.pid <= 0)
 			continue;
-		for (j = 0; j < l->loop->ntasks; j++) {
-			if (l->tasks[j].phase != SV_LIVE ||
-			    l->tasks[j].state >= TASK_DONE)
+		for (j = 0; j < l->ntasks; j++) {
+			if (l->tasks[j]->phase != SV_LIVE ||
+			    l->tasks[j]->state >= TASK_DONE)
 				continue;
 			r = sv_record(l, LOOPD_LOG_WARNING, "task '%s' did "
 			    "not finish within the grace period; killing it",
-			    l->loop->tasks[j].name);
-			sv_add_task(r, &l->loop->tasks[j]);
+			    l->tasks[j]->tc->name);
+			sv_add_task(r, l->tasks[j]->tc);
 			log_add(r, "event", "task_forced");
 			log_emit(r);
 		}
@@ -1387,16 +2496,16 @@ sv_stop(struct supervisor *sv, int sig)
 	evtimer_del(sv->status);
 	/* Nothing waits to start again. */
 	for (i = 0; i < sv->nloops; i++) {
-		evtimer_del(sv->loops[i].respawn);
-		for (j = 0; j < sv->loops[i].loop->ntasks; j++) {
-			struct sv_task *t = &sv->loops[i].tasks[j];
+		evtimer_del(sv->loops[i]->respawn);
+		for (j = 0; j < sv->loops[i]->ntasks; j++) {
+			struct sv_task *t = sv->loops[i]->tasks[j];
 
 			if (t->timer != NULL) {
 				event_free(t->timer);
 				t->timer = NULL;
 			}
 			if (t->phase == SV_WAITING || t->phase == SV_PENDING)
-				sv_task_set(&sv->loops[i], j, SV_ENDED,
+				sv_task_set(sv->loops[i], j, SV_ENDED,
 				    TASK_DONE);
 		}
 	}
@@ -1408,8 +2517,8 @@ sv_stop(struct supervisor *sv, int sig)
 	log_emit(r);
 	msg_begin(&m, MSG_CANCEL);
 	for (i = 0; i < sv->nloops; i++)
-		if (sv->loops[i].proc.ipc != NULL && !m.nomem)
-			ipc_send(sv->loops[i].proc.ipc, m.p, m.len, 0);
+		if (sv->loops[i]->proc.ipc != NULL && !m.nomem)
+			ipc_send(sv->loops[i]->proc.ipc, m.p, m.len, 0);
 	msg_out_free(&m);
 	if (sv->nworkers == 0) {
 		event_base_loopbreak(sv->base);
@@ -1424,23 +2533,450 @@ static void
 sv_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct supervisor *sv = arg;
-	json_t *r;
 
 	switch (sig) {
 	case SIGCHLD:
 		sv_reap(sv);
 		break;
 	case SIGHUP:
-		r = log_record(LOOPD_LOG_WARNING, "SIGHUP: live reload is not "
-		    "available in this version; restart loopd to apply "
-		    "configuration changes");
-		log_add(r, "event", "reload");
-		log_emit(r);
+		sv_request_reload(sv);
+		break;
+	case SIGUSR1:
+		log_reopen();	/* logs its own failure */
 		break;
 	default:
 		sv_stop(sv, sig);
 		break;
 	}
+}
+
+/* ---- queries and commands for the control socket and the metrics endpoint */
+
+/*
+ * What control.c and metrics.c ask: a status snapshot (with what /proc says
+ * of each worker at that moment), the health verdict, and the operator's
+ * stop, start and restart of a task or a loop.  A task the operator stopped
+ * is held down (t->held): its end is not restarted, until a start.
+ */
+enum {
+	SV_HELD_NO,
+	SV_HELD_STOP,		/* stays ended */
+	SV_HELD_RESTART,	/* starts again once it has ended */
+};
+
+/* Distinct error types counted per task; more are counted as "other". */
+#define SV_ERROR_TYPES_MAX	16
+
+/* An error of task slot (or of no task: -1) of l, by type. */
+static void
+sv_count_error(struct sv_loop *l, int slot, const char *type)
+{
+	json_t **o = slot >= 0 && (size_t)slot < l->ntasks ?
+	    &l->tasks[slot]->errors : &l->errors;
+	json_t *n;
+
+	if (*o == NULL && (*o = json_object()) == NULL)
+		return;
+	if ((n = json_object_get(*o, type)) == NULL &&
+	    json_object_size(*o) >= SV_ERROR_TYPES_MAX - 1)
+		n = json_object_get(*o, type = "other");
+	json_object_set_new(*o, type, json_integer(n != NULL ?
+	    json_integer_value(n) + 1 : 1));
+}
+
+/* The word status and metrics use for a task's state. */
+static const char *
+sv_task_word(const struct sv_task *t)
+{
+	switch (t->phase) {
+	case SV_LIVE:
+		return t->state == TASK_DONE ? "ended" : task_state_name(
+		    (enum task_state)t->state);
+	case SV_PENDING:
+	case SV_WAITING:
+		return t->held == SV_HELD_STOP ? "stopped" : "restarting";
+	case SV_FAILED:
+		return "failed";
+	case SV_ENDED:
+		return t->held == SV_HELD_STOP ? "stopped" : "ended";
+	default:
+		return "gone";
+	}
+}
+
+/* Is l's loop stuck now: its beats older than its timeout? */
+static int
+sv_loop_stuck(struct sv_loop *l, int *running)
+{
+	uint64_t beat, now = now_ms(), limit;
+
+	*running = -1;
+	if (l->proc.pid <= 0 || l->broken != NULL)
+		return 0;
+	*running = proc_running(&l->proc);
+	if (*running < 0 || (size_t)*running >= l->ntasks)
+		*running = -1;
+	if (l->hung)
+		return 1;
+	if ((beat = proc_beat(&l->proc)) == 0 || now < beat)
+		return 0;
+	limit = *running >= 0 && l->tasks[*running]->phase == SV_LIVE &&
+	    l->tasks[*running]->state == TASK_STARTING ?
+	    l->loop->start_timeout_ms : l->loop->hang_timeout_ms;
+	return now - beat > limit;
+}
+
+/* The worker's resident size in bytes, or -1. */
+static long long
+sv_rss(const struct sv_loop *l)
+{
+	unsigned long long size, rss;
+	char path[64];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof path, "/proc/%d/statm", (int)l->proc.pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	n = fscanf(f, "%llu %llu", &size, &rss);
+	fclose(f);
+	return n == 2 ? (long long)(rss * (uint64_t)sysconf(_SC_PAGESIZE)) :
+	    -1;
+}
+
+static json_t *
+sv_status_task(const struct sv_task *t, uint64_t now)
+{
+	const char *word = sv_task_word(t);
+
+	return json_pack("{s:s, s:s, s:s, s:i, s:o, s:O?}",
+	    "name", t->tc->name, "plugin", t->tc->plugin, "state", word,
+	    "restarts", (json_int_t)(t->rs != NULL ? t->rs->total : 0),
+	    "uptime_s", strcmp(word, "running") == 0 ? json_real(
+	    (double)(now - t->up_ms) / 1000.0) : json_null(),
+	    "errors", t->errors);
+}
+
+static json_t *
+sv_status_loop(struct sv_loop *l, uint64_t now)
+{
+	json_t *o, *tasks = json_array();
+	int running, stuck = sv_loop_stuck(l, &running);
+	long fds = l->proc.pid > 0 ? sv_count_fds(l) : -1;
+	long long rss = l->proc.pid > 0 ? sv_rss(l) : -1;
+	size_t i;
+
+	for (i = 0; i < l->ntasks; i++)
+		if (l->tasks[i]->phase != SV_GONE)
+			json_array_append_new(tasks, sv_status_task(
+			    l->tasks[i], now));
+	/* Lag and the executor's queue are the worker's to measure; it
+	 * does not report them (yet): null, for scripts to tell. */
+	o = json_pack("{s:s, s:o, s:s, s:o, s:i, s:b, s:o, s:o, s:n, s:n, "
+	    "s:O?, s:o}", "name", l->loop->name,
+	    "pid", l->proc.pid > 0 ? json_integer(l->proc.pid) : json_null(),
+	    "state", l->proc.pid > 0 ? (stuck ? "hung" : "running") :
+	    l->gave_up ? "failed" : evtimer_pending(l->respawn, NULL) ?
+	    "restarting" : "stopped",
+	    "uptime_s", l->proc.pid > 0 ? json_real((double)(now -
+	    l->spawned_ms) / 1000.0) : json_null(),
+	    "restarts", (json_int_t)l->rs.total, "hung", stuck,
+	    "rss_bytes", rss >= 0 ? json_integer(rss) : json_null(),
+	    "open_fds", fds >= 0 ? json_integer(fds) : json_null(),
+	    "lag_p99_ms", "executor_queue", "errors", l->errors,
+	    "tasks", tasks);
+	if (o != NULL && stuck && running >= 0)
+		json_object_set_new(o, "hung_task",
+		    json_string(l->tasks[running]->tc->name));
+	return o;
+}
+
+json_t *
+supervisor_status(struct supervisor *sv)
+{
+	json_t *loops = json_array();
+	uint64_t now = now_ms();
+	size_t i;
+
+	for (i = 0; i < sv->nloops; i++)
+		if (!sv->loops[i]->removing)
+			json_array_append_new(loops, sv_status_loop(
+			    sv->loops[i], now));
+	return json_pack("{s:s, s:i, s:s, s:b, s:b, s:I, s:o}",
+	    "version", LOOPD_VERSION, "pid", (int)getpid(),
+	    "config", sv->conf->path, "ready", sv->ready,
+	    "stopping", sv->stopping,
+	    "log_dropped", (json_int_t)log_dropped_total(), "loops", loops);
+}
+
+static void
+sv_problem(json_t *a, const struct sv_loop *l, const struct sv_task *t,
+    const char *what)
+{
+	json_array_append_new(a, json_pack("{s:s, s:s?, s:s}", "loop",
+	    l->loop->name, "task", t != NULL ? t->tc->name : NULL, "problem",
+	    what));
+}
+
+json_t *
+supervisor_health(struct supervisor *sv)
+{
+	json_t *a = json_array();
+	struct sv_loop *l;
+	struct sv_task *t;
+	size_t i, j;
+	int running;
+
+	for (i = 0; i < sv->nloops; i++) {
+		l = sv->loops[i];
+		if (l->removing)
+			continue;
+		if (sv_loop_stuck(l, &running))
+			sv_problem(a, l, running >= 0 ? l->tasks[running] :
+			    NULL, "hung");
+		else if (l->proc.pid <= 0 && evtimer_pending(l->respawn,
+		    NULL))
+			sv_problem(a, l, NULL, "restarting");
+		for (j = 0; j < l->ntasks; j++) {
+			t = l->tasks[j];
+			if (t->held == SV_HELD_STOP)
+				continue;
+			if (t->phase == SV_FAILED || (t->phase == SV_LIVE &&
+			    t->state == TASK_FAILED))
+				sv_problem(a, l, t, "failed");
+			else if (t->phase == SV_WAITING ||
+			    (t->phase == SV_PENDING && sv->ready))
+				sv_problem(a, l, t, "restarting");
+		}
+	}
+	return a;
+}
+
+/* The operator's stop or restart has ended task i. */
+static void
+sv_held_ended(struct sv_loop *l, size_t i, int failed)
+{
+	struct sv_task *t = l->tasks[i];
+
+	if (t->held == SV_HELD_STOP) {
+		/* Stopped by the operator: its clients are refused, not left
+		 * waiting in a backlog nobody reads. */
+		listeners_settle(l->sv->listeners, l->loop->name, t->tc->name,
+		    UINT64_MAX);
+		sv_task_set(l, i, SV_ENDED, failed ? TASK_FAILED : TASK_DONE);
+		return;
+	}
+	t->held = SV_HELD_NO;
+	if (l->proc.pid > 0 && l->broken == NULL)
+		sv_start_task(l, i);
+	else
+		sv_task_set(l, i, SV_PENDING, TASK_STARTING);
+}
+
+/* Task i, ended or waiting, starts now (or with its worker). */
+static void
+sv_op_start(struct sv_loop *l, size_t i)
+{
+	struct sv_task *t = l->tasks[i];
+
+	t->held = SV_HELD_NO;
+	if (t->phase == SV_LIVE)
+		return;		/* running, or on its way */
+	if (t->timer != NULL) {
+		event_free(t->timer);
+		t->timer = NULL;
+	}
+	if (l->proc.pid > 0 && l->broken == NULL) {
+		sv_start_task(l, i);
+		return;
+	}
+	sv_task_set(l, i, SV_PENDING, TASK_STARTING);
+	l->gave_up = 0;
+	if (!evtimer_pending(l->respawn, NULL))
+		sv_launch(l);
+}
+
+/* Task i is cancelled and held down; with restart, it starts again once
+ * it has ended. */
+static void
+sv_op_stop(struct sv_loop *l, size_t i, int restart)
+{
+	struct sv_task *t = l->tasks[i];
+	struct msg_out m = { 0 };
+
+	if (t->phase != SV_LIVE || t->state >= TASK_DONE) {
+		if (restart)
+			sv_op_start(l, i);
+		else if (t->phase != SV_FAILED && t->phase != SV_ENDED) {
+			if (t->timer != NULL) {
+				event_free(t->timer);
+				t->timer = NULL;
+			}
+			t->held = SV_HELD_STOP;
+			sv_task_set(l, i, SV_ENDED, TASK_DONE);
+		} else
+			t->held = SV_HELD_STOP;
+		return;
+	}
+	t->held = restart ? SV_HELD_RESTART : SV_HELD_STOP;
+	if (l->proc.ipc == NULL)
+		return;		/* its worker's death ends it */
+	msg_begin(&m, MSG_STOP);
+	msg_put_int(&m, (int64_t)i);
+	if (!m.nomem)
+		ipc_send(l->proc.ipc, m.p, m.len, 0);
+	msg_out_free(&m);
+}
+
+static struct sv_loop *
+sv_loop_named(struct supervisor *sv, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sv->nloops; i++)
+		if (!sv->loops[i]->removing &&
+		    strlen(sv->loops[i]->loop->name) == len &&
+		    strncmp(sv->loops[i]->loop->name, name, len) == 0)
+			return sv->loops[i];
+	return NULL;
+}
+
+int
+supervisor_command(struct supervisor *sv, const char *verb,
+    const char *target, char *msg, size_t len)
+{
+	const char *slash = strchr(target, '/');
+	struct sv_loop *l;
+	size_t i, n = 0;
+	int running, slot = -1, op;
+	json_t *r;
+
+	op = strcmp(verb, "stop") == 0 ? 0 : strcmp(verb, "start") == 0 ? 1 :
+	    strcmp(verb, "restart") == 0 ? 2 : -1;
+	if (op < 0) {
+		snprintf(msg, len, "unknown command '%s'", verb);
+		return -1;
+	}
+	if (sv->stopping) {
+		snprintf(msg, len, "loopd is shutting down");
+		return -1;
+	}
+	if ((l = sv_loop_named(sv, target, slash != NULL ?
+	    (size_t)(slash - target) : strlen(target))) == NULL) {
+		snprintf(msg, len, "no loop named '%.*s'", slash != NULL ?
+		    (int)(slash - target) : (int)strlen(target), target);
+		return -1;
+	}
+	if (slash != NULL && (slot = sv_slot_named(l, slash + 1)) < 0) {
+		snprintf(msg, len, "loop '%s' has no task named '%s'",
+		    l->loop->name, slash + 1);
+		return -1;
+	}
+	/* A stuck loop cannot cancel anything: its worker goes, and comes
+	 * back under the restart policy, as with hang_action: restart. */
+	if (op == 2 && slot < 0 && sv_loop_stuck(l, &running) && !l->hung) {
+		log_emit(sv_record(l, LOOPD_LOG_WARNING, "loop '%s' is stuck: "
+		    "killing its worker to restart it, as asked",
+		    l->loop->name));
+		l->hang_task = running;
+		l->hung = 1;
+		proc_kill(&l->proc);
+		snprintf(msg, len, "loop '%s' was stuck: its worker was killed "
+		    "and restarts", l->loop->name);
+		return 0;
+	}
+	for (i = 0; i < l->ntasks; i++) {
+		if ((slot >= 0 && i != (size_t)slot) ||
+		    l->tasks[i]->phase == SV_GONE || l->tasks[i]->removing)
+			continue;
+		if (op == 1)
+			sv_op_start(l, i);
+		else
+			sv_op_stop(l, i, op == 2);
+		n++;
+	}
+	snprintf(msg, len, "%s: %s %zu task%s", target, op == 0 ?
+	    "stopping" : op == 1 ? "starting" : "restarting", n, n == 1 ? "" :
+	    "s");
+	r = log_record(LOOPD_LOG_INFO, "control: %s %s", verb, target);
+	log_add(r, "event", "control");
+	log_add(r, "loop", l->loop->name);
+	log_emit(r);
+	return 0;
+}
+
+int
+supervisor_reload(struct supervisor *sv)
+{
+	struct timeval now = { 0, 0 };
+
+	if (sv->stopping)
+		return -1;
+	if (!evtimer_pending(sv->reload, NULL))
+		evtimer_add(sv->reload, &now);
+	return 0;
+}
+
+/*
+ * Socket activation: the listening socket a task's `config:` names
+ * (`listen_fd: NAME`) goes to its worker with a MSG_FD, after the task's
+ * configuration and before its start, each time a worker is started.
+ */
+static void
+sv_send_listen_fd(struct sv_loop *l, size_t i)
+{
+	const struct task_conf *tc = l->tasks[i]->tc;
+	const struct conf_node *n = tree_map_get(tc->config, "listen_fd");
+	struct msg_out m = { 0 };
+	json_t *r;
+	int fd;
+
+	if (n == NULL || n->kind != CONF_SCALAR || n->value == NULL)
+		return;
+	if ((fd = listenfd_find(&l->sv->lfds, n->value)) < 0) {
+		r = sv_record(l, LOOPD_LOG_WARNING, "task '%s': no socket named "
+		    "'%s' was passed to loopd (%zu were; socket activation "
+		    "names them with FileDescriptorName=)", tc->name, n->value,
+		    l->sv->lfds.n);
+		sv_add_task(r, tc);
+		log_add(r, "event", "listen_fd");
+		log_emit(r);
+		return;
+	}
+	msg_begin(&m, MSG_FD);
+	msg_put_int(&m, (int64_t)i);
+	msg_put_str(&m, n->value, 0);
+	if (m.nomem || ipc_send_fd(l->proc.ipc, m.p, m.len, fd) < 0)
+		log_emit(sv_record(l, LOOPD_LOG_WARNING, "task '%s': cannot "
+		    "pass it socket '%s'", tc->name, n->value));
+	msg_out_free(&m);
+}
+
+/* A reload's outcome, for whoever waits for it on the control socket. */
+static void
+sv_control_reloaded(struct supervisor *sv, struct sv_diff *d,
+    const struct conf_errors *errs)
+{
+	json_t *o, *list;
+	char line[1024];
+	size_t i;
+
+	if (sv->control == NULL)
+		return;
+	if (d == NULL) {
+		list = json_array();
+		for (i = 0; i < errs->n; i++) {
+			conf_error_format(&errs->v[i], line, sizeof line);
+			json_array_append_new(list, log_string(line));
+		}
+		o = json_pack("{s:b, s:s?, s:o}", "ok", 0, "file", errs->file,
+		    "errors", list);
+	} else if ((o = sv_diff_json(d)) != NULL) {
+		json_object_set_new(o, "ok", json_true());
+		json_object_set_new(o, "file", json_string(sv->conf->path));
+	}
+	control_reloaded(sv->control, o);
+	json_decref(o);
 }
 
 /* ---- the process ------------------------------------------------------------- */
@@ -1469,57 +3005,108 @@ sv_watchdog_start(struct supervisor *sv)
 	return 0;
 }
 
+/*
+ * conf's `user:` looked up into *c: its state (creds.h), or -1 once
+ * logged: as a reload_failed record when t0 is given (a reload), else as
+ * an error (start-up; main() checked it already, so this is a race with
+ * a change of /etc/passwd).
+ */
 static int
-sv_init(struct supervisor *sv, const struct conf *conf, const char *exe)
+sv_resolve_creds(const struct conf *conf, struct creds *c,
+    const uint64_t *t0)
+{
+	struct conf_error e = { conf->user_mark, NULL };
+	struct conf_errors errs = { &e, 1, conf->path, NULL, 0 };
+	char msg[256], line[512];
+	int state;
+
+	if ((state = creds_resolve(conf, c, msg, sizeof msg)) >= 0)
+		return state;
+	e.msg = msg;
+	if (t0 != NULL) {
+		sv_reload_failed(&errs, *t0);
+		return -1;
+	}
+	conf_error_format(&e, line, sizeof line);
+	log_emit(log_record(LOOPD_LOG_ERROR, "%s", line));
+	return -1;
+}
+
+/* Whom the workers run as, said once at start. */
+static void
+sv_say_creds(const struct supervisor *sv)
+{
+	const struct conf *conf = sv->conf;
+	json_t *r;
+
+	if (sv->creds.set)
+		r = log_record(LOOPD_LOG_INFO, "workers run as user %s (uid "
+		    "%u, gid %u)", conf->user, (unsigned)sv->creds.uid,
+		    (unsigned)sv->creds.gid);
+	else if (conf->user != NULL)
+		r = log_record(LOOPD_LOG_WARNING, "user: %s is not applied: "
+		    "loopd does not run as root (uid %u), so the workers run "
+		    "as its own user", conf->user, (unsigned)geteuid());
+	else if (geteuid() == 0)
+		r = log_record(LOOPD_LOG_WARNING, "loopd runs as root and the "
+		    "configuration has no `user:`: plugins run as root; set "
+		    "`user:` to run the workers as an unprivileged user");
+	else
+		return;
+	log_add(r, "event", "workers_user");
+	log_emit(r);
+}
+
+static int
+sv_init(struct supervisor *sv, struct conf *conf,
+    const struct supervisor_opts *opts, const char *exe)
 {
 	size_t i, j;
+	struct sv_loop *l;
 
 	memset(sv, 0, sizeof *sv);
-	sv->conf = conf;
+	sv->opts = opts;
 	sv->exe = exe;
+	if (listenfd_take(&sv->lfds) < 0)
+		return -1;
 	if ((sv->base = event_base_new()) == NULL)
 		return -1;
-	for (i = 0; i < 4; i++) {
+	if ((sv->current = sv_conf_new(conf)) == NULL) {
+		config_free(conf);
+		return -1;
+	}
+	sv->conf = conf;
+	if (sv_resolve_creds(conf, &sv->creds, NULL) < 0)
+		return -1;
+	for (i = 0; i < sizeof handled_signals / sizeof handled_signals[0];
+	    i++) {
 		sv->sig[i] = evsignal_new(sv->base, handled_signals[i],
 		    sv_signal_cb, sv);
 		if (sv->sig[i] == NULL || evsignal_add(sv->sig[i], NULL) < 0)
 			return -1;
 	}
-	if ((sv->grace = evtimer_new(sv->base, sv_grace_cb, sv)) == NULL)
+	if ((sv->grace = evtimer_new(sv->base, sv_grace_cb, sv)) == NULL ||
+	    (sv->status = evtimer_new(sv->base, sv_status_cb, sv)) == NULL ||
+	    (sv->reload = evtimer_new(sv->base, sv_reload_cb, sv)) == NULL)
 		return -1;
-	if ((sv->loops = calloc(conf->nloops, sizeof *sv->loops)) == NULL)
-		return -1;
-	sv->nloops = conf->nloops;
-	for (i = 0; i < sv->nloops; i++) {
-		sv->loops[i].sv = sv;
-		sv->loops[i].loop = &conf->loops[i];
-		sv->loops[i].proc.crash_fd = -1;
-		sv->ntasks += conf->loops[i].ntasks;
-		sv->loops[i].tasks = calloc(conf->loops[i].ntasks,
-		    sizeof *sv->loops[i].tasks);
-		sv->loops[i].eof = evtimer_new(sv->base, sv_eof_cb,
-		    &sv->loops[i]);
-		sv->loops[i].respawn = evtimer_new(sv->base, sv_respawn_cb,
-		    &sv->loops[i]);
-		sv->loops[i].watch = event_new(sv->base, -1, EV_PERSIST,
-		    sv_watch_cb, &sv->loops[i]);
-		sv->loops[i].dump = evtimer_new(sv->base, sv_dump_cb,
-		    &sv->loops[i]);
-		if (sv->loops[i].tasks == NULL || sv->loops[i].eof == NULL ||
-		    sv->loops[i].respawn == NULL || sv->loops[i].watch ==
-		    NULL || sv->loops[i].dump == NULL)
+	for (i = 0; i < conf->nloops; i++) {
+		if ((l = sv_loop_add(sv, &conf->loops[i], sv->current)) == NULL)
 			return -1;
-		for (j = 0; j < conf->loops[i].ntasks; j++) {
-			sv->loops[i].tasks[j].l = &sv->loops[i];
-			sv->loops[i].tasks[j].phase = SV_PENDING;
-			sv->loops[i].tasks[j].first = 1;
-		}
+		for (j = 0; j < conf->loops[i].ntasks; j++)
+			if (sv_slot_add(l, &conf->loops[i].tasks[j],
+			    sv->current) < 0)
+				return -1;
 	}
-	sv->nphase[SV_PENDING] = sv->nfirst = sv->ntasks;
-	if ((sv->status = evtimer_new(sv->base, sv_status_cb, sv)) == NULL ||
-	    sv_watchdog_start(sv) < 0)
+	if (sv_watchdog_start(sv) < 0 ||
+	    (sv->listeners = listeners_new()) == NULL)
 		return -1;
+	sv_watch_plugins(sv);
 	log_attach(sv->base);
+	sv_watch_follow(sv);
+	if (control_open(&sv->control, sv->base, conf, sv) < 0 ||
+	    (conf->metrics_host != NULL && (sv->metrics = metrics_open(
+	    sv->base, conf->metrics_host, conf->metrics_port, sv)) == NULL))
+		return -1;
 	return 0;
 }
 
@@ -1543,42 +3130,31 @@ sv_block_signals(void)
 static void
 sv_free(struct supervisor *sv)
 {
-	size_t i, j;
+	size_t i;
 
 	sv_block_signals();
-	for (i = 0; i < sv->nloops; i++) {
-		struct sv_loop *l = &sv->loops[i];
-
-		proc_release(&l->proc);
-		for (j = 0; l->tasks != NULL && j < l->loop->ntasks; j++) {
-			if (l->tasks[j].timer != NULL)
-				event_free(l->tasks[j].timer);
-			if (l->tasks[j].rs != NULL)
-				restart_clear(l->tasks[j].rs);
-			free(l->tasks[j].rs);
-		}
-		free(l->tasks);
-		free(l->broken);
-		restart_clear(&l->rs);
-		if (l->eof != NULL)
-			event_free(l->eof);
-		if (l->respawn != NULL)
-			event_free(l->respawn);
-		if (l->watch != NULL)
-			event_free(l->watch);
-		if (l->dump != NULL)
-			event_free(l->dump);
-	}
-	if (sv->status != NULL)
-		event_free(sv->status);
-	if (sv->watchdog != NULL)
-		event_free(sv->watchdog);
+	control_free(sv->control);
+	metrics_free(sv->metrics);
+	listenfd_free(&sv->lfds);
+	for (i = 0; i < sv->nloops; i++)
+		sv_loop_free(sv->loops[i]);
 	free(sv->loops);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < sizeof sv->sig / sizeof sv->sig[0]; i++)
 		if (sv->sig[i] != NULL)
 			event_free(sv->sig[i]);
 	if (sv->grace != NULL)
 		event_free(sv->grace);
+	if (sv->status != NULL)
+		event_free(sv->status);
+	if (sv->reload != NULL)
+		event_free(sv->reload);
+	watch_free(sv->watch);
+	if (sv->watchdog != NULL)
+		event_free(sv->watchdog);
+	pluginwatch_free(sv->pw);
+	listeners_free(sv->listeners);
+	if (sv->current != NULL)
+		sv_conf_unref(sv->current);
 	if (sv->base != NULL)
 		event_base_free(sv->base);
 }
@@ -1601,14 +3177,15 @@ sv_reap_strays(void)
 }
 
 int
-supervisor_run(const struct conf *conf, const char *exe)
+supervisor_run(struct conf *conf, const struct supervisor_opts *opts,
+    const char *exe)
 {
 	struct supervisor sv;
 	json_t *r;
 	size_t i;
 	int status;
 
-	if (sv_init(&sv, conf, exe) < 0) {
+	if (sv_init(&sv, conf, opts, exe) < 0) {
 		log_emit(log_record(LOOPD_LOG_ERROR, "cannot set up the "
 		    "supervisor: %s", strerror(errno)));
 		sv_free(&sv);
@@ -1624,10 +3201,11 @@ supervisor_run(const struct conf *conf, const char *exe)
 	    conf->path);
 	log_add(r, "event", "start");
 	log_emit(r);
+	sv_say_creds(&sv);
 	notify_status("starting %zu loops", conf->nloops);
 	srandom((unsigned)getpid() ^ (unsigned)now_ms());
 	for (i = 0; i < sv.nloops; i++)
-		sv_launch(&sv.loops[i]);
+		sv_launch(sv.loops[i]);
 	sv_check_ready(&sv);
 	if (!sv.stopping || sv.nworkers > 0)
 		event_base_dispatch(sv.base);

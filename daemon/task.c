@@ -23,6 +23,7 @@ static const char *const state_names[] = {
 };
 
 static void	task_reap(evutil_socket_t, short, void *);
+static void	task_start_timeout(evutil_socket_t, short, void *);
 
 const char *
 task_state_name(enum task_state s)
@@ -78,6 +79,11 @@ task_new(struct task_host *host, const struct task_conf *conf, int index)
 		free(t);
 		return NULL;
 	}
+	if (api_rate_init(t) < 0) {
+		event_free(t->reaper);
+		free(t);
+		return NULL;
+	}
 	post_task_open(t);
 	return t;
 }
@@ -87,6 +93,70 @@ task_set_state(struct loopd_task *t, enum task_state s)
 {
 	t->state = s;
 	t->host->on_state(t->host->ctx, t);
+}
+
+static int
+task_notifies_ready(const struct loopd_task *t)
+{
+	const struct loopd_plugin *d = t->plugin.desc;
+
+	return loader_since(d, 1) && (d->flags & LOOPD_PLUGIN_NOTIFY_READY);
+}
+
+/* Start returned 0: running, or starting until loopd_task_ready(). */
+static void
+task_started(struct loopd_task *t)
+{
+	struct timeval tv;
+
+	if (!task_notifies_ready(t) || t->ready) {
+		task_set_state(t, TASK_RUNNING);
+		return;
+	}
+	if (t->host->start_timeout_ms == 0)
+		return;
+	tv.tv_sec = (time_t)(t->host->start_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(t->host->start_timeout_ms % 1000) * 1000;
+	if ((t->ready_timer = evtimer_new(t->host->base, task_start_timeout,
+	    t)) == NULL || evtimer_add(t->ready_timer, &tv) < 0)
+		task_end(t, "start_timeout", "cannot arm the start timeout");
+}
+
+/* The task did not say it was ready within start_timeout. */
+static void
+task_start_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct loopd_task *t = arg;
+	char msg[160];
+
+	snprintf(msg, sizeof msg, "not ready within start_timeout (%llu ms): "
+	    "the plugin did not call loopd_task_ready()",
+	    (unsigned long long)t->host->start_timeout_ms);
+	task_end(t, "start_timeout", msg);
+}
+
+static void
+task_ready_timer_stop(struct loopd_task *t)
+{
+	if (t->ready_timer != NULL) {
+		event_free(t->ready_timer);
+		t->ready_timer = NULL;
+	}
+}
+
+int
+task_ready(struct loopd_task *t)
+{
+	if (!task_notifies_ready(t))
+		return -LOOPD_EINVAL;
+	if (t->ready || t->ending || t->state != TASK_STARTING)
+		return -LOOPD_ESTATE;
+	t->ready = 1;
+	if (t->in_start)
+		return 0;	/* running once start returns 0 */
+	task_ready_timer_stop(t);
+	task_set_state(t, TASK_RUNNING);
+	return 0;
 }
 
 void
@@ -104,7 +174,9 @@ task_start(struct loopd_task *t)
 		return;
 	}
 	t->host->cb = (task_fn)t->plugin.desc->start;
+	t->in_start = 1;
 	rc = t->plugin.desc->start(t, &t->args, &t->pstate);
+	t->in_start = 0;
 	task_leave(t);
 	if (rc != 0 && !t->ending) {
 		char msg[64];
@@ -118,7 +190,7 @@ task_start(struct loopd_task *t)
 		t->err_msg = strdup("start failed after loopd_task_done()");
 	}
 	if (!t->ending)
-		task_set_state(t, TASK_RUNNING);
+		task_started(t);
 }
 
 void
@@ -126,8 +198,11 @@ task_cancel(struct loopd_task *t)
 {
 	const struct loopd_plugin *d = t->plugin.desc;
 
-	if (t->state != TASK_RUNNING || t->ending)
+	/* Starting: between start and loopd_task_ready(). */
+	if ((t->state != TASK_RUNNING && t->state != TASK_STARTING) ||
+	    t->in_start || t->ending || d == NULL)
 		return;
+	task_ready_timer_stop(t);
 	task_set_state(t, TASK_CANCELLING);
 	if (d->cancel == NULL) {
 		loopd_task_done(t);
@@ -145,6 +220,7 @@ task_end(struct loopd_task *t, const char *type, const char *msg)
 		return;
 	t->ending = 1;
 	post_task_close(t);
+	task_ready_timer_stop(t);
 	api_disarm_handles(t);	/* none of its callbacks runs from now on */
 	if (type != NULL) {
 		/* Inside its own code: the function it was in. */
@@ -154,6 +230,27 @@ task_end(struct loopd_task *t, const char *type, const char *msg)
 		t->err_msg = strdup(msg ? msg : "");
 	}
 	event_active(t->reaper, EV_TIMEOUT, 1);
+}
+
+int
+task_reconfigure(struct loopd_task *t, const struct conf_node *config)
+{
+	const struct loopd_plugin *d = t->plugin.desc;
+	struct loopd_args args;
+	int rc;
+
+	if (t->state != TASK_RUNNING || t->ending || !loader_since(d, 1) ||
+	    d->reconfigure == NULL)
+		return -1;
+	args_init(&args, config, task_args_error, t);
+	task_enter(t, (task_fn)d->reconfigure);
+	rc = d->reconfigure(t, t->pstate, &args);
+	task_leave(t);
+	if (rc != 0 || t->ending)
+		return -1;
+	/* The args start got read the new mapping from now on. */
+	t->args = args;
+	return 0;
 }
 
 /* The end of a task, outside any plugin callback. */
@@ -172,6 +269,7 @@ task_reap(evutil_socket_t fd, short what, void *arg)
 		d->stop(t->pstate);
 		task_leave(t);
 	}
+	api_rate_end(t);	/* its drops are said before its end */
 	t->pstate = NULL;
 	task_set_state(t, t->err_type ? TASK_FAILED : TASK_DONE);
 }
@@ -192,7 +290,12 @@ task_free(struct loopd_task *t)
 			task_leave(t);
 		}
 	}
+	api_rate_end(t);
+	task_ready_timer_stop(t);
+	/* exit_process and destructors may run in the unload. */
+	task_enter(t, (task_fn)loader_cache_close);
 	loader_cache_close(t->host->plugins, &t->plugin);
+	task_leave(t);
 	event_free(t->reaper);
 	free(t->err_type);
 	free(t->err_msg);

@@ -3,7 +3,10 @@
  *
  * starting -> running -> cancelling -> done | failed.  A task ends when the
  * plugin calls loopd_task_done() or loopd_task_fail(), when start fails, or
- * when its plugin cannot be loaded.  From that moment (t->ending) none of
+ * when its plugin cannot be loaded.  A task of a LOOPD_PLUGIN_NOTIFY_READY
+ * plugin stays starting after start until loopd_task_ready(), for at most
+ * the loop's start_timeout (then it fails, "start_timeout"); it may be
+ * cancelled while starting.  From that moment (t->ending) none of
  * its callbacks runs: its events are disarmed at once.  The end is carried
  * out by a deferred event (the reaper), never inside a plugin callback:
  * every handle is released, then the stop hook runs, then the host hears
@@ -20,6 +23,7 @@
 #include "args.h"
 #include "config.h"
 #include "loader.h"
+#include "lograte.h"
 
 /* Any plugin function, as task_enter() records it. */
 typedef void (*task_fn)(void);
@@ -42,6 +46,8 @@ struct task_host {
 	 * supervisor when the worker dies.  Shared memory. */
 	volatile int		*running;
 	struct loader_cache	*plugins;	/* the worker's open plugins */
+	int			 sockets;	/* asks for listening sockets */
+	uint64_t		 start_timeout_ms;	/* 0: none */
 	/* Told of every state change; the task may be freed inside. */
 	void			(*on_state)(void *ctx, struct loopd_task *t);
 	void			*ctx;
@@ -57,6 +63,14 @@ struct task_host {
 	uint64_t		 enter_ns;	/* when the running one began */
 	uint64_t		 slow_reports;	/* slow_callback records so far */
 	const struct loop_conf	*loop_conf;	/* borrowed, for blame */
+	/* log.rate: at most log_rate records of a task's plugin in each
+	 * log_rate_ms; 0: no limit. */
+	uint64_t		 log_rate;
+	uint64_t		 log_rate_ms;
+	/* loopd_listen_fd(): a new fd, -1 when there is none by that
+	 * name for task `index`, -2 with errno. */
+	int			(*listen_fd)(void *ctx, int index,
+				    const char *name);
 };
 
 struct handle;
@@ -71,6 +85,9 @@ struct loopd_task {
 	int			 index;		/* in its loop */
 	enum task_state		 state;
 	int			 ending;	/* done or fail was called */
+	int			 in_start;	/* its start hook runs now */
+	int			 ready;		/* loopd_task_ready() was called */
+	struct event		*ready_timer;	/* start_timeout, while waiting */
 	struct plugin		 plugin;
 	void			*pstate;	/* the plugin's *state */
 	struct loopd_args	 args;
@@ -85,6 +102,8 @@ struct loopd_task {
 	struct soon_call	*soon;
 	size_t			 soon_head, soon_n, soon_cap;
 	struct event		*soon_ev;
+	struct lograte		 rate;		/* its loopd_log() records */
+	struct event		*rate_timer;	/* reports a window's drops */
 };
 
 /* A new task in TASK_STARTING, or NULL.  Free with task_free(). */
@@ -92,8 +111,19 @@ struct loopd_task *task_new(struct task_host *host,
 	    const struct task_conf *conf, int index);
 /* Load the plugin and call start.  The outcome reaches host->on_state. */
 void		 task_start(struct loopd_task *t);
-/* Ask a running task to finish (its cancel hook). */
+/* Ask a running (or starting, when start has returned) task to finish
+ * (its cancel hook). */
 void		 task_cancel(struct loopd_task *t);
+/* loopd_task_ready(): running now, if it was waiting for it. */
+int		 task_ready(struct loopd_task *t);
+/*
+ * Offer the task a new `config:` tree (borrowed: it must outlive the
+ * task).  Returns 0 when the plugin applied it (the task's args read it
+ * from now on), -1 when it needs a restart: no reconfigure hook, the hook
+ * refused, or the task is not running.
+ */
+int		 task_reconfigure(struct loopd_task *t,
+		    const struct conf_node *config);
 /* End the task now, as failed when type is not NULL. */
 void		 task_end(struct loopd_task *t, const char *type,
 		    const char *msg);
@@ -144,5 +174,10 @@ void		 api_release_handles(struct loopd_task *t);
  * in v; returns how many are open.  api.c */
 size_t		 api_open_sites(struct loopd_task *t, struct task_site *v,
 		    size_t max);
+/* The task's log rate limit, from its host: set up by task_new (0 or -1),
+ * and ended by the reaper and task_free, which report what it dropped
+ * and not yet said, and free its timer.  api.c */
+int		 api_rate_init(struct loopd_task *t);
+void		 api_rate_end(struct loopd_task *t);
 
 #endif /* LOOPD_TASK_H */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 
 #include "crash.h"
 #include "debug.h"
+#include "creds.h"
 #include "executor.h"
 #include "ipc.h"
 #include "lag.h"
@@ -34,6 +36,7 @@
 #include "post.h"
 #include "proc.h"
 #include "symbolize.h"
+#include "sandbox.h"
 #include "task.h"
 #include "worker.h"
 
@@ -62,6 +65,12 @@ struct worker {
 	struct lag		 lag;		/* how late it fired */
 	struct debug_watch	*watch;		/* debug mode */
 	int			 cancelling;
+	struct worker_lfd {			/* socket activation's fds */
+		size_t		 slot;
+		char		*name;
+		int		 fd;
+	}			*lfds;
+	size_t			 nlfds;
 };
 
 static const char *const backends[] = { "epoll", "poll", "select" };
@@ -110,12 +119,17 @@ worker_index_names(struct worker *w)
 {
 	size_t i, slot, mask;
 
+	free(w->names);
 	for (w->nameslots = 16; w->nameslots < w->ntasks * 2;)
 		w->nameslots *= 2;
 	if ((w->names = calloc(w->nameslots, sizeof *w->names)) == NULL)
 		return -1;
 	mask = w->nameslots - 1;
-	for (i = 0; i < w->ntasks; i++) {
+	/* The newest slot of a name first: a reload that changes a task
+	 * starts it anew in a new slot, while the old one may still log. */
+	for (i = w->ntasks; i-- > 0;) {
+		if (w->loop->tasks[i].name == NULL)
+			continue;	/* a slot no longer used */
 		slot = name_hash(w->loop->tasks[i].name) & mask;
 		while (w->names[slot] != 0)
 			slot = (slot + 1) & mask;
@@ -317,17 +331,40 @@ worker_retire(struct worker *w, struct loopd_task *t)
 	return 0;
 }
 
+/* MSG_TASK after the start: a reload added a task, in a new slot. */
+static void
+worker_add_task(struct worker *w, const void *body, size_t len)
+{
+	struct loopd_task **v;
+	const char *why = NULL;
+	size_t slot;
+
+	if ((v = reallocarray(w->tasks, w->ntasks + 1, sizeof *v)) == NULL)
+		return;
+	w->tasks = v;
+	if (msg_conf_add_task(w->conf, body, len, &slot, &why) < 0) {
+		log_plain("loopd worker: loop '%s': a new task could not be "
+		    "read: %s", w->loop->name, why);
+		return;
+	}
+	w->tasks[slot] = NULL;
+	w->ntasks = slot + 1;
+	worker_index_names(w);
+}
+
 /* MSG_START: task i starts, or starts again once it has ended. */
 static void
 worker_start_task(struct worker *w, size_t i)
 {
-	struct loopd_task *t = w->tasks[i];
+	struct loopd_task *old = w->tasks[i];
 
-	if (w->cancelling || (t != NULL && task_is_live(t)))
+	if (w->cancelling || (old != NULL && task_is_live(old)) ||
+	    w->loop->tasks[i].name == NULL)
 		return;
 	/* An ended task is kept, not freed, until the worker exits: a
-	 * plugin thread may still loopd_post() to it (post.h). */
-	if (t != NULL && worker_retire(w, t) < 0)
+	 * plugin thread may still loopd_post() to it (post.h), and its
+	 * plugin stays loaded (and initialised) across the restart. */
+	if (old != NULL && worker_retire(w, old) < 0)
 		return;
 	if ((w->tasks[i] = task_new(&w->host, &w->loop->tasks[i], (int)i)) ==
 	    NULL)
@@ -340,11 +377,89 @@ worker_start_task(struct worker *w, size_t i)
 		malloc_trim(0);
 }
 
+/*
+ * MSG_RECONFIGURE: offer task i its new tree, and answer.  Applied, the
+ * tree is task i's from now on, for its later starts too.  The tree lives
+ * in the worker's configuration arena until the worker exits, so that
+ * strings the plugin got from any of its trees stay valid.
+ */
+static void
+worker_reconfigure(struct worker *w, size_t i, struct conf_node *config)
+{
+	struct loopd_task *t = w->tasks[i];
+	int applied = 0;
+
+	if (!w->cancelling && t != NULL && task_is_live(t))
+		applied = task_reconfigure(t, config) == 0;
+	if (applied)
+		w->conf->loops[0].tasks[i].config = config;
+	msg_put_reconfigured(&w->out, i, applied);
+	if (!w->out.nomem)
+		ipc_send(w->ipc, w->out.p, w->out.len, 0);
+}
+
+/* MSG_FD: task i's listening socket, passed with the frame. */
+static void
+worker_listen_fd(struct worker *w, struct msg_in *in)
+{
+	struct worker_lfd *v;
+	const char *name;
+	int64_t i;
+	size_t k;
+	int fd = ipc_take_fd(w->ipc);
+
+	if (msg_get_range(in, 0, (int64_t)w->ntasks - 1, &i) < 0 ||
+	    (name = msg_get_str(in, NULL)) == NULL || msg_done(in) < 0 ||
+	    fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (k = 0; k < w->nlfds; k++)
+		if (w->lfds[k].slot == (size_t)i &&
+		    strcmp(w->lfds[k].name, name) == 0) {
+			close(w->lfds[k].fd);	/* a newer one replaces it */
+			w->lfds[k].fd = fd;
+			return;
+		}
+	if ((v = reallocarray(w->lfds, w->nlfds + 1, sizeof *v)) == NULL) {
+		close(fd);
+		return;
+	}
+	w->lfds = v;
+	if ((v[w->nlfds].name = strdup(name)) == NULL) {
+		close(fd);
+		return;
+	}
+	v[w->nlfds].slot = (size_t)i;
+	v[w->nlfds].fd = fd;
+	w->nlfds++;
+}
+
+/* loopd_listen_fd(): a copy of task index's fd called name. */
+static int
+worker_task_listen_fd(void *ctx, int index, const char *name)
+{
+	struct worker *w = ctx;
+	size_t k;
+	int fd;
+
+	for (k = 0; k < w->nlfds; k++)
+		if (w->lfds[k].slot == (size_t)index &&
+		    strcmp(w->lfds[k].name, name) == 0) {
+			fd = fcntl(w->lfds[k].fd, F_DUPFD_CLOEXEC, 0);
+			return fd < 0 ? -2 : fd;
+		}
+	return -1;
+}
+
 static void
 worker_frame(void *ctx, const void *body, size_t len)
 {
 	struct worker *w = ctx;
+	struct conf_node *config;
 	struct msg_in in;
+	size_t ti;
 	int64_t i;
 
 	switch (msg_open(&in, body, len)) {
@@ -352,10 +467,25 @@ worker_frame(void *ctx, const void *body, size_t len)
 		if (msg_done(&in) == 0)
 			worker_cancel(w);
 		break;
+	case MSG_TASK:
+		worker_add_task(w, body, len);
+		break;
+	case MSG_STOP:
+		if (msg_get_range(&in, 0, (int64_t)w->ntasks - 1, &i) == 0 &&
+		    msg_done(&in) == 0 && w->tasks[i] != NULL)
+			task_cancel(w->tasks[i]);
+		break;
 	case MSG_START:
 		if (msg_get_range(&in, 0, (int64_t)w->ntasks - 1, &i) == 0 &&
 		    msg_done(&in) == 0)
 			worker_start_task(w, (size_t)i);
+		break;
+	case MSG_RECONFIGURE:
+		if (msg_get_reconfigure(&in, w->conf, &ti, &config) == 0)
+			worker_reconfigure(w, ti, config);
+		break;
+	case MSG_FD:
+		worker_listen_fd(w, &in);
 		break;
 	}
 }
@@ -482,6 +612,7 @@ worker_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);	/* the supervisor's: reopen its log */
 	worker_pid = getpid();
 	pthread_atfork(NULL, NULL, worker_forked);
 }
@@ -559,7 +690,7 @@ worker_features(struct event_base *base, char *buf, size_t len)
 
 /* The configuration, frame by frame, before there is a loop. */
 static struct conf *
-worker_read_config(void)
+worker_read_config(struct creds *creds)
 {
 	struct msg_conf_reader r = { 0 };
 	uint8_t *buf = NULL;
@@ -585,6 +716,7 @@ worker_read_config(void)
 		config_free(r.conf);
 		return NULL;
 	}
+	*creds = r.creds;
 	return r.conf;
 }
 
@@ -613,6 +745,11 @@ worker_free(struct worker *w)
 	free(w->tasks);
 	free(w->retired);
 	free(w->names);
+	for (i = 0; i < w->nlfds; i++) {
+		close(w->lfds[i].fd);
+		free(w->lfds[i].name);
+	}
+	free(w->lfds);
 	loader_cache_free(w->host.plugins);
 	executor_free(w->host.exec);	/* logs its counts */
 	post_queue_free(w->host.post);
@@ -645,6 +782,7 @@ worker_main(void)
 {
 	struct worker w = { 0 };
 	struct crash_page *page;
+	struct creds creds;
 	const char *why;
 	char feat[64];
 	json_t *r;
@@ -662,7 +800,7 @@ worker_main(void)
 		    strerror(errno));
 		return WORKER_EXIT_CONFIG;
 	}
-	if ((w.conf = worker_read_config()) == NULL)
+	if ((w.conf = worker_read_config(&creds)) == NULL)
 		return WORKER_EXIT_CONFIG;
 	w.loop = &w.conf->loops[0];
 	w.page = page;
@@ -672,14 +810,32 @@ worker_main(void)
 		config_free(w.conf);
 		return WORKER_EXIT_LIMITS;
 	}
-	malloc_trim(0);		/* the frames' scratch */
-	log_set_level(w.conf->log_level);
+	/* Before the sandbox, which may not allow sched_setaffinity. */
 	if (w.loop->cpu >= 0 && (why = worker_pin(w.loop->cpu)) != NULL) {
 		log_plain("loopd worker: loop '%s': cannot pin to cpu %d: %s",
 		    w.loop->name, w.loop->cpu, why);
 		config_free(w.conf);
 		return WORKER_EXIT_LIMITS;
 	}
+	/* After the limits (root may raise a hard one), before any plugin. */
+	if (creds_drop(&creds, &why) < 0) {
+		log_plain("loopd worker: loop '%s': cannot run as uid %u gid "
+		    "%u: %s failed: %s", w.loop->name, (unsigned)creds.uid,
+		    (unsigned)creds.gid, why, strerror(errno));
+		config_free(w.conf);
+		return WORKER_EXIT_USER;
+	}
+	if (sandbox_apply(&w.loop->sandbox, &why) < 0) {
+		log_plain("loopd worker: loop '%s': cannot apply sandbox "
+		    "profile %s: %s failed: %s%s", w.loop->name,
+		    config_sandbox_profile_name(w.loop->sandbox.profile), why,
+		    strerror(errno), errno == EACCES ? " (without "
+		    "no_new_privs, a filter needs CAP_SYS_ADMIN)" : "");
+		config_free(w.conf);
+		return WORKER_EXIT_SANDBOX;
+	}
+	malloc_trim(0);		/* the frames' scratch */
+	log_set_level(w.conf->log_level);
 	if ((w.base = worker_base(w.loop->backend,
 	    w.loop->precise_timer)) == NULL) {
 		/* Not a task's fault: said on stderr, seen by the supervisor
@@ -689,7 +845,11 @@ worker_main(void)
 	}
 	w.host = (struct task_host){ .base = w.base, .loop = w.loop->name,
 	    .running = &page->running, .plugins = loader_cache_new(),
+	    .sockets = PROC_FD_SOCKETS,
 	    .on_state = worker_task_state, .ctx = &w,
+	    .log_rate = w.conf->log_rate, .log_rate_ms = w.conf->log_rate_ms,
+	    .start_timeout_ms = w.loop->start_timeout_ms,
+	    .listen_fd = worker_task_listen_fd,
 	    .debug = worker_debug(w.loop), .slow_ns = w.loop->slow_callback_ms *
 	    1000000, .loop_conf = w.loop };
 	w.host.post = post_queue_new(w.base);
@@ -705,6 +865,7 @@ worker_main(void)
 		worker_free(&w);
 		return 1;
 	}
+	ipc_accept_fds(w.ipc);	/* the supervisor's MSG_FD */
 	log_set_sink(worker_log_sink, &w);
 	r = log_record(LOOPD_LOG_INFO, "loop started on %s",
 	    event_base_get_method(w.base));

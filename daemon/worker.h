@@ -8,6 +8,8 @@
 #define WORKER_EXIT_BACKEND	3	/* the backend is not available */
 #define WORKER_EXIT_CONFIG	4	/* its configuration did not arrive */
 #define WORKER_EXIT_LIMITS	5	/* its limits could not be set */
+#define WORKER_EXIT_USER	6	/* it could not become `user:` */
+#define WORKER_EXIT_SANDBOX	7	/* its sandbox could not be applied */
 
 /*
  * `loopd --worker`, exec'ed by the supervisor (see proc.h): read this

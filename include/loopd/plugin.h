@@ -40,7 +40,10 @@
  * ABI: LOOPD_PLUGIN_ABI_MAJOR changes when an existing thing changes; a
  * plugin built for another major is refused.  LOOPD_PLUGIN_ABI_MINOR grows
  * when things are added; a plugin built for a newer minor than the running
- * loopd is refused too.
+ * loopd is refused too.  Each addition says "since 1.N"; a plugin built
+ * for an older minor loads unchanged and never uses what came later (the
+ * descriptor keeps its size: new fields take reserved ones, which loopd
+ * does not read in a plugin built for an older minor).
  */
 #ifndef LOOPD_PLUGIN_H
 #define LOOPD_PLUGIN_H
@@ -81,11 +84,22 @@ struct event_base;
 #define LOOPD_ESYS	6	/* a system call failed; errno says why */
 #define LOOPD_EFULL	7	/* since 1.1: the executor's queue is full */
 
+/*
+ * Since 1.1.  A sentence for a LOOPD_E* code, negated or not ("invalid
+ * argument" for LOOPD_EINVAL and -LOOPD_EINVAL), "success" for 0, and
+ * "unknown error" for any other value.  Static: never free it.  Any
+ * thread.
+ */
+LOOPD_API const char	*loopd_strerror(int code);
+
 /* Log levels for loopd_log(). */
 #define LOOPD_LOG_DEBUG		0
 #define LOOPD_LOG_INFO		1
 #define LOOPD_LOG_WARNING	2
 #define LOOPD_LOG_ERROR		3
+
+/* Descriptor flags, for .flags (since 1.1). */
+#define LOOPD_PLUGIN_NOTIFY_READY	0x01	/* see loopd_task_ready() */
 
 /*
  * The descriptor.  Define it with LOOPD_PLUGIN(); do not fill abi_* or size
@@ -105,12 +119,38 @@ struct event_base;
  *   handle it opened through this API has been released.  Free the state
  *   here; it is NULL if start failed before setting it.  Must not call any
  *   loopd_* function.  May be NULL.
+ *
+ * Since 1.1:
+ * flags: LOOPD_PLUGIN_NOTIFY_READY, or 0.
+ * init_process: called once in each worker process that loads the plugin,
+ *   before the first start of a task of it, for process-wide setup (a
+ *   library's global init, a shared cache).  Return 0; anything else fails
+ *   the task being started with error type "init_process", and every task
+ *   of the plugin started later tries it again until it succeeds.  The
+ *   same process keeps the plugin loaded while any task of it exists (a
+ *   task that restarts keeps it), so a worker calls it once unless every
+ *   task of the plugin is gone and one comes back.  Must not call any
+ *   loopd_* function but loopd_strerror().  May be NULL.
+ * exit_process: called once after the last stop of a task of the plugin
+ *   in that process (when the worker exits, or its last such task is
+ *   gone), if init_process succeeded or is NULL.  Same rules.  May be NULL.
+ * reconfigure: when a reload changes only this task's `config:`, loopd
+ *   calls it with the new mapping instead of cancelling and starting the
+ *   task again.  Return 0 when the task now works by `args` (it keeps its
+ *   handles, connections and state); anything else means "restart me"
+ *   and loopd falls back to a restart.  `args` is borrowed for the rest of
+ *   the task's life, as start's; the task's old args stay valid during
+ *   the call, and once it has returned 0, the args start received read
+ *   the new mapping (strings got from the old one stay valid until stop).
+ *   A value of the wrong type fails the task, as in start.  Called only
+ *   while the task is running (not starting, not cancelling).  NULL means
+ *   "always restart".
  */
 struct loopd_plugin {
 	uint32_t	abi_major;
 	uint32_t	abi_minor;
 	uint32_t	size;		/* sizeof(struct loopd_plugin) */
-	uint32_t	reserved0;
+	uint32_t	flags;		/* since 1.1; reserved0 in 1.0 */
 	const char	*name;
 	const char	*version;
 	const char	*description;
@@ -118,7 +158,11 @@ struct loopd_plugin {
 			    void **state);
 	void		(*cancel)(loopd_task *task, void *state);
 	void		(*stop)(void *state);
-	void		*reserved[8];	/* zero; for later minor versions */
+	int		(*init_process)(void);		/* since 1.1 */
+	void		(*exit_process)(void);		/* since 1.1 */
+	int		(*reconfigure)(loopd_task *task, void *state,
+			    const loopd_args *args);	/* since 1.1 */
+	void		*reserved[5];	/* zero; for later minor versions */
 };
 
 /* The name of the symbol loopd looks up in every plugin. */
@@ -175,6 +219,31 @@ LOOPD_API void	loopd_task_fail(loopd_task *task, const char *error_type,
  */
 LOOPD_API bool	loopd_task_ending(const loopd_task *task);
 
+/*
+ * Since 1.1.  Say that the task serves now.  A task of a plugin whose
+ * descriptor sets LOOPD_PLUGIN_NOTIFY_READY stays "starting" after its
+ * start hook has returned 0, until it calls this (from start itself or
+ * from any later callback): loopd's READY=1, its "ready" record and
+ * STATUS= wait for it.  A task that has not called it within its loop's
+ * start_timeout fails with error type "start_timeout" and is handled
+ * under its restart policy; a task started again must call it again.
+ * Returns 0, or -LOOPD_EINVAL (NULL, or the plugin does not set the
+ * flag: its tasks are running as soon as start returns), or
+ * -LOOPD_ESTATE (already called, or the task is ending or cancelling).
+ * Harmless in every case.
+ */
+LOOPD_API int	loopd_task_ready(loopd_task *task);
+
+/*
+ * Since 1.1.  `path`, a file name from the task's configuration, resolved
+ * as loopd resolves plugin_dir: an absolute path as it is, a relative one
+ * against the directory of the configuration file that holds the task
+ * (unchanged when that file was named without a directory).  Returns a
+ * new string: free it with free().  NULL when task or path is NULL, path
+ * is empty, or memory ran out.
+ */
+LOOPD_API char	*loopd_task_path(const loopd_task *task, const char *path);
+
 /* Log one record at `level`, tagged with the task, its loop and plugin. */
 LOOPD_API void	loopd_log(loopd_task *task, int level, const char *fmt, ...)
 		    LOOPD_PRINTF(3, 4);
@@ -227,6 +296,18 @@ LOOPD_API loopd_timer	*loopd_timer_start(loopd_task *task, uint64_t delay_ms,
 /* Stop the timer and release the handle; safe inside its own callback,
  * and a no-op on a handle already released. */
 LOOPD_API void		loopd_timer_cancel(loopd_timer *timer);
+/*
+ * Since 1.1.  Re-arm a live timer: the next call after delay_ms, then
+ * every every_ms (0: once), as loopd_timer_start() would, dropping
+ * whatever was due (a reconnect backoff, a deadline pushed back, a new
+ * interval).  Safe inside its own callback: a one-shot timer re-armed
+ * there stays alive (it releases itself after its next call instead).
+ * Allocates nothing.  Returns 0, or -LOOPD_ESTATE when the handle was
+ * released (cancelled, a one-shot whose callback has returned) or its
+ * task is ending, or -LOOPD_EINVAL (not a timer of this task).
+ */
+LOOPD_API int		loopd_timer_set(loopd_timer *timer, uint64_t delay_ms,
+			    uint64_t every_ms);
 
 /* ---- file descriptors ------------------------------------------------------ */
 
@@ -262,6 +343,38 @@ LOOPD_API void		loopd_watch_cancel(loopd_watch *watch);
  * pending when the task ends is dropped.
  */
 LOOPD_API int	loopd_call_soon(loopd_task *task, loopd_timer_cb cb, void *arg);
+
+/* ---- listening sockets (since 1.1) ----------------------------------------- */
+
+/*
+ * A TCP socket listening on address:port (IPv4 or IPv6 text; port 0 picks
+ * one: read it with getsockname) with the given backlog (<= 0: 128),
+ * non-blocking and close-on-exec.  loopd binds it, in the supervisor, and
+ * keeps it while the task exists in the configuration: when the task
+ * starts again (after a failure, a replaced .so, a reload that changed its
+ * config but not this address), the same socket comes back, and clients
+ * that connect meanwhile wait in its backlog instead of being refused.  A
+ * port below 1024 needs no privilege in the worker.
+ *
+ * Returns a new fd, the task's to close (or to watch with
+ * LOOPD_WATCH_CLOSE), or -LOOPD_EINVAL, -LOOPD_ESTATE, or -LOOPD_ESYS with
+ * errno saying why (EADDRINUSE, EACCES, ...).  Blocks the loop for the
+ * round trip to the supervisor: call it in start, not per request.
+ */
+LOOPD_API int	loopd_listen_tcp(loopd_task *task, const char *address,
+		    int port, int backlog);
+
+/* ---- socket activation (since 1.1) ------------------------------------------ */
+
+/*
+ * Since 1.1.  When systemd started loopd from a .socket unit, the listening
+ * socket that unit names `name` (FileDescriptorName=), handed to this task
+ * because its `config:` says `listen_fd: NAME`.  Returns a new fd, the
+ * caller's to close (each call gives another copy of the same socket, which
+ * stays bound across the task's restarts), or -LOOPD_ENOENT when this task
+ * was given none by that name, -LOOPD_EINVAL, -LOOPD_ESTATE, -LOOPD_ESYS.
+ */
+LOOPD_API int	loopd_listen_fd(loopd_task *task, const char *name);
 
 /* ---- other threads (since 1.1) --------------------------------------------- */
 

@@ -5,6 +5,8 @@
  *     address: 127.0.0.1   # IPv4 address to listen on
  *     port: 7000           # 0 picks a free port (logged)
  *     backlog: 128
+ *     listen_fd: echo      # socket activation: serve the socket systemd
+ *                          # passed with this name, instead of binding
  *
  * Each connection is one fd watch.  Bytes are read into one buffer per
  * task and written straight back; only what the socket refuses is kept,
@@ -15,11 +17,17 @@
  * stays in the listen queue and the listener stays readable: retrying at
  * once would spin.  Accepting pauses instead, and resumes on a timer; the
  * first failure of such an episode is logged, and its end.
+ *
+ * A reload that changes only the backlog is applied in place (listen()
+ * again on the same socket); a new address or port needs a new socket,
+ * so the task asks for a restart.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,6 +48,9 @@ struct conn {
 
 struct echo {
 	loopd_watch	*listener;
+	int		 lfd;		/* the listener's fd, owned by its watch */
+	struct sockaddr_in bound;	/* as configured (port 0 stays 0) */
+	int64_t		 backlog;
 	loopd_timer	*retry;		/* set while accepting is paused */
 	int		 starved;	/* accept() ran out; logged once */
 	struct conn	*conns;
@@ -185,38 +196,93 @@ echo_accept(loopd_task *t, int lfd, int events, void *arg)
 		loopd_log(t, LOOPD_LOG_WARNING, "accept: %s", strerror(errno));
 }
 
+/* The socket systemd bound for us (socket activation), or -1. */
 static int
-echo_listen(loopd_task *t, const loopd_args *args)
+echo_passed(loopd_task *t, const char *name)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa;
 	socklen_t len = sizeof sa;
+	char addr[INET_ADDRSTRLEN] = "?";
+	int fd;
+
+	if ((fd = loopd_listen_fd(t, name)) < 0) {
+		loopd_task_fail(t, "config", "listen_fd: no socket named '%s' "
+		    "was passed to loopd (socket activation: "
+		    "FileDescriptorName=%s in the .socket unit)", name, name);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		loopd_task_fail(t, "io", "listen_fd '%s': %s", name,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (sa.sin_family == AF_INET)
+		inet_ntop(AF_INET, &sa.sin_addr, addr, sizeof addr);
+	loopd_log(t, LOOPD_LOG_INFO, "listening on %s:%u (socket '%s' passed "
+	    "by systemd)", addr, ntohs(sa.sin_port), name);
+	return fd;
+}
+
+/* The address, port and backlog args ask for, in *sa and *backlog;
+ * -1 with why set when they are wrong. */
+static int
+echo_settings(const loopd_args *args, struct sockaddr_in *sa,
+    int64_t *backlog, char *why, size_t len)
+{
 	const char *address = loopd_args_string(args, "address", "127.0.0.1");
 	int64_t port = loopd_args_int(args, "port", 7000);
-	int64_t backlog = loopd_args_int(args, "backlog", 128);
-	int fd, one = 1;
 
+	memset(sa, 0, sizeof *sa);
+	sa->sin_family = AF_INET;
+	*backlog = loopd_args_int(args, "backlog", 128);
+	if (*backlog < 1 || *backlog > 65535)
+		*backlog = 128;
+	if (port < 0 || port > 65535) {
+		snprintf(why, len, "port %lld is out of range (0 to 65535)",
+		    (long long)port);
+		return -1;
+	}
+	sa->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, address, &sa->sin_addr) != 1) {
+		snprintf(why, len, "address '%s' is not an IPv4 address",
+		    address);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+echo_listen(loopd_task *t, const loopd_args *args, struct sockaddr_in *conf,
+    int64_t *backlogp)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	const char *address = loopd_args_string(args, "address", "127.0.0.1");
+	int64_t port = loopd_args_int(args, "port", 7000), backlog;
+	const char *passed = loopd_args_string(args, "listen_fd", NULL);
+	char why[160];
+	int fd;
+
+	if (echo_settings(args, &sa, &backlog, why, sizeof why) < 0) {
+		if (!loopd_task_ending(t))
+			loopd_task_fail(t, "config", "%s", why);
+		return -1;
+	}
 	if (loopd_task_ending(t))
 		return -1;	/* a bad value: the getter said which */
-	if (backlog < 1 || backlog > 65535)
-		backlog = 128;
-	if (port < 0 || port > 65535) {
-		loopd_task_fail(t, "config", "port %lld is out of range "
-		    "(0 to 65535)", (long long)port);
-		return -1;
-	}
-	sa.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, address, &sa.sin_addr) != 1) {
-		loopd_task_fail(t, "config", "address '%s' is not an IPv4 "
-		    "address", address);
-		return -1;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof one) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    listen(fd, (int)backlog) < 0 ||
+	*conf = sa;
+	*backlogp = backlog;
+	if (passed != NULL)
+		return echo_passed(t, passed);
+	/* loopd binds it and keeps it: a restarted echo (a new .so, a
+	 * reload) gets the same socket, and no connection is refused. */
+	if ((fd = loopd_listen_tcp(t, address, (int)port, (int)backlog)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
 		loopd_task_fail(t, "io", "cannot listen on %s:%lld: %s",
-		    address, (long long)port, strerror(errno));
+		    address, (long long)port, fd == -LOOPD_ESYS || fd >= 0 ?
+		    strerror(errno) : loopd_strerror(fd));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -229,10 +295,12 @@ echo_listen(loopd_task *t, const loopd_args *args)
 static int
 echo_start(loopd_task *t, const loopd_args *args, void **state)
 {
+	struct sockaddr_in conf;
 	struct echo *e;
+	int64_t backlog;
 	int fd;
 
-	if ((fd = echo_listen(t, args)) < 0)
+	if ((fd = echo_listen(t, args, &conf, &backlog)) < 0)
 		return -1;
 	if ((e = calloc(1, sizeof *e)) == NULL) {
 		close(fd);
@@ -240,12 +308,38 @@ echo_start(loopd_task *t, const loopd_args *args, void **state)
 		return -1;
 	}
 	*state = e;
+	e->lfd = fd;
+	e->bound = conf;
+	e->backlog = backlog;
 	e->listener = loopd_watch_fd(t, fd, LOOPD_READ | LOOPD_WATCH_CLOSE,
 	    echo_accept, e);
 	if (e->listener == NULL) {
 		close(fd);
 		loopd_task_fail(t, "resource", "cannot watch the listener");
 		return -1;
+	}
+	return 0;
+}
+
+/* A new backlog in place; a new address or port asks for a restart. */
+static int
+echo_reconfigure(loopd_task *t, void *state, const loopd_args *args)
+{
+	struct echo *e = state;
+	struct sockaddr_in sa;
+	int64_t backlog;
+	char why[160];
+
+	if (echo_settings(args, &sa, &backlog, why, sizeof why) < 0 ||
+	    sa.sin_addr.s_addr != e->bound.sin_addr.s_addr ||
+	    sa.sin_port != e->bound.sin_port)
+		return 1;
+	if (backlog != e->backlog) {
+		if (listen(e->lfd, (int)backlog) < 0)
+			return 1;
+		e->backlog = backlog;
+		loopd_log(t, LOOPD_LOG_INFO, "backlog %lld",
+		    (long long)backlog);
 	}
 	return 0;
 }
@@ -279,4 +373,5 @@ LOOPD_PLUGIN(
 	.start = echo_start,
 	.cancel = echo_cancel,
 	.stop = echo_stop,
+	.reconfigure = echo_reconfigure,
 );

@@ -12,6 +12,7 @@ Paths come from the environment that ctest sets: LOOPD_BIN, LOOPD_PLUGINS,
 LOOPD_TEST_PLUGINS, LOOPD_SOURCE_DIR, LOOPD_BUILD_DIR.
 """
 
+import datetime
 import json
 import os
 import re
@@ -177,6 +178,13 @@ def record_problems(record):
             record.get("pid"), bool) or record.get("pid") <= 0:
         bad.append("pid %r is not a positive integer" % (record.get("pid"),))
     return bad
+
+
+def record_time(record):
+    """A record's ts, as seconds since the epoch."""
+    return datetime.datetime.strptime(
+        record["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
 
 
 def sanitizer_lines(lines):
@@ -531,12 +539,13 @@ class NotifySocket:
                        " got %r" % (timeout, key, "" if value is None else
                                     "=" + value, got))
 
-    def wait_for_match(self, key, regex, timeout=TIMEOUT):
-        """The first message whose key matches regex."""
+    def wait_for_match(self, key, regex, timeout=TIMEOUT, after=0):
+        """The first message (from index `after`) whose key matches
+        regex."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                for m in self.messages:
+                for m in self.messages[after:]:
                     if key in m and regex.search(m[key]):
                         return m
                 left = deadline - time.monotonic()
@@ -572,6 +581,13 @@ class NotifySocket:
                 if m.get(key) == value:
                     return i
         return -1
+
+    def index_of(self, message):
+        with self._cond:
+            for i, m in enumerate(self.messages):
+                if m is message:
+                    return i
+        raise ValueError("message not seen")
 
     def close(self):
         self._closed = True
@@ -669,6 +685,78 @@ def echo_roundtrip(port, data=b"ping\n", timeout=TIMEOUT):
     with connect(port, timeout) as s:
         s.sendall(data)
         return recv_exact(s, len(data), timeout)
+
+
+class EchoPinger:
+    """A client of an echo port that keeps asking while a test breaks
+    something else: a thread does one round trip every `interval` seconds
+    on one connection, and counts those that came back right within
+    `deadline` and those that did not (an error, a timeout, wrong bytes:
+    a new connection is made for the next one).  Start it before the
+    fault, stop it after the recovery, then look at the counts.  The
+    pause between round trips is the pace of the pings, not a wait for
+    readiness."""
+
+    def __init__(self, port, interval=0.02, deadline=2.0):
+        self.port = port
+        self.interval = interval
+        self.deadline = deadline
+        self.successes = 0
+        self.answered = []          # time.time() of each success
+        self.failures = []          # what went wrong, one string each
+        self.slowest = 0.0          # the longest round trip, seconds
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        sock, n = None, 0
+        while not self._stop.is_set():
+            n += 1
+            data = b"ping %d\n" % n
+            t0 = time.monotonic()
+            try:
+                if sock is None:
+                    sock = connect(self.port, self.deadline)
+                sock.sendall(data)
+                got = recv_exact(sock, len(data), self.deadline)
+                if got != data:
+                    raise AssertionError("echoed %r for %r" % (got, data))
+                with self._cond:
+                    self.successes += 1
+                    self.answered.append(time.time())
+                    self._cond.notify_all()
+            except (OSError, AssertionError) as e:
+                self.failures.append("round trip %d: %s" % (n, e))
+                if sock is not None:
+                    sock.close()
+                sock = None
+            self.slowest = max(self.slowest, time.monotonic() - t0)
+            self._stop.wait(self.interval)
+        if sock is not None:
+            sock.close()
+
+    def wait_answered(self, since, timeout=TIMEOUT):
+        """True once a round trip has succeeded after time.time() `since`;
+        False at the deadline."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self.answered or self.answered[-1] <= since:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def stop(self):
+        """Stop, and return (successes, failures)."""
+        self._stop.set()
+        self._thread.join(self.deadline + 1)
+        return self.successes, list(self.failures)
 
 
 # ---- the test case ---------------------------------------------------------

@@ -295,5 +295,60 @@ class CheckConfigTest(LoopdTestCase):
         self.assertEqual(p.stderr, "")
 
 
+    def test_include_fragments(self):
+        """include: adds loops from fragments; their problems, and a name
+        used twice, are reported with the fragment's file:line:col."""
+        os.mkdir(os.path.join(self.tmp, "conf.d"))
+        main = self.write_file("main.yaml", to_yaml({
+            "plugin_dir": self.plugin_dir(),
+            "include": "conf.d/*.yaml",
+            "loops": [loop("net", task("echo", "echo", port=0))]}))
+        good = self.write_file("conf.d/10-pkg.yaml", to_yaml({
+            "loops": [loop("pkg", task("t", "ticker", interval="1s"))]}))
+        p = self.run_loopd(["--check-config", main])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        # No fragment at all is fine too.
+        os.unlink(good)
+        self.assertEqual(self.run_loopd(["--check-config", main]).returncode,
+                         0)
+        bad = self.write_file("conf.d/20-bad.yaml", to_yaml({
+            "loops": [loop("net", task("echo", "ticker", interval="1s")),
+                      {"name": "x", "backend": "pol",
+                       "tasks": [task("y", "ticker")]}]}))
+        p = self.run_loopd(["--check-config", main])
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertEqual(self.problems(p.stderr, main), [], p.stderr)
+        probs = self.problems(p.stderr, bad)
+        self.assertEqual(len(probs), 3, p.stderr)
+        self.assertIn("loop name 'net' is already used at %s:4:11" % main,
+                      probs[0][2])
+        self.assertIn("task name 'echo' is already used at %s:" % main,
+                      probs[1][2])
+        self.assertIn("pol", probs[2][2])
+        self.assertIn("3 problems", p.stderr)
+
+    def test_fragment_task_error_names_fragment(self):
+        """A getter's error in the worker names the fragment's file."""
+        os.mkdir(os.path.join(self.tmp, "conf.d"))
+        main = self.write_file("main.yaml", to_yaml({
+            "plugin_dir": self.plugin_dir(),
+            "include": [os.path.join(self.tmp, "conf.d", "*.yaml")],
+            "loops": [loop("l", task("ok", "ticker", interval="20ms"))]}))
+        frag = self.write_file("conf.d/pkg.yaml", to_yaml({
+            "loops": [loop("pkg", task("typo", "echo", port="abc"))]}))
+        d = self.start(config=main)
+        err = d.wait_record(event="task_error", task="typo")
+        with open(frag) as f:
+            lines = f.read().splitlines()
+        m = re.match(re.escape(frag) + r":(\d+):(\d+): ",
+                     err["error"]["message"])
+        self.assertIsNotNone(m, err["error"]["message"])
+        self.assertRegex(lines[int(m.group(1)) - 1], r"^\s*port: abc$")
+        d.wait_record(task="ok", msg="tick 2")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -140,11 +140,11 @@ class PluginLoadTest(LoopdTestCase):
             f.write("this is not an ELF file\n")
         cases = {
             "abi": ("badabi", "plugin_abi"),
-            "missing": ("nosuchplugin", "plugin_not_found"),
             "garbage": ("notelf", "plugin_not_loadable"),
             "nodesc": ("nodesc", "plugin_no_descriptor"),
         }
         d = self.start([loop("mixed", task("echo", "echo", port=0),
+                             task("missing", "nosuchplugin"),
                              *[task(name, plugin) for name, (plugin, _)
                                in cases.items()]),
                         loop("clock", task("tick", "ticker",
@@ -162,6 +162,10 @@ class PluginLoadTest(LoopdTestCase):
         self.assertRegex(abi["error"]["message"], r"\b2\.0\b")
         self.assertRegex(abi["error"]["message"], r"\b1\.1\b")
         self.assertEqual(len(d.find(event="task_error")), len(cases))
+        # A plugin file that does not exist is waited for, not failed.
+        waits = d.find(task="missing", state="waiting_for_plugin")
+        self.assertEqual(len(waits), 1)
+        self.assertIn(os.path.join(pdir, "nosuchplugin.so"), waits[0]["msg"])
         self.assertEqual(echo_roundtrip(port, b"alive"), b"alive")
         d.wait_record(task="tick", msg="tick 1")
         d.signal(signal.SIGTERM)

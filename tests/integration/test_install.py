@@ -172,7 +172,9 @@ class InstallTest(unittest.TestCase):
                      PREFIX + "/include/loopd/plugin.h",
                      self.libdir + "/pkgconfig/loopd-plugin.pc",
                      PREFIX + "/lib/systemd/system/loopd.service",
-                     PREFIX + "/share/man/man8/loopd.8"):
+                     PREFIX + "/share/man/man8/loopd.8",
+                     PREFIX + "/sbin/loopctl",
+                     PREFIX + "/share/man/man1/loopctl.1"):
             self.assertIn(want, files)
         with open(os.path.join(self.source, "conf", "loopd.yaml")) as f:
             self.assertEqual(self.first_config, f.read())
@@ -237,7 +239,11 @@ class InstallTest(unittest.TestCase):
                          % (PREFIX, re.escape(CONFIG)))
         self.assertRegex(unit, r"(?m)^ExecStartPre=%s/sbin/loopd "
                          r"--check-config %s$" % (PREFIX, re.escape(CONFIG)))
-        self.assertNotIn("@", unit, "a placeholder was left in the unit")
+        # @VAR@ placeholders; @system-service is a systemd syscall set.
+        self.assertNotRegex(unit, r"@[A-Za-z_]+@",
+                            "a placeholder was left in the unit")
+        self.assertRegex(unit, r"(?m)^ExecReload=%s/sbin/loopctl --config "
+                         r"%s reload --wait$" % (PREFIX, CONFIG))
         tool = shutil.which("systemd-analyze")
         if tool is None:
             self.skipTest("systemd-analyze is not installed")
@@ -246,8 +252,8 @@ class InstallTest(unittest.TestCase):
         staged = os.path.join(self.tmp, "verify", "loopd.service")
         os.makedirs(os.path.dirname(staged), exist_ok=True)
         with open(staged, "w") as f:
-            f.write(unit.replace(PREFIX + "/sbin/loopd",
-                                 self.path(PREFIX + "/sbin/loopd")))
+            f.write(unit.replace(PREFIX + "/sbin/",
+                                 self.path(PREFIX + "/sbin/")))
         e = dict(os.environ, MANPATH=self.path(PREFIX + "/share/man"))
         args = [tool, "verify"]
         if not shutil.which("man"):

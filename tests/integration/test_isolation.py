@@ -34,14 +34,16 @@ class IsolationTest(LoopdTestCase):
         for r in d.find(task="fds", msg=re.compile(r"^fd \d+ -> ")):
             n, target = re.match(r"^fd (\d+) -> (.*)$", r["msg"]).groups()
             fds[int(n)] = target
-        self.assertEqual(sorted(fds)[:5], [0, 1, 2, 3, 4], fds)
+        self.assertEqual(sorted(fds)[:6], [0, 1, 2, 3, 4, 5], fds)
         self.assertRegex(fds[3], r"^socket:\[\d+\]$")
         self.assertRegex(fds[4], r"^/memfd:loopd-crash")
-        others = {n: t for n, t in fds.items() if n > 4}
-        # Beyond those, only its own event_base: the epoll set and the
-        # base's internal pipe (both ends), and the eventfd other threads
-        # wake the loop with, none of which the supervisor holds.  Nothing of the other loop's (its channel, its crash
-        # page, the echo's listening socket) is there.
+        self.assertRegex(fds[5], r"^socket:\[\d+\]$")
+        others = {n: t for n, t in fds.items() if n > 5}
+        # Beyond its channel, crash page and socket channel, only its own
+        # event_base: the epoll set and the base's internal pipe (both
+        # ends), and the eventfd other threads wake the loop with, none of
+        # which the supervisor holds.  Nothing of the other loop's (its
+        # channel, its crash page, the echo's listening socket) is there.
         kinds = sorted(re.sub(r"\[\d+\]$", "", t) for t in others.values())
         self.assertEqual(kinds, ["anon_inode:[eventfd]",
                                 "anon_inode:[eventpoll]", "pipe:", "pipe:"],
@@ -104,6 +106,11 @@ class IsolationTest(LoopdTestCase):
 
     def test_forged_pid_field_is_refused(self):
         err = self.forged("forge_field")
+        self.assertIn("field the worker may not set", err["msg"])
+
+    def test_forged_dropped_count_is_refused(self):
+        """"dropped" is only for a log_rate_limited record."""
+        err = self.forged("forge_dropped")
         self.assertIn("field the worker may not set", err["msg"])
 
     def test_record_without_valid_ts_is_refused(self):

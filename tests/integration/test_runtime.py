@@ -110,6 +110,23 @@ class RuntimeTest(LoopdTestCase):
         self.assertEqual(m.group(1), "0")
         self.stop(d)
 
+    def test_debug_and_pinning_under_a_sandbox(self):
+        # The CPU is pinned before the filter (which has no
+        # sched_setaffinity), and the watchdog thread and its sampling
+        # signal work under it.
+        d = self.start([loop("boxed", task("b", "blocker", mode="raw",
+                                           block="400ms"),
+                             debug="true", slow_callback="50ms", cpu=0,
+                             sandbox={"profile": "network-server"})])
+        r = d.wait_record(event="slow_callback")
+        self.assertEqual(r["callback"], "blocker_raw_callback")
+        pid = d.worker_pid("boxed")
+        with open("/proc/%d/status" % pid) as f:
+            status = f.read()
+        self.assertRegex(status, r"(?m)^Seccomp:\s*2$")
+        self.assertRegex(status, r"(?m)^Cpus_allowed_list:\s*0$")
+        self.stop(d)
+
     def test_check_config_warns_about_a_tiny_slow_callback(self):
         path = self.write_config([
             loop("noisy", task("t", "ticker"), debug="true",

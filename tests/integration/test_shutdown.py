@@ -153,15 +153,15 @@ class ShutdownTest(LoopdTestCase):
                          ["exit_status"], 1)
         d.assert_no_process_left(timeout=0.5)
 
-    def test_sighup_is_logged_and_ignored(self):
-        """SIGHUP is not a stop signal: a warning with event reload, and
-        the tasks keep running."""
+    def test_sighup_is_not_a_stop_signal(self):
+        """SIGHUP reloads (test_reload.py): with the file unchanged, the
+        tasks keep running, untouched."""
         d = self.start([loop("clock", task("tick", "ticker",
                                            interval="20ms"))])
         d.wait_ready()
         d.signal(signal.SIGHUP)
         hup = d.wait_record(event="reload")
-        self.assertEqual(hup["level"], "warning")
+        self.assertEqual(hup["unchanged"], 1)
         d.wait_record(task="tick", msg=re.compile(r"^tick \d+$"),
                       after=d.index_of(hup))
         self.assertTrue(d.alive())

@@ -66,8 +66,11 @@ class SystemdUnitTest(LoopdTestCase):
         installed = self.settings["ExecStart"][-1].split()[0]
         self.assertTrue(installed.endswith("/sbin/loopd"), installed)
         unit = os.path.join(self.tmp, "loopd.service")
+        loopctl = os.path.join(os.path.dirname(installed), "loopctl")
         with open(unit, "w") as f:
-            f.write(self.unit_text.replace(installed, self.bin))
+            f.write(self.unit_text.replace(installed, self.bin).replace(
+                loopctl, os.path.join(os.path.dirname(self.bin),
+                                      "loopctl")))
         e = dict(os.environ)
         # Documentation=man:loopd(8): verify runs man(1); point it at the
         # page in the source tree, as an install would.
@@ -76,6 +79,9 @@ class SystemdUnitTest(LoopdTestCase):
         if os.path.exists(page) and shutil.which("man"):
             os.makedirs(os.path.join(self.tmp, "man", "man8"))
             shutil.copy(page, os.path.join(self.tmp, "man", "man8"))
+            os.makedirs(os.path.join(self.tmp, "man", "man1"))
+            shutil.copy(os.path.join(os.path.dirname(page), "loopctl.1"),
+                        os.path.join(self.tmp, "man", "man1"))
             e["MANPATH"] = os.path.join(self.tmp, "man")
         else:
             args.append("--man=no")
@@ -85,6 +91,59 @@ class SystemdUnitTest(LoopdTestCase):
                          % (p.stdout, p.stderr))
         self.assertNotIn("loopd.service:", p.stderr,
                          "systemd-analyze warns about the unit")
+
+    def test_restart_settings_kept(self):
+        s = self.settings
+        self.assertEqual(s.get("Restart"), ["on-failure"])
+        self.assertEqual(s.get("RestartPreventExitStatus"), ["78"],
+                         "a configuration error must not restart-loop")
+
+    def test_least_privilege(self):
+        """No root, no capability, a read-only system; the one capability
+        to add for low ports is documented in the unit."""
+        s = self.settings
+        self.assertEqual(s.get("DynamicUser"), ["yes"])
+        self.assertEqual(s.get("CapabilityBoundingSet"), [""])
+        self.assertNotIn("AmbientCapabilities", s)
+        for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp",
+                    "PrivateDevices", "ProtectKernelTunables",
+                    "ProtectKernelModules", "ProtectKernelLogs",
+                    "ProtectControlGroups", "RestrictNamespaces",
+                    "MemoryDenyWriteExecute", "LockPersonality"):
+            self.assertEqual(s.get(key), ["yes"], key)
+        self.assertEqual(s.get("ProtectSystem"), ["strict"])
+        self.assertEqual(s.get("RuntimeDirectory"), ["loopd"])
+        self.assertEqual(s.get("SystemCallArchitectures"), ["native"])
+        self.assertEqual(s.get("RestrictAddressFamilies"),
+                         ["AF_UNIX AF_INET AF_INET6"])
+        calls = s.get("SystemCallFilter", [""])[-1].split()
+        self.assertIn("@system-service", calls)
+        # A loop's sandbox installs its filter with seccomp(2), which
+        # @system-service does not have.
+        self.assertIn("seccomp", calls)
+        self.assertIn("AmbientCapabilities=CAP_NET_BIND_SERVICE",
+                      self.unit_text)
+
+    def test_security_exposure(self):
+        """systemd-analyze security rates the unit at most 2.0."""
+        tool = shutil.which("systemd-analyze")
+        if tool is None:
+            self.skipTest("systemd-analyze is not installed")
+        usage = subprocess.run([tool, "security", "--help"],
+                               capture_output=True, text=True, timeout=60)
+        if "--offline" not in usage.stdout:
+            self.skipTest("systemd-analyze security has no --offline")
+        unit = os.path.join(self.tmp, "loopd.service")
+        with open(unit, "w") as f:
+            f.write(self.unit_text)
+        p = subprocess.run([tool, "security", "--offline=true",
+                            "--no-pager", unit], cwd=self.tmp,
+                           capture_output=True, text=True, timeout=60)
+        m = re.search(r"Overall exposure level for loopd\.service: "
+                      r"(\d+\.\d+)", p.stdout + p.stderr)
+        self.assertIsNotNone(m, "no exposure level in:\n%s%s"
+                             % (p.stdout, p.stderr))
+        self.assertLessEqual(float(m.group(1)), 2.0, p.stdout)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
  * flaky: a test plugin that misbehaves until told it may stop.
  *
  *   config:
- *     do: fail | crash | exit | done | spin | busy | memory | fds
- *                      # what goes wrong; memory: allocate until malloc
- *                      # fails, then abort; fds: open until EMFILE, then
- *                      # fail
- *                      # (fail); busy: back-to-back 5 ms callbacks for
- *                      # 3 s, which is busy but not stuck
+ *     do: fail | crash | abort | exit | done | spin | busy | memory | fds
+ *                      # what goes wrong (fail); crash: a store to
+ *                      # address 64 in flaky_crash; abort: abort() from
+ *                      # flaky_abort; exit: exit(3); memory: allocate
+ *                      # until malloc fails, then abort; fds: open until
+ *                      # EMFILE, then fail; busy: back-to-back 5 ms
+ *                      # callbacks for 3 s, which is busy but not stuck
  *     when: start | later                     # in start, or from a timer
  *     after: 20ms                             # with when: later
  *     marker: /path    # when set: misbehave only while this file does not
@@ -31,6 +32,21 @@ struct flaky {
 	const char	*what;
 	unsigned long	 ticks;
 };
+
+/* Each fault in a frame of its own, where a backtrace can name it. */
+__attribute__((noinline)) static void
+flaky_crash(void)
+{
+	volatile int *volatile nowhere = (volatile int *)(uintptr_t)64;
+
+	*nowhere = 0;		/* a fault in this frame, not a raise() */
+}
+
+__attribute__((noinline)) static void
+flaky_abort(void)
+{
+	abort();
+}
 
 /* Spins where a stack dump can name it. */
 __attribute__((noinline)) static void
@@ -76,7 +92,7 @@ flaky_busy(loopd_task *t, void *arg)
 }
 
 /* Allocate and touch until the address space runs out, then give up. */
-static void
+__attribute__((noinline)) static void
 flaky_hog_memory(void)
 {
 	char *p;
@@ -87,7 +103,7 @@ flaky_hog_memory(void)
 }
 
 /* Leak fds until there are no more. */
-static void
+__attribute__((noinline)) static void
 flaky_hog_fds(loopd_task *t)
 {
 	int n = 0;
@@ -101,11 +117,11 @@ flaky_hog_fds(loopd_task *t)
 __attribute__((noinline)) static void
 misbehave(loopd_task *t, const char *what)
 {
-	volatile int *volatile nowhere = (volatile int *)(uintptr_t)64;
-
 	loopd_log(t, LOOPD_LOG_WARNING, "about to %s", what);
 	if (strcmp(what, "crash") == 0)
-		*nowhere = 0;
+		flaky_crash();
+	else if (strcmp(what, "abort") == 0)
+		flaky_abort();
 	else if (strcmp(what, "exit") == 0)
 		exit(3);
 	else if (strcmp(what, "done") == 0)

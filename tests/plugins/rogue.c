@@ -3,7 +3,8 @@
  *
  *   config:
  *     do: fds | scribble | forge_event | forge_task | forge_ts |
- *         forge_field | close_channel | fork | exit_in_cancel
+ *         forge_field | forge_dropped | close_channel | fork |
+ *         exit_in_cancel
  *
  * fds           logs one record per open fd: "fd N -> TARGET"
  * scribble      writes garbage into every fd above 2
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +31,7 @@
 #include <loopd/plugin.h>
 
 #define CHANNEL	3
-enum { MSG_STATE = 5, MSG_LOG = 6 };
+enum { MSG_STATE = 5, MSG_LOG = 6, MSG_LISTEN = 10 };
 
 struct frame {
 	uint8_t	b[4096];
@@ -100,6 +102,20 @@ forge_state(int64_t index)
 	put_str(&f, "forged");
 	put_str(&f, "FORGED failure");
 	send_frame(&f);
+}
+
+/* A socket request on fd 5 for a task slot that does not exist. */
+static void
+forge_listen(void)
+{
+	struct frame f = { .n = 0 };
+
+	f.b[f.n++] = MSG_LISTEN;
+	put_int(&f, 4242);
+	put_str(&f, "127.0.0.1");
+	put_int(&f, 0);
+	put_int(&f, 16);
+	(void)!send(5, f.b, f.n, 0);
 }
 
 static void
@@ -179,10 +195,14 @@ rogue_act(loopd_task *t, void *arg)
 		forge_log("2026-01-01T00:00:00.000000Z", "event", "ready");
 	else if (strcmp(what, "forge_field") == 0)
 		forge_log("2026-01-01T00:00:00.000000Z", "pid", "1");
+	else if (strcmp(what, "forge_dropped") == 0)
+		forge_log("2026-01-01T00:00:00.000000Z", "dropped", "1");
 	else if (strcmp(what, "forge_ts") == 0)
 		forge_log("yesterday", NULL, NULL);
 	else if (strcmp(what, "forge_task") == 0)
 		forge_state(99999);
+	else if (strcmp(what, "forge_listen") == 0)
+		forge_listen();
 	else if (strcmp(what, "close_channel") == 0) {
 		close(CHANNEL);
 		loopd_log(t, LOOPD_LOG_INFO, "channel closed");

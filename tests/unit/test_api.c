@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -93,6 +94,7 @@ fixture_init(struct fixture *f)
 	f->running = -1;
 	f->host = (struct task_host){ .base = f->base, .loop = "l",
 	    .running = &f->running, .plugins = loader_cache_new(),
+	    .sockets = -1,
 	    .on_state = on_state, .ctx = f };
 	f->conf = (struct task_conf){ .name = "t", .plugin = "p",
 	    .plugin_path = "/nonexistent/p.so" };
@@ -916,6 +918,214 @@ START_TEST(names_and_base)
 }
 END_TEST
 
+
+/* ---- since 1.1: re-armable timers, error strings, paths ----------------- */
+
+/* The base's own deadline: ends the loop if what a test waits for never
+ * comes, instead of waiting an hour. */
+struct guard {
+	struct event_base	*base;
+	int			 late;
+};
+
+static void
+guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct guard *g = arg;
+
+	g->late = 1;
+	event_base_loopbreak(g->base);
+}
+
+struct rearm {
+	struct fixture	*f;
+	loopd_timer	*timer;
+	int		 n;
+	int		 set_rc;
+	int		 again;		/* re-arm a one-shot this many times */
+};
+
+static void
+rearm_cb(loopd_task *t, void *arg)
+{
+	struct rearm *r = arg;
+
+	r->n++;
+	if (r->again > 0) {
+		r->again--;
+		r->set_rc = loopd_timer_set(r->timer, 0, 0);
+	} else
+		event_base_loopbreak(r->f->base);
+}
+
+/* Runs f's base until a callback breaks the loop; 1 when 5 s passed
+ * first. */
+static int
+run_with_guard(struct fixture *f)
+{
+	struct timeval five = { 5, 0 };
+	struct guard g = { f->base, 0 };
+	struct event *ev;
+
+	ev = evtimer_new(f->base, guard_cb, &g);
+	ck_assert_ptr_nonnull(ev);
+	evtimer_add(ev, &five);
+	event_base_dispatch(f->base);
+	event_free(ev);
+	return g.late;
+}
+
+START_TEST(timer_set_rearms_an_hour_to_now)
+{
+	struct fixture f;
+	struct rearm r = { .f = &f };
+
+	fixture_init(&f);
+	r.timer = loopd_timer_start(f.task, 3600 * 1000, 0, rearm_cb, &r);
+	ck_assert_ptr_nonnull(r.timer);
+	ck_assert_int_eq(loopd_timer_set(r.timer, 1, 0), 0);
+	ck_assert_int_eq(run_with_guard(&f), 0);
+	ck_assert_int_eq(r.n, 1);
+	/* A one-shot that fired is released: set refuses it. */
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	ck_assert_int_eq(loopd_timer_set(r.timer, 1, 0), -LOOPD_ESTATE);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(timer_set_inside_a_one_shot_keeps_it)
+{
+	struct fixture f;
+	struct rearm r = { .f = &f, .again = 2 };
+
+	fixture_init(&f);
+	r.timer = loopd_timer_start(f.task, 0, 0, rearm_cb, &r);
+	ck_assert_ptr_nonnull(r.timer);
+	ck_assert_int_eq(run_with_guard(&f), 0);
+	ck_assert_int_eq(r.n, 3);
+	ck_assert_int_eq(r.set_rc, 0);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(timer_set_turns_periodic_into_one_shot)
+{
+	struct fixture f;
+	struct rearm r = { .f = &f };
+
+	fixture_init(&f);
+	r.timer = loopd_timer_start(f.task, 3600 * 1000, 3600 * 1000,
+	    rearm_cb, &r);
+	ck_assert_ptr_nonnull(r.timer);
+	ck_assert_int_eq(loopd_timer_set(r.timer, 0, 0), 0);
+	ck_assert_int_eq(run_with_guard(&f), 0);
+	ck_assert_int_eq(r.n, 1);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(timer_set_refuses_what_is_not_a_live_timer)
+{
+	struct fixture f;
+	struct reader rd = { 0 };
+	loopd_timer *tm;
+	loopd_watch *w;
+	int sp[2], n = 0;
+
+	fixture_init(&f);
+	w = watch_pair(&f, sp, read_cb, &rd);
+	ck_assert_int_eq(loopd_timer_set(NULL, 1, 1), -LOOPD_EINVAL);
+	ck_assert_int_eq(loopd_timer_set((loopd_timer *)w, 1, 1),
+	    -LOOPD_EINVAL);
+	tm = loopd_timer_start(f.task, 60000, 60000, count_cb, &n);
+	ck_assert_ptr_nonnull(tm);
+	loopd_timer_cancel(tm);
+	ck_assert_int_eq(loopd_timer_set(tm, 1, 1), -LOOPD_ESTATE);
+	tm = loopd_timer_start(f.task, 60000, 60000, count_cb, &n);
+	loopd_task_done(f.task);
+	ck_assert_int_eq(loopd_timer_set(tm, 0, 0), -LOOPD_ESTATE);
+	run_until_idle(&f);
+	ck_assert_int_eq(n, 0);
+	close(sp[1]);
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(strerror_has_every_code)
+{
+	int codes[] = { LOOPD_EINVAL, LOOPD_ENOMEM, LOOPD_ESTATE, LOOPD_ENOENT,
+	    LOOPD_ETYPE, LOOPD_ESYS,
+#ifdef LOOPD_EFULL
+	    LOOPD_EFULL,
+#endif
+	};
+	const char *seen[16] = { 0 };
+	size_t i, j;
+
+	for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+		seen[i] = loopd_strerror(-codes[i]);
+		ck_assert_ptr_nonnull(seen[i]);
+		ck_assert_str_ne(seen[i], "unknown error");
+		ck_assert_str_eq(loopd_strerror(codes[i]), seen[i]);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(seen[i], seen[j]);
+	}
+	ck_assert_str_eq(loopd_strerror(-LOOPD_EINVAL), "invalid argument");
+	ck_assert_str_eq(loopd_strerror(0), "success");
+	ck_assert_str_eq(loopd_strerror(1000), "unknown error");
+	ck_assert_str_eq(loopd_strerror(-1000), "unknown error");
+	ck_assert_str_eq(loopd_strerror(INT_MIN), "unknown error");
+	ck_assert_str_eq(loopd_strerror(INT_MAX), "unknown error");
+}
+END_TEST
+
+START_TEST(task_path_is_relative_to_the_config_file)
+{
+	struct fixture f;
+	char *p;
+
+	fixture_init(&f);
+	f.conf.mark.file = "/etc/loopd/loopd.yaml";
+	p = loopd_task_path(f.task, "data/cache.db");
+	ck_assert_str_eq(p, "/etc/loopd/data/cache.db");
+	free(p);
+	p = loopd_task_path(f.task, "/var/lib/x");
+	ck_assert_str_eq(p, "/var/lib/x");
+	free(p);
+	f.conf.mark.file = "conf/loopd.yaml";
+	p = loopd_task_path(f.task, "x");
+	ck_assert_str_eq(p, "conf/x");
+	free(p);
+	f.conf.mark.file = "loopd.yaml";	/* named without a directory */
+	p = loopd_task_path(f.task, "x");
+	ck_assert_str_eq(p, "x");
+	free(p);
+	f.conf.mark.file = "/loopd.yaml";
+	p = loopd_task_path(f.task, "x");
+	ck_assert_str_eq(p, "/x");
+	free(p);
+	ck_assert_ptr_null(loopd_task_path(f.task, ""));
+	ck_assert_ptr_null(loopd_task_path(f.task, NULL));
+	ck_assert_ptr_null(loopd_task_path(NULL, "x"));
+	fixture_free(&f);
+}
+END_TEST
+
+START_TEST(task_ready_without_the_flag_is_refused)
+{
+	struct fixture f;
+
+	fixture_init(&f);
+	ck_assert_int_eq(loopd_task_ready(NULL), -LOOPD_EINVAL);
+	ck_assert_int_eq(loopd_task_ready(f.task), -LOOPD_EINVAL);
+	ck_assert_int_eq(f.task->state, TASK_RUNNING);
+	ck_assert_int_eq(f.nstates, 0);
+	fixture_free(&f);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -943,6 +1153,13 @@ main(void)
 #ifndef UNDER_ASAN
 	tcase_add_test(timer, call_soon_without_allocating);
 #endif
+	tcase_add_test(timer, timer_set_rearms_an_hour_to_now);
+	tcase_add_test(timer, timer_set_inside_a_one_shot_keeps_it);
+	tcase_add_test(timer, timer_set_turns_periodic_into_one_shot);
+	tcase_add_test(timer, timer_set_refuses_what_is_not_a_live_timer);
+	tcase_add_test(task, strerror_has_every_code);
+	tcase_add_test(task, task_path_is_relative_to_the_config_file);
+	tcase_add_test(task, task_ready_without_the_flag_is_refused);
 	tcase_add_test(task, done_releases_handles_and_reports);
 	tcase_add_test(task, done_stops_a_watch_ready_in_the_same_turn);
 	tcase_add_test(task, done_stops_timers_due_in_the_same_turn);

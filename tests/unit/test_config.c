@@ -108,7 +108,8 @@ static const struct bad bad[] = {
 	    "unknown key 'logg' at the top level; did you mean 'log'?" },
 	{ "unknown top key, far", LOOPS "colour: red\n", 1, 0, 6, 1,
 	    "unknown key 'colour' at the top level; the keys are: plugin_dir, "
-	    "log, shutdown, on_exhausted, loops" },
+	    "plugin_watch, log, shutdown, on_exhausted, loops, include, "
+	    "config_watch, control, metrics" },
 	{ "unknown top key, case", LOOPS "Plugin_Dir: x\n", 1, 0, 6, 1,
 	    "did you mean 'plugin_dir'?" },
 	{ "unknown loop key", "loops:\n  - name: net\n    backnd: poll\n"
@@ -129,6 +130,24 @@ static const struct bad bad[] = {
 	    "unknown key 'levle' in log; did you mean 'level'?" },
 	{ "unknown shutdown key", "shutdown:\n  gracee: 5s\n" LOOPS, 1, 0,
 	    2, 3, "unknown key 'gracee' in shutdown; did you mean 'grace'?" },
+	{ "unknown control key", "control:\n  sockt: /x\n" LOOPS, 1, 0, 2, 3,
+	    "unknown key 'sockt' in control; did you mean 'socket'?" },
+	{ "control mode not octal", "control: {mode: 999}\n" LOOPS, 1, 0, 1,
+	    17, "control.mode: '999' is not an octal file mode such as 0660" },
+	{ "control mode too large", "control: {mode: 01777}\n" LOOPS, 1, 0,
+	    1, 17, "control.mode: '01777' is not an octal file mode" },
+	{ "control group unknown", "control:\n  group: no-such-group-x\n"
+	    LOOPS, 1, 0, 2, 10, "control.group: there is no group "
+	    "'no-such-group-x' on this system" },
+	{ "control socket too long", "control:\n  socket: /"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "\n" LOOPS, 1, 0, 2, 11, "is not a usable socket path" },
+	{ "metrics without port", "metrics:\n  listen: 9477\n" LOOPS, 1, 0,
+	    2, 11, "metrics.listen: '9477' is not an address and port such "
+	    "as 127.0.0.1:9477" },
+	{ "metrics port too large", "metrics: {listen: 'a:65536'}\n" LOOPS,
+	    1, 0, 1, 19, "metrics.listen: 'a:65536' is not an address" },
 	{ "unknown key, unnamed loop", "loops:\n  - name: a/b\n    x: 1\n"
 	    "    tasks: [{name: echo, plugin: echo}]\n", 2, 1, 3, 5,
 	    "unknown key 'x' in loop #1;" },
@@ -320,7 +339,40 @@ static const struct bad bad[] = {
 	{ "bad log format", "log:\n  format: xml\n" LOOPS, 1, 0, 2, 11,
 	    "log.format: unknown value 'xml'; expected one of json, text" },
 	{ "bad log target", "log:\n  target: syslog\n" LOOPS, 1, 0, 2, 11,
-	    "log.target: 'syslog' is not supported; only stderr is" },
+	    "log.target: unknown value 'syslog'; expected one of stderr, "
+	    "journald, file" },
+	{ "log target typo", "log:\n  target: jounrald\n" LOOPS, 1, 0, 2, 11,
+	    "log.target: unknown value 'jounrald'; did you mean 'journald'?" },
+	{ "log target file without a path", "log:\n  target: file\n" LOOPS,
+	    1, 0, 2, 11, "log.target: file needs `log.file:` the path of the "
+	    "file to write" },
+	{ "log file without target", "log:\n  file: loopd.log\n" LOOPS, 1, 0,
+	    2, 9, "log.file: it is only used with `target: file`; add "
+	    "`target: file` to `log:`" },
+	{ "log file with target stderr", "log:\n  target: stderr\n"
+	    "  file: loopd.log\n" LOOPS, 1, 0, 3, 9, "log.file: it is only "
+	    "used with `target: file`, and log.target is stderr" },
+	{ "log file with target journald", "log:\n  file: loopd.log\n"
+	    "  target: journald\n" LOOPS, 1, 0, 2, 9, "log.target is journald" },
+	{ "log file empty", "log:\n  target: file\n  file: ''\n" LOOPS, 1, 0,
+	    3, 9, "log.file: the path is empty" },
+	{ "log file a mapping", "log:\n  target: file\n  file: {a: 1}\n"
+	    LOOPS, 1, 0, 3, 9, "log.file: expected a path, found a mapping" },
+	{ "log rate not a rate", "log:\n  rate: 100\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: '100' is not a rate: write N/DURATION, as in 100/1s" },
+	{ "log rate zero", "log:\n  rate: 0/s\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: '0/s': the count of records must be a whole number "
+	    "from 1 to 1000000" },
+	{ "log rate too many", "log:\n  rate: 1000001/s\n" LOOPS, 1, 0, 2, 9,
+	    "from 1 to 1000000" },
+	{ "log rate negative", "log:\n  rate: -5/s\n" LOOPS, 1, 0, 2, 9,
+	    "the count of records must be" },
+	{ "log rate zero window", "log:\n  rate: 5/0s\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: the window '0s' must be more than 0" },
+	{ "log rate bad window", "log:\n  rate: 5/fast\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: the window 'fast' is not a valid duration" },
+	{ "log rate no window", "log:\n  rate: 5/\n" LOOPS, 1, 0, 2, 9,
+	    "log.rate: the window '' is not a valid duration" },
 
 	/* on_exhausted. */
 	{ "on_exhausted unknown", "on_exhausted: restart\n" LOOPS, 1, 0, 1, 15,
@@ -469,6 +521,43 @@ static const struct bad bad[] = {
 	    "empty value" },
 	{ "cpu_seconds overflow", LIMITS("      cpu_seconds: "
 	    "18446744073709551616\n"), 1, 0, 4, 20, "the number is too large" },
+
+	/* sandbox, user, group. */
+	{ "sandbox a scalar", SUP_HEAD "    sandbox: strict\n" SUP_TASKS, 1, 0,
+	    3, 14, "loop 'net': sandbox: expected a mapping, found a scalar" },
+	{ "sandbox profile typo", SUP_HEAD "    sandbox: {profile: "
+	    "network-sever}\n" SUP_TASKS, 1, 0, 3, 24, "loop 'net': "
+	    "sandbox.profile: unknown value 'network-sever'; did you mean "
+	    "'network-server'?" },
+	{ "sandbox profile unknown", SUP_HEAD "    sandbox: {profile: "
+	    "strict}\n" SUP_TASKS, 1, 0, 3, 24, "sandbox.profile: unknown "
+	    "value 'strict'; expected one of none, network-server, compute" },
+	{ "sandbox unknown key", SUP_HEAD "    sandbox: {profil: compute}\n"
+	    SUP_TASKS, 1, 0, 3, 15, "unknown key 'profil' in the sandbox of "
+	    "loop 'net'; did you mean 'profile'?" },
+	{ "no_new_privs not a boolean", SUP_HEAD "    sandbox: "
+	    "{no_new_privs: 1}\n" SUP_TASKS, 1, 0, 3, 29, "sandbox."
+	    "no_new_privs: unknown value '1'; expected one of false, true" },
+	{ "sandbox on a task", TASK_HEAD "        plugin: echo\n"
+	    "        sandbox: {profile: compute}\n", 1, 0, 6, 9, "unknown key "
+	    "'sandbox' in task 'echo'; it is a loop's setting" },
+	{ "profile on a loop", SUP_HEAD "    profile: compute\n" SUP_TASKS, 1,
+	    0, 3, 5, "unknown key 'profile' in loop 'net'; it goes inside "
+	    "`sandbox:`" },
+	{ "sandbox at the top", "sandbox: {profile: compute}\n" LOOPS, 1, 0,
+	    1, 1, "unknown key 'sandbox' at the top level; it is set per "
+	    "loop" },
+	{ "user on a loop", SUP_HEAD "    user: nobody\n" SUP_TASKS, 1, 0, 3,
+	    5, "unknown key 'user' in loop 'net'; it is set at the top "
+	    "level" },
+	{ "group without user", "group: nogroup\n" LOOPS, 1, 0, 1, 8,
+	    "group: set `user:` too" },
+	{ "user not a name", "user: 'a b'\n" LOOPS, 1, 0, 1, 7,
+	    "user: 'a b' is not a valid user name" },
+	{ "user empty", "user: ''\n" LOOPS, 1, 0, 1, 7,
+	    "user: a user name cannot be empty" },
+	{ "user a mapping", "user: {name: x}\n" LOOPS, 1, 0, 1, 7,
+	    "user: expected a name, found a mapping" },
 
 	/* Keys at the wrong level. */
 	{ "backoff on a loop", SUP_HEAD "    backoff: 1s..2s\n" SUP_TASKS, 1, 0,
@@ -621,6 +710,50 @@ START_TEST(test_many_errors)
 		    want[i].msg);
 	}
 	conf_errors_free(&errs);
+}
+END_TEST
+
+/* log.target, log.file (relative to the file's directory) and log.rate. */
+START_TEST(test_log_keys)
+{
+	static const char file[] = "log:\n  target: file\n  file: loopd.log\n"
+	    "  rate: 100/s\n" LOOPS;
+	static const char abs[] = "log:\n  target: file\n  file: /var/l.log\n"
+	    "  rate: 20/250ms\n" LOOPS;
+	static const char journal[] = "log:\n  target: journald\n" LOOPS;
+	struct conf_errors errs = { 0 };
+	struct conf *conf;
+
+	conf = config_parse_string(file, strlen(file), "/etc/loopd/loopd.yaml",
+	    NULL, NULL, &errs);
+	dump_errors("log file", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->log_target, CONF_LOG_FILE);
+	ck_assert_str_eq(conf->log_file, "/etc/loopd/loopd.log");
+	ck_assert_uint_eq(conf->log_rate, 100);
+	ck_assert_uint_eq(conf->log_rate_ms, 1000);
+	config_free(conf);
+
+	conf = parse(abs, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->log_file, "/var/l.log");
+	ck_assert_uint_eq(conf->log_rate, 20);
+	ck_assert_uint_eq(conf->log_rate_ms, 250);
+	config_free(conf);
+
+	conf = parse(journal, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->log_target, CONF_LOG_JOURNALD);
+	ck_assert_ptr_null(conf->log_file);
+	ck_assert_uint_eq(conf->log_rate, 0);
+	config_free(conf);
+
+	conf = parse(LOOPS, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->log_target, CONF_LOG_STDERR);
+	ck_assert_ptr_null(conf->log_file);
+	ck_assert_uint_eq(conf->log_rate, 0);
+	config_free(conf);
 }
 END_TEST
 
@@ -1013,6 +1146,65 @@ static const struct {
 	{ "    restart: {intensity: 10000/168h}\n", F_WINDOW, 604800000 },
 };
 
+/* sandbox: the profile, and no_new_privs on by default with one. */
+static const struct {
+	const char			*lines;
+	enum conf_sandbox_profile	 profile;
+	int				 nnp;
+} sandboxes[] = {
+	{ "", CONF_SANDBOX_NONE, 0 },
+	{ "    sandbox: {}\n", CONF_SANDBOX_NONE, 0 },
+	{ "    sandbox: {profile: none}\n", CONF_SANDBOX_NONE, 0 },
+	{ "    sandbox: {no_new_privs: true}\n", CONF_SANDBOX_NONE, 1 },
+	{ "    sandbox: {profile: network-server}\n",
+	    CONF_SANDBOX_NETWORK_SERVER, 1 },
+	{ "    sandbox: {profile: compute}\n", CONF_SANDBOX_COMPUTE, 1 },
+	{ "    sandbox: {profile: compute, no_new_privs: false}\n",
+	    CONF_SANDBOX_COMPUTE, 0 },
+	{ "    sandbox:\n      no_new_privs: false\n      profile: "
+	    "network-server\n", CONF_SANDBOX_NETWORK_SERVER, 0 },
+};
+
+START_TEST(test_sandbox)
+{
+	struct conf_errors errs;
+	struct conf *conf;
+	char yaml[256];
+
+	snprintf(yaml, sizeof yaml, SUP_HEAD "%s" SUP_TASKS,
+	    sandboxes[_i].lines);
+	conf = parse(yaml, &errs);
+	dump_errors(sandboxes[_i].lines, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->loops[0].sandbox.profile, sandboxes[_i].profile);
+	ck_assert_int_eq(conf->loops[0].sandbox.no_new_privs,
+	    sandboxes[_i].nnp);
+	ck_assert_ptr_null(conf->user);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(test_user)
+{
+	struct conf_errors errs;
+	struct conf *conf;
+
+	conf = parse("user: nobody\ngroup: nogroup\n" LOOPS, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->user, "nobody");
+	ck_assert_str_eq(conf->group, "nogroup");
+	ck_assert_int_eq(conf->user_mark.line, 1);
+	ck_assert_int_eq(conf->user_mark.col, 7);
+	ck_assert_str_eq(conf->user_mark.file, conf->path);
+	config_free(conf);
+	conf = parse("user: daemon\n" LOOPS, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->user, "daemon");
+	ck_assert_ptr_null(conf->group);
+	config_free(conf);
+}
+END_TEST
+
 START_TEST(test_good_values)
 {
 	const struct loop_conf *l;
@@ -1152,6 +1344,38 @@ START_TEST(test_duration_bad)
 	    "\"%s\": \"%s\" lacks \"%s\"", bad_durations[_i].text, err,
 	    bad_durations[_i].err);
 	ck_assert_uint_eq(ms, 42);
+}
+END_TEST
+
+/* control: and metrics:, and their defaults. */
+START_TEST(test_control_metrics)
+{
+	struct conf_errors errs;
+	struct conf *conf;
+
+	conf = parse(LOOPS, &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->control_socket, CONF_DEFAULT_CONTROL_SOCKET);
+	ck_assert_int_eq(conf->control_explicit, 0);
+	ck_assert_uint_eq(conf->control_mode, 0660);
+	ck_assert_int_eq(conf->control_gid, -1);
+	ck_assert_int_eq(conf->control_ro_gid, -1);
+	ck_assert_ptr_null(conf->metrics_host);
+	config_free(conf);
+
+	conf = parse("control: {socket: /tmp/x.sock, mode: '0600', group: 0, "
+	    "read_only_group: root}\nmetrics: {listen: '[::1]:9477'}\n"
+	    LOOPS, &errs);
+	dump_errors("control", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->control_socket, "/tmp/x.sock");
+	ck_assert_int_eq(conf->control_explicit, 1);
+	ck_assert_uint_eq(conf->control_mode, 0600);
+	ck_assert_int_eq(conf->control_gid, 0);
+	ck_assert_int_eq(conf->control_ro_gid, 0);
+	ck_assert_str_eq(conf->metrics_host, "::1");
+	ck_assert_uint_eq(conf->metrics_port, 9477);
+	config_free(conf);
 }
 END_TEST
 
@@ -1521,6 +1745,217 @@ START_TEST(test_odd_inputs)
 }
 END_TEST
 
+/* ---- include: fragments --------------------------------------------------- */
+
+/* A scratch directory for files; rm -r'd by frag_dir_free(). */
+struct frag_dir {
+	char		 path[64];
+};
+
+static void
+frag_dir_new(struct frag_dir *d)
+{
+	char sub[96];
+
+	snprintf(d->path, sizeof d->path, "/tmp/test_config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(d->path));
+	snprintf(sub, sizeof sub, "%s/conf.d", d->path);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+}
+
+/* dir/name holds text; the full path into buf (128 bytes). */
+static const char *
+frag_write(const struct frag_dir *d, const char *name, const char *text,
+    char *buf)
+{
+	FILE *f;
+
+	snprintf(buf, 128, "%s/%s", d->path, name);
+	ck_assert_ptr_nonnull(f = fopen(buf, "w"));
+	fputs(text, f);
+	fclose(f);
+	return buf;
+}
+
+static void
+frag_dir_free(const struct frag_dir *d)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->path);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* dir/main.yaml parsed: the conf, or NULL with errs. */
+static struct conf *
+frag_parse(const struct frag_dir *d, const char *main_text,
+    struct conf_errors *errs)
+{
+	char path[128];
+
+	frag_write(d, "main.yaml", main_text, path);
+	memset(errs, 0, sizeof *errs);
+	return config_parse_file(path, NULL, "/plugins", errs);
+}
+
+/* Loops come from the main file, then each fragment in sorted order;
+ * every mark names the file it is in. */
+START_TEST(test_include)
+{
+	struct frag_dir d;
+	struct conf_errors errs;
+	struct conf *conf;
+	const struct conf_node *port;
+	char a[128], b[128], main_path[128], want[160];
+
+	frag_dir_new(&d);
+	frag_write(&d, "conf.d/20-b.yaml", "loops:\n"
+	    "  - name: lb\n    tasks:\n      - name: tb\n        plugin: echo\n",
+	    b);
+	frag_write(&d, "conf.d/10-a.yaml", "# a package's loop\n"
+	    "loops:\n  - name: la\n    backend: poll\n    tasks:\n"
+	    "      - name: ta\n        plugin: echo\n"
+	    "        config: {port: 7000}\n", a);
+	frag_write(&d, "conf.d/readme.txt", "not yaml: [", want);
+	conf = frag_parse(&d, "include: conf.d/*.yaml\n" LOOPS, &errs);
+	if (conf == NULL)
+		dump_errors("include", &errs);
+	ck_assert_ptr_nonnull(conf);
+	snprintf(main_path, sizeof main_path, "%s/main.yaml", d.path);
+	ck_assert_str_eq(conf->path, main_path);
+	ck_assert_uint_eq(conf->nloops, 3);
+	ck_assert_str_eq(conf->loops[0].name, "net");
+	ck_assert_str_eq(conf->loops[1].name, "la");
+	ck_assert_str_eq(conf->loops[2].name, "lb");
+	ck_assert_int_eq(conf->loops[1].backend, CONF_BACKEND_POLL);
+	ck_assert_uint_eq(conf->nfragments, 2);
+	ck_assert_str_eq(conf->fragments[0], a);
+	ck_assert_str_eq(conf->fragments[1], b);
+	ck_assert_uint_eq(conf->nincludes, 1);
+	snprintf(want, sizeof want, "%s/conf.d/*.yaml", d.path);
+	ck_assert_str_eq(conf->includes[0], want);
+	ck_assert_int_eq(conf->config_watch, 0);
+	ck_assert_ptr_eq(conf->loops[0].mark.file, conf->path);
+	ck_assert_ptr_eq(conf->loops[0].tasks[0].mark.file, conf->path);
+	ck_assert_ptr_eq(conf->loops[1].mark.file, conf->fragments[0]);
+	ck_assert_ptr_eq(conf->loops[1].executor.mark.file,
+	    conf->fragments[0]);
+	ck_assert_ptr_eq(conf->loops[1].tasks[0].mark.file,
+	    conf->fragments[0]);
+	ck_assert_int_eq(conf->loops[1].tasks[0].mark.line, 6);
+	port = tree_map_get(conf->loops[1].tasks[0].config, "port");
+	ck_assert_ptr_nonnull(port);
+	ck_assert_ptr_eq(port->mark.file, conf->fragments[0]);
+	ck_assert_ptr_eq(conf->loops[2].tasks[0].mark.file,
+	    conf->fragments[1]);
+	snprintf(want, sizeof want, "%s/plugins/echo.so", "");
+	ck_assert_str_eq(conf->loops[2].tasks[0].plugin_path,
+	    "/plugins/echo.so");
+	config_free(conf);
+
+	/* A list of globs, one absolute, in the order given; a glob that
+	 * matches nothing is fine; a file matched twice is read once; the
+	 * main file itself is never a fragment; a main file with no
+	 * `loops:` of its own; config_watch. */
+	snprintf(want, sizeof want, "config_watch: true\ninclude:\n"
+	    "  - conf.d/2*.yaml\n  - %s/conf.d/*.yaml\n  - none/*.yaml\n"
+	    "  - '*.yaml'\n", d.path);
+	conf = frag_parse(&d, want, &errs);
+	if (conf == NULL)
+		dump_errors("include list", &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_int_eq(conf->config_watch, 1);
+	ck_assert_uint_eq(conf->nincludes, 4);
+	ck_assert_uint_eq(conf->nloops, 2);
+	ck_assert_str_eq(conf->loops[0].name, "lb");
+	ck_assert_str_eq(conf->loops[1].name, "la");
+	ck_assert_uint_eq(conf->nfragments, 2);
+	config_free(conf);
+	frag_dir_free(&d);
+}
+END_TEST
+
+/* Each problem names its own file; the main file's come first; a name
+ * used twice names both places. */
+START_TEST(test_include_errors)
+{
+	struct frag_dir d;
+	struct conf_errors errs;
+	char a[128], b[128], main_path[128], buf[512], want[512];
+	size_t i;
+
+	frag_dir_new(&d);
+	frag_write(&d, "conf.d/a.yaml", "loops:\n"
+	    "  - name: net\n    tasks:\n      - name: ta\n        plugin: echo\n"
+	    "        restart: {policy: sometimes}\n", a);
+	frag_write(&d, "conf.d/b.yaml", "log: {level: debug}\n"
+	    "include: more/*.yaml\nloops:\n"
+	    "  - name: lb\n    tasks:\n      - name: ta\n        plugin: echo\n",
+	    b);
+	snprintf(main_path, sizeof main_path, "%s/main.yaml", d.path);
+	ck_assert_ptr_null(frag_parse(&d, "include: conf.d/*.yaml\n"
+	    "config_watch: sure\n" LOOPS, &errs));
+	if (errs.n != 6)
+		dump_errors("include_errors", &errs);
+	ck_assert_uint_eq(errs.n, 6);
+	i = 0;
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:2:15: config_watch: unknown value "
+	    "'sure'", main_path);
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "%s", buf);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:2:11: loop name 'net' is already "
+	    "used at %s:4:11; loop names must be unique (a fragment adds new "
+	    "loops, not tasks to a loop of another file)", a, main_path);
+	ck_assert_str_eq(buf, want);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:6:27: ", a);
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0 &&
+	    strstr(buf, "sometimes") != NULL, "%s", buf);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:1:1: unknown key 'log' in a "
+	    "fragment; a fragment holds only `loops:`", b);
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "%s", buf);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:2:1: unknown key 'include' in a "
+	    "fragment; a fragment cannot include others", b);
+	ck_assert_msg(strncmp(buf, want, strlen(want)) == 0, "%s", buf);
+	conf_error_format(&errs.v[i++], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s:6:15: task name 'ta' is already "
+	    "used at %s:4:15; task names must be unique across loops", b, a);
+	ck_assert_str_eq(buf, want);
+	conf_errors_free(&errs);
+
+	/* A fragment that cannot be read, one that is not YAML. */
+	unlink(a);
+	frag_write(&d, "conf.d/b.yaml", "loops: [\n", b);
+	ck_assert_int_eq(mkdir(a, 0700), 0);	/* a.yaml, a directory */
+	ck_assert_ptr_null(frag_parse(&d, "include: conf.d/*.yaml\n" LOOPS,
+	    &errs));
+	ck_assert_uint_eq(errs.n, 2);
+	conf_error_format(&errs.v[0], buf, sizeof buf);
+	snprintf(want, sizeof want, "%s: cannot read: Is a directory", a);
+	ck_assert_str_eq(buf, want);
+	ck_assert_str_eq(errs.v[1].mark.file, b);
+	ck_assert_int_eq(errs.v[1].mark.line, 2);
+	conf_errors_free(&errs);
+
+	/* No loop anywhere; include of the wrong kind. */
+	ck_assert_ptr_null(frag_parse(&d, "include: none/*.yaml\n", &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_int_eq(errs.v[0].mark.line, 1);
+	ck_assert_msg(strstr(errs.v[0].msg, "no loop is configured") != NULL,
+	    "%s", errs.v[0].msg);
+	conf_errors_free(&errs);
+	ck_assert_ptr_null(frag_parse(&d, "include: {a: b}\n" LOOPS, &errs));
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.v[0].msg, "include: expected a glob such as "
+	    "conf.d/*.yaml, found a mapping");
+	conf_errors_free(&errs);
+	frag_dir_free(&d);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1538,6 +1973,7 @@ config_suite(void)
 
 	tc = tcase_create("valid");
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_log_keys);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_loop_test(tc, test_plugin_dir, 0, NELEM(dirs));
 	tcase_add_test(tc, test_scalars);
@@ -1551,12 +1987,15 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_task_override, 0, NELEM(overrides));
 	tcase_add_test(tc, test_task_override_defaults);
 	tcase_add_loop_test(tc, test_good_values, 0, NELEM(good_values));
+	tcase_add_loop_test(tc, test_sandbox, 0, NELEM(sandboxes));
+	tcase_add_test(tc, test_user);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durations");
 	tcase_add_loop_test(tc, test_duration_good, 0, NELEM(good_durations));
 	tcase_add_loop_test(tc, test_duration_bad, 0, NELEM(bad_durations));
 	tcase_add_test(tc, test_grace_bounds);
+	tcase_add_test(tc, test_control_metrics);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
@@ -1564,6 +2003,8 @@ config_suite(void)
 	tcase_add_test(tc, test_file_missing);
 	tcase_add_test(tc, test_file_not_regular);
 	tcase_add_test(tc, test_file_too_large);
+	tcase_add_test(tc, test_include);
+	tcase_add_test(tc, test_include_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -101,6 +101,105 @@ START_TEST(frames_round_trip)
 }
 END_TEST
 
+/* The fd each frame arrived with (ipc_take_fd() in the frame callback). */
+struct fdseen {
+	struct ipc		*ipc;
+	struct event_base	*base;
+	int			 frames;
+	int			 fds[8];
+	char			 bodies[8][16];
+};
+
+static void
+on_fd_frame(void *ctx, const void *body, size_t len)
+{
+	struct fdseen *s = ctx;
+
+	if (s->frames < 8) {
+		/* Only the frame sent with an fd takes one. */
+		s->fds[s->frames] = len == 4 && memcmp(body, "with", 4) == 0 ?
+		    ipc_take_fd(s->ipc) : -1;
+		snprintf(s->bodies[s->frames], sizeof s->bodies[0], "%.*s",
+		    (int)len, (const char *)body);
+	}
+	s->frames++;
+}
+
+static void
+on_fd_close(void *ctx, const char *reason)
+{
+	event_base_loopbreak(((struct fdseen *)ctx)->base);
+}
+
+/* An fd passed with a frame has arrived when that frame is dispatched;
+ * frames queued before and after keep their order. */
+START_TEST(fd_goes_with_its_frame)
+{
+	static const struct ipc_callbacks fcbs = {
+		.frame = on_fd_frame, .closed = on_fd_close,
+	};
+	struct fdseen s = { 0 };
+	struct ipc *tx;
+	char buf[8];
+	int sp[2], p[2];
+
+	s.base = event_base_new();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+	ck_assert_int_eq(pipe(p), 0);
+	tx = ipc_new(s.base, sp[0], IPC_FRAME_MAX, &cbs, NULL);
+	s.ipc = ipc_new(s.base, sp[1], IPC_FRAME_MAX, &fcbs, &s);
+	ck_assert_ptr_nonnull(tx);
+	ck_assert_ptr_nonnull(s.ipc);
+	ipc_accept_fds(s.ipc);
+	ck_assert_int_eq(ipc_send(tx, "before", 6, 0), 0);
+	ck_assert_int_eq(ipc_send_fd(tx, "with", 4, p[0]), 0);
+	ck_assert_int_eq(ipc_send(tx, "after", 5, 0), 0);
+	close(p[0]);		/* the sender kept a copy until it was sent */
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ipc_free(tx);
+	event_base_dispatch(s.base);
+	ck_assert_int_eq(s.frames, 3);
+	ck_assert_str_eq(s.bodies[0], "before");
+	ck_assert_str_eq(s.bodies[1], "with");
+	ck_assert_str_eq(s.bodies[2], "after");
+	ck_assert_int_eq(s.fds[0], -1);
+	ck_assert_int_ge(s.fds[1], 0);
+	ck_assert_int_eq(s.fds[2], -1);
+	ck_assert_int_eq(ipc_take_fd(s.ipc), -1);	/* just the one */
+	ck_assert_int_eq(fcntl(s.fds[1], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	ck_assert_int_eq(read(s.fds[1], buf, sizeof buf), 1);
+	ck_assert_int_eq(buf[0], 'x');
+	close(s.fds[1]);
+	close(p[1]);
+	ipc_free(s.ipc);
+	event_base_free(s.base);
+}
+END_TEST
+
+/* A side that does not accept fds closes them: nothing leaks. */
+START_TEST(fd_refused_is_closed)
+{
+	struct seen a;
+	struct ipc *ia, *tx;
+	int sp[2], p[2];
+	char c;
+
+	ia = setup(&a, sp);
+	ck_assert_int_eq(pipe(p), 0);
+	tx = ipc_new(a.base, sp[1], IPC_FRAME_MAX, &cbs, NULL);
+	ck_assert_int_eq(ipc_send_fd(tx, "with", 4, p[1]), 0);
+	close(p[1]);
+	ipc_free(tx);
+	event_base_dispatch(a.base);
+	ck_assert_int_eq(a.frames, 1);
+	ck_assert_int_eq(ipc_take_fd(ia), -1);
+	/* Every write end is closed: the read end sees the end of file. */
+	ck_assert_int_eq(read(p[0], &c, 1), 0);
+	close(p[0]);
+	teardown(&a, ia);
+}
+END_TEST
+
 static void
 bad_frame_case(const void *bytes, size_t len, const char *want)
 {
@@ -272,6 +371,8 @@ main(void)
 	tcase_add_test(tc, reads_are_bounded_per_turn);
 	tcase_add_test(tc, full_channel_queues_or_drops);
 	tcase_add_test(tc, blocking_read_frame);
+	tcase_add_test(tc, fd_goes_with_its_frame);
+	tcase_add_test(tc, fd_refused_is_closed);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

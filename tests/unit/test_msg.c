@@ -8,8 +8,10 @@
  */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loopd/plugin.h"
 #include "config.h"
@@ -21,7 +23,7 @@
 /* Every key, with two loops: one with every setting, one with none. */
 static const char full_yaml[] =
     "plugin_dir: /opt/loopd/plugins\n"
-    "log: {level: debug, format: text}\n"
+    "log: {level: debug, format: text, rate: 50/2s}\n"
     "on_exhausted: exit\n"
     "loops:\n"
     "  - name: net\n"
@@ -31,6 +33,7 @@ static const char full_yaml[] =
     "    hang_timeout: 1500ms\n"
     "    hang_action: log\n"
     "    limits: {memory: 512M, open_files: 4096, cpu_seconds: 3600}\n"
+    "    sandbox: {profile: compute, no_new_privs: false}\n"
     "    debug: true\n"
     "    slow_callback: 25ms\n"
     "    precise_timer: true\n"
@@ -99,22 +102,29 @@ parse(const char *yaml)
  * *why set when a message was refused.
  */
 static struct conf *
-round_trip(const struct conf *conf, const struct loop_conf *l,
-    const char **why)
+round_trip_creds(const struct conf *conf, const struct loop_conf *l,
+    const struct creds *creds, struct creds *got, const char **why)
 {
 	struct msg_conf_reader r = { 0 };
+	const struct task_conf **tcs = calloc(l->ntasks + 1, sizeof *tcs);
 	struct sent s = { 0 };
 	size_t i;
 	int rc = 0;
 
 	*why = NULL;
-	ck_assert_int_eq(msg_send_loop(conf, l, collect, &s), 0);
+	for (i = 0; i < l->ntasks; i++)
+		tcs[i] = &l->tasks[i];
+	ck_assert_int_eq(msg_send_loop(conf, l, creds, tcs, l->ntasks, collect, &s),
+	    0);
+	free(tcs);
 	ck_assert_uint_eq(s.n, l->ntasks + 2);
 	for (i = 0; i < s.n && rc == 0; i++)
 		rc = msg_conf_add(&r, s.body[i], s.len[i], why);
 	sent_free(&s);
 	if (rc == 1) {
 		ck_assert_uint_eq(i, l->ntasks + 2);	/* at MSG_GO only */
+		if (got != NULL)
+			*got = r.creds;
 		return r.conf;
 	}
 	ck_assert_int_eq(rc, -1);
@@ -123,11 +133,20 @@ round_trip(const struct conf *conf, const struct loop_conf *l,
 	return NULL;
 }
 
+static struct conf *
+round_trip(const struct conf *conf, const struct loop_conf *l,
+    const char **why)
+{
+	return round_trip_creds(conf, l, NULL, NULL, why);
+}
+
 static void
 same_mark(struct conf_mark a, struct conf_mark b)
 {
 	ck_assert_int_eq(a.line, b.line);
 	ck_assert_int_eq(a.col, b.col);
+	ck_assert_str_eq(a.file != NULL ? a.file : "",
+	    b.file != NULL ? b.file : "");
 }
 
 static void
@@ -180,12 +199,15 @@ same_loop(const struct conf *ca, const struct loop_conf *a,
 	ck_assert_str_eq(ca->plugin_dir, cb->plugin_dir);
 	ck_assert_int_eq(ca->log_level, cb->log_level);
 	ck_assert_int_eq(ca->log_format, cb->log_format);
+	ck_assert_uint_eq(ca->log_rate, cb->log_rate);
+	ck_assert_uint_eq(ca->log_rate_ms, cb->log_rate_ms);
 	ck_assert_uint_eq(cb->nloops, 1);
 	b = &cb->loops[0];
 	ck_assert_str_eq(a->name, b->name);
 	ck_assert_int_eq(a->backend, b->backend);
 	same_mark(a->mark, b->mark);
-	ck_assert_ptr_eq(b->mark.file, cb->path);
+	if (strcmp(b->mark.file, cb->path) == 0)	/* one copy */
+		ck_assert_ptr_eq(b->mark.file, cb->path);
 	same_restart(&a->restart, &b->restart);
 	ck_assert_uint_eq(a->start_timeout_ms, b->start_timeout_ms);
 	ck_assert_uint_eq(a->hang_timeout_ms, b->hang_timeout_ms);
@@ -197,6 +219,8 @@ same_loop(const struct conf *ca, const struct loop_conf *a,
 	ck_assert_uint_eq(a->slow_callback_ms, b->slow_callback_ms);
 	ck_assert_int_eq(a->precise_timer, b->precise_timer);
 	ck_assert_int_eq(a->cpu, b->cpu);
+	ck_assert_int_eq(a->sandbox.profile, b->sandbox.profile);
+	ck_assert_int_eq(a->sandbox.no_new_privs, b->sandbox.no_new_privs);
 	ck_assert_uint_eq(a->ntasks, b->ntasks);
 	for (i = 0; i < a->ntasks; i++) {
 		ta = &a->tasks[i];
@@ -231,6 +255,9 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(conf->loops[1].cpu, -1);
 	ck_assert_uint_eq(conf->loops[1].slow_callback_ms,
 	    CONF_DEFAULT_SLOW_CALLBACK_MS);
+	ck_assert_int_eq(net->sandbox.profile, CONF_SANDBOX_COMPUTE);
+	ck_assert_int_eq(net->sandbox.no_new_privs, 0);
+	ck_assert_int_eq(conf->loops[1].sandbox.profile, CONF_SANDBOX_NONE);
 	ck_assert_int_eq(net->tasks[0].restart.policy, CONF_RESTART_NEVER);
 	ck_assert_uint_eq(net->tasks[0].restart.intensity, 7);
 	ck_assert_uint_eq(net->tasks[0].restart.backoff_min_ms, 250);
@@ -244,13 +271,85 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* The ids the worker drops to: none, or exactly these. */
+START_TEST(test_creds)
+{
+	static const struct creds want[] = {
+		{ 1, 65534, 65533 }, { 1, 0, 0 }, { 1, UINT32_MAX - 1, 1 },
+	};
+	struct creds got;
+	struct conf *conf, *back;
+	const char *why;
+	size_t i;
+
+	conf = parse(full_yaml);
+	for (i = 0; i < NELEM(want); i++) {
+		memset(&got, 0xff, sizeof got);
+		back = round_trip_creds(conf, &conf->loops[0], &want[i], &got,
+		    &why);
+		ck_assert_msg(back != NULL, "refused: %s", why);
+		ck_assert_int_eq(got.set, 1);
+		ck_assert_uint_eq(got.uid, want[i].uid);
+		ck_assert_uint_eq(got.gid, want[i].gid);
+		config_free(back);
+	}
+	memset(&got, 0xff, sizeof got);
+	back = round_trip_creds(conf, &conf->loops[0], NULL, &got, &why);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_int_eq(got.set, 0);
+	config_free(back);
+	config_free(conf);
+}
+END_TEST
+
+/* A loop from a fragment: the worker's marks name the fragment. */
+START_TEST(test_fragment_file)
+{
+	struct conf_errors errs;
+	struct conf *conf, *got;
+	const struct conf_node *port;
+	const char *why;
+	char dir[] = "/tmp/test_msg.XXXXXX", path[128], frag[128];
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/loopd.yaml", dir);
+	snprintf(frag, sizeof frag, "%s/frag.yaml", dir);
+	ck_assert_ptr_nonnull(f = fopen(frag, "w"));
+	fputs("loops:\n  - name: f\n    tasks:\n      - name: t\n"
+	    "        plugin: echo\n        config: {port: x}\n", f);
+	fclose(f);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs("include: frag.yaml\n", f);
+	fclose(f);
+	memset(&errs, 0, sizeof errs);
+	ck_assert_ptr_nonnull(conf = config_parse_file(path, NULL, NULL,
+	    &errs));
+	ck_assert_ptr_nonnull(got = round_trip(conf, &conf->loops[0], &why));
+	same_loop(conf, &conf->loops[0], got);
+	ck_assert_str_eq(got->path, path);
+	ck_assert_str_eq(got->loops[0].mark.file, frag);
+	ck_assert_str_eq(got->loops[0].tasks[0].mark.file, frag);
+	port = tree_map_get(got->loops[0].tasks[0].config, "port");
+	ck_assert_ptr_nonnull(port);
+	ck_assert_str_eq(port->mark.file, frag);
+	ck_assert_int_eq(port->mark.line, 6);
+	config_free(got);
+	config_free(conf);
+	unlink(frag);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 /* Values out of their range: each is refused by the worker, not taken. */
 static const char *const corruptions[] = {
 	"policy", "backoff min 0", "backoff min > max", "intensity too high",
 	"window 0", "start_timeout too long", "hang_timeout 0", "hang_action",
 	"memory below 1M", "open_files too high", "open_files too low",
 	"cpu_seconds too high", "task policy", "task backoff too long",
-	"task intensity 0", "slow_callback 0", "cpu too high",
+	"task intensity 0", "sandbox profile", "sandbox no_new_privs",
+	"slow_callback 0", "cpu too high",
 };
 
 static void
@@ -303,9 +402,15 @@ corrupt(struct loop_conf *l, int which)
 		l->tasks[0].restart.intensity = 0;
 		break;
 	case 15:
-		l->slow_callback_ms = 0;
+		l->sandbox.profile = (enum conf_sandbox_profile)3;
 		break;
 	case 16:
+		l->sandbox.no_new_privs = 2;
+		break;
+	case 17:
+		l->slow_callback_ms = 0;
+		break;
+	case 18:
 		l->cpu = CONF_MAX_CPU + 1;
 		break;
 	}
@@ -336,6 +441,8 @@ msg_suite(void)
 	s = suite_create("msg");
 	tc = tcase_create("conf");
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_fragment_file);
+	tcase_add_test(tc, test_creds);
 	tcase_add_loop_test(tc, test_out_of_range, 0, NELEM(corruptions));
 	suite_add_tcase(s, tc);
 	return s;

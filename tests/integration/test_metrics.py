@@ -1,0 +1,264 @@
+"""/metrics in the Prometheus text format and /healthz: values that move
+with traffic and restarts, and a health verdict that sees a hung loop."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from loopd_harness import (TIMEOUT, LoopdTestCase, connect, env, loop, task,
+                           to_yaml)
+
+NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
+
+
+def parse_metrics(test, text):
+    """{name: {"type", "help", "samples": {frozenset(labels): value}}},
+    checking the text format as it goes: HELP and TYPE before the samples
+    of a family, each family once, every sample in a declared family."""
+    families, current = {}, None
+    test.assertTrue(text.endswith("\n"))
+    for ln in text.splitlines():
+        if ln.startswith("# HELP "):
+            name = ln.split(" ", 3)[2]
+            test.assertRegex(name, NAME_RE)
+            test.assertNotIn(name, families, "family %s twice" % name)
+            test.assertTrue(name.startswith("loopd_"), name)
+            families[name] = {"help": ln.split(" ", 3)[3], "samples": {}}
+            current = name
+        elif ln.startswith("# TYPE "):
+            _, _, name, kind = ln.split(" ")
+            test.assertEqual(name, current, ln)
+            test.assertIn(kind, ("counter", "gauge"))
+            if kind == "counter":
+                test.assertTrue(name.endswith("_total"), name)
+            families[name]["type"] = kind
+        else:
+            m = SAMPLE_RE.match(ln)
+            test.assertIsNotNone(m, "not a sample line: %r" % ln)
+            name, labels, value = m.groups()
+            test.assertEqual(name, current, "sample outside its family")
+            got = {}
+            rest = labels or ""
+            while rest:
+                lm = LABEL_RE.match(rest)
+                test.assertIsNotNone(lm, "bad labels in %r" % ln)
+                got[lm.group(1)] = lm.group(2)
+                rest = rest[lm.end():]
+            key = frozenset(got.items())
+            test.assertNotIn(key, families[name]["samples"], ln)
+            families[name]["samples"][key] = float(value)
+    return families
+
+
+def value(families, name, **labels):
+    """The sample of name whose labels include these, or None."""
+    for key, v in families[name]["samples"].items():
+        if set(labels.items()) <= set(key):
+            return v
+    return None
+
+
+def total(families, name, **labels):
+    """The sum of the samples of name whose labels include these."""
+    return sum(v for key, v in families[name]["samples"].items()
+               if set(labels.items()) <= set(key))
+
+
+class MetricsTest(LoopdTestCase):
+
+    def start_metrics(self, loops, **top):
+        conf = {"plugin_dir": self.plugin_dir(),
+                "control": {"socket": os.path.join(self.tmp, "ctl.sock")},
+                "metrics": {"listen": "127.0.0.1:0"}}
+        conf.update(top)
+        conf["loops"] = loops
+        d = self.start(config=self.write_file("loopd.yaml", to_yaml(conf)),
+                       allow_crash_report=True)
+        self.port = d.wait_record(event="metrics_listen")["port"]
+        return d
+
+    def get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.port,
+                                       timeout=TIMEOUT)
+        try:
+            c.request("GET", path)
+            r = c.getresponse()
+            return r.status, r.getheader("Content-Type"), r.read().decode()
+        finally:
+            c.close()
+
+    def scrape(self):
+        status, ctype, text = self.get("/metrics")
+        self.assertEqual(status, 200)
+        self.assertEqual(ctype, "text/plain; version=0.0.4; charset=utf-8")
+        return parse_metrics(self, text), text
+
+    def wait_health(self, want, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            status, ctype, body = self.get("/healthz")
+            self.assertEqual(ctype, "application/json")
+            if status == want:
+                return json.loads(body)
+            if time.monotonic() > deadline:
+                self.fail("/healthz still %d after %gs: %s"
+                          % (status, timeout, body))
+            time.sleep(0.02)    # polling an endpoint, with a deadline
+
+    def test_metrics_move_with_traffic_and_restarts(self):
+        d = self.start_metrics([
+            loop("net", task("echo", "echo", port=0),
+                 restart={"policy": "on-failure", "backoff": "10ms..20ms"}),
+            loop("other", task("t", "ticker", interval="1h"))])
+        d.wait_ready()
+        port = d.echo_port()
+        fams, text = self.scrape()
+        self.assertEqual(fams["loopd_build_info"]["samples"],
+                         {frozenset({("version", "0.1.0")}): 1.0})
+        self.assertEqual(value(fams, "loopd_task_state", loop="net",
+                               task="echo", plugin="echo",
+                               state="running"), 1)
+        self.assertEqual(value(fams, "loopd_task_state", task="echo",
+                               state="failed"), 0)
+        self.assertEqual(value(fams, "loopd_task_restarts_total",
+                               task="echo"), 0)
+        self.assertEqual(value(fams, "loopd_worker_up", loop="net"), 1)
+        self.assertEqual(value(fams, "loopd_worker_restarts_total",
+                               loop="net"), 0)
+        self.assertGreater(value(fams, "loopd_worker_resident_memory_bytes",
+                                 loop="net"), 1 << 20)
+        self.assertEqual(fams["loopd_errors_total"]["samples"], {})
+        self.assertEqual(value(fams, "loopd_log_records_dropped_total"), 0)
+        fds = value(fams, "loopd_worker_open_fds", loop="net")
+        # Echo traffic: held connections are the worker's open fds.
+        held = [connect(port) for _ in range(5)]
+        for s in held:
+            self.addCleanup(s.close)
+            s.sendall(b"x")
+            self.assertEqual(s.recv(1), b"x")
+        fams, _ = self.scrape()
+        self.assertEqual(value(fams, "loopd_worker_open_fds", loop="net"),
+                         fds + 5)
+        self.assertEqual(value(fams, "loopd_worker_open_fds", loop="other"),
+                         value(fams, "loopd_worker_open_fds", loop="other"))
+        # A crash: the worker is killed, comes back, and is counted.
+        pid = d.worker_pid("net")
+        n = d.mark()
+        os.kill(pid, signal.SIGKILL)
+        d.wait_record(task="echo", event="task_state", state="running",
+                      after=n)
+        fams, text = self.scrape()
+        self.assertEqual(value(fams, "loopd_worker_restarts_total",
+                               loop="net"), 1)
+        # Charged to echo only if its code was running at the kill.
+        self.assertIn(value(fams, "loopd_task_restarts_total",
+                            task="echo"), (0, 1))
+        self.assertEqual(total(fams, "loopd_errors_total", loop="net",
+                               type="crash"), 1)
+        self.assertEqual(value(fams, "loopd_worker_restarts_total",
+                               loop="other"), 0)
+
+    def test_promtool_accepts_output(self):
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            self.skipTest("promtool is not installed (Debian package "
+                          "prometheus); the other tests check the format "
+                          "with their own parser")
+        d = self.start_metrics([
+            loop("net", task("echo", "echo", port=0)),
+            loop("f", task("bad", "flaky", do="fail"))])
+        d.wait_record(task="bad", event="task_error")
+        _, text = self.scrape()
+        p = subprocess.run([promtool, "check", "metrics"], input=text,
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_task_error_counted_by_type(self):
+        d = self.start_metrics([
+            loop("f", task("bad", "flaky", do="fail")),
+            loop("c", task("boom", "flaky", do="crash",
+                           marker=os.path.join(self.tmp, "crashed")),
+                 restart={"policy": "on-failure", "backoff": "10ms..20ms"})])
+        d.wait_record(task="bad", event="task_error")
+        d.wait_record(task="boom", msg="serving")
+        fams, _ = self.scrape()
+        self.assertEqual(value(fams, "loopd_errors_total", loop="c",
+                               task="boom", type="crash"), 1)
+        self.assertEqual(value(fams, "loopd_task_restarts_total",
+                               task="boom"), 1)
+        self.assertEqual(value(fams, "loopd_worker_restarts_total",
+                               loop="c"), 1)
+        self.assertEqual(value(fams, "loopd_errors_total", loop="f",
+                               task="bad", type="test_failure"), 1)
+        self.assertEqual(value(fams, "loopd_task_state", task="bad",
+                               state="failed"), 1)
+        h = self.wait_health(503)
+        self.assertEqual(h, {"status": "unhealthy", "problems": [
+            {"loop": "f", "task": "bad", "problem": "failed"}]})
+        # A task the operator stopped is not a problem.
+        p = subprocess.run([os.path.join(os.path.dirname(env("LOOPD_BIN")),
+                                         "loopctl"), "--socket",
+                            os.path.join(self.tmp, "ctl.sock"), "stop",
+                            "f/bad"], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(self.wait_health(200), {"status": "ok",
+                                                 "problems": []})
+
+    def test_healthz_hang(self):
+        marker = os.path.join(self.tmp, "spun")
+        d = self.start_metrics([
+            loop("calm", task("t", "ticker", interval="1h")),
+            loop("stuck", task("spin", "flaky", do="spin", when="later",
+                               after="50ms", marker=marker),
+                 hang_timeout="1s", hang_action="log",
+                 restart={"policy": "on-failure", "backoff": "10ms..20ms"})])
+        d.wait_ready()
+        self.assertEqual(self.wait_health(200)["status"], "ok")
+        rec = d.wait_record(task="spin", msg="about to spin")
+        h = self.wait_health(503, timeout=3)
+        # Within hang_timeout of the stall, give or take a heartbeat and
+        # the polling.
+        started = time.mktime(time.strptime(rec["ts"][:19],
+                                            "%Y-%m-%dT%H:%M:%S")) \
+            - time.timezone + float("0." + rec["ts"][20:26])
+        self.assertLess(time.time() - started, 2.0)
+        self.assertEqual(h, {"status": "unhealthy", "problems": [
+            {"loop": "stuck", "task": "spin", "problem": "hung"}]})
+        fams, _ = self.scrape()
+        self.assertEqual(value(fams, "loopd_worker_hung", loop="stuck"), 1)
+        self.assertEqual(value(fams, "loopd_worker_hung", loop="calm"), 0)
+        d.wait_record(event="task_hang", task="spin")
+        # hang_action: log leaves it stuck; the operator restarts it.
+        n = d.mark()
+        p = subprocess.run([os.path.join(os.path.dirname(env("LOOPD_BIN")),
+                                         "loopctl"), "--socket",
+                            os.path.join(self.tmp, "ctl.sock"), "restart",
+                            "stuck"], capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("was stuck", p.stdout)
+        d.wait_record(task="spin", msg="serving", after=n)
+        self.assertEqual(self.wait_health(200), {"status": "ok",
+                                                 "problems": []})
+        fams, _ = self.scrape()
+        self.assertEqual(value(fams, "loopd_errors_total", loop="stuck",
+                               task="spin", type="hang"), 1)
+        self.assertEqual(value(fams, "loopd_worker_hung", loop="stuck"), 0)
+
+    def test_other_paths(self):
+        self.start_metrics([loop("l", task("t", "ticker", interval="1h"))])
+        status, _, _ = self.get("/nothing")
+        self.assertEqual(status, 404)
+
+
+if __name__ == "__main__":
+    unittest.main()
