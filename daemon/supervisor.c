@@ -27,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "inbox.h"
 #include "listen.h"
 #include "control.h"
 #include "listenfd.h"
@@ -169,22 +170,6 @@ static const int handled_signals[] = {
 	SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1,
 };
 
-/* Events only the supervisor may emit; a worker may send only these. */
-static const char *const worker_events[] = {
-	"libevent", "loop_start", "log_rate_limited", "loop_stats",
-	"loop_lag", "slow_callback", "resource_leak",
-};
-/* Fields a worker may not set: the supervisor stamps or owns them. */
-static const char *const stamped_keys[] = {
-	"ts", "level", "msg", "pid", "loop", "task", "plugin",
-	"plugin_version", "error", "signal", "signo", "backtrace",
-	"exit_status", "lost_tasks", "state", "limit", "function",
-	"duration_ms", "action", "suspects", "history_ms_ago", "restarts",
-	"attempt", "delay_ms", "cause", "charged", "not_running", "result",
-	"syscall",
-};
-#define SV_EXTRA_MAX	32	/* extra fields in one record */
-
 static json_t *
 sv_record(struct sv_loop *l, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -227,17 +212,6 @@ sv_add_task(json_t *r, const struct task_conf *tc)
 {
 	log_add(r, "task", tc->name);
 	log_add(r, "plugin", tc->plugin);
-}
-
-static int
-word_in(const char *s, const char *const *words, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(s, words[i]) == 0)
-			return 1;
-	return 0;
 }
 
 /* ---- tasks, readiness and status ------------------------------------------ */
@@ -555,92 +529,16 @@ sv_check_ready(struct supervisor *sv)
 
 /* ---- what a worker says --------------------------------------------------- */
 
-/* "2026-11-25T10:38:50.652234Z" */
-static int
-ts_valid(const char *ts, size_t len)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddddddZ";
-	size_t i;
-
-	if (len != sizeof shape - 1)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (shape[i] == 'd' ? !isdigit((unsigned char)ts[i]) :
-		    ts[i] != shape[i])
-			return 0;
-	return 1;
-}
-
-static int
-key_valid(const char *key, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > 32 || !islower((unsigned char)key[0]))
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!islower((unsigned char)key[i]) &&
-		    !isdigit((unsigned char)key[i]) && key[i] != '_')
-			return 0;
-	return !word_in(key, stamped_keys,
-	    sizeof stamped_keys / sizeof stamped_keys[0]);
-}
-
-/* One extra field of a MSG_LOG into r; NULL or what was wrong. */
-static const char *
-sv_log_extra(struct msg_in *in, json_t *r)
-{
-	const char *key, *s;
-	size_t klen, slen;
-	int64_t kind, v;
-
-	if ((key = msg_get_str(in, &klen)) == NULL ||
-	    msg_get_range(in, 0, 1, &kind) < 0)
-		return in->bad;
-	if (!key_valid(key, klen) || json_object_get(r, key) != NULL)
-		return "a record with a field the worker may not set";
-	if (kind == 0) {
-		if (msg_get_int(in, &v) < 0)
-			return in->bad;
-		json_object_set_new(r, key, json_integer(v));
-		return NULL;
-	}
-	if ((s = msg_get_str(in, &slen)) == NULL)
-		return in->bad;
-	if (strcmp(key, "event") == 0 && !word_in(s, worker_events,
-	    sizeof worker_events / sizeof worker_events[0]))
-		return "a record with an event only the supervisor may emit";
-	json_object_set_new(r, key, log_string(s));
-	return NULL;
-}
-
-/* "dropped" counts what a worker's log.rate dropped, and nothing else. */
-static const char *
-sv_log_dropped_ok(json_t *r)
-{
-	const char *ev = json_string_value(json_object_get(r, "event"));
-
-	return json_object_get(r, "dropped") == NULL || (ev != NULL &&
-	    strcmp(ev, "log_rate_limited") == 0) ? NULL : "a record with a "
-	    "field the worker may not set";
-}
-
 /* A MSG_LOG that will not be written: check the rest of it all the same,
  * and count it as dropped when it would have been. */
 static const char *
-sv_log_skip(struct sv_loop *l, struct msg_in *in, int64_t nextra, int count)
+sv_log_skip(struct msg_in *in, int64_t nfields, int count)
 {
 	json_t *scratch = json_object();
-	const char *why = NULL;
-	int64_t i;
+	const char *why;
 
-	for (i = 0; i < nextra && why == NULL; i++)
-		why = sv_log_extra(in, scratch);
-	if (why == NULL)
-		why = sv_log_dropped_ok(scratch);
+	why = inbox_log_fields(in, nfields, scratch);
 	json_decref(scratch);
-	if (why == NULL && msg_done(in) < 0)
-		why = in->bad;
 	if (why == NULL && count)
 		log_count_dropped(1);
 	return why;
@@ -650,42 +548,27 @@ sv_log_skip(struct sv_loop *l, struct msg_in *in, int64_t nextra, int count)
 static const char *
 sv_log(struct sv_loop *l, struct msg_in *in)
 {
-	const char *ts, *msg, *why = NULL;
-	int64_t level, task, nextra, i;
-	size_t tslen;
+	struct inbox_log h;
+	const char *why;
 	json_t *r;
 
-	msg_get_range(in, LOOPD_LOG_DEBUG, LOOPD_LOG_ERROR, &level);
-	ts = msg_get_str(in, &tslen);
-	msg = msg_get_str(in, NULL);
-	msg_get_range(in, -1, (int64_t)l->ntasks - 1, &task);
-	msg_get_range(in, 0, SV_EXTRA_MAX, &nextra);
-	if (in->bad != NULL)
-		return in->bad;
-	if (!ts_valid(ts, tslen))
-		return "a record without a valid ts";
+	if ((why = inbox_log(in, l->ntasks, &h)) != NULL)
+		return why;
 	/* Below the level, or bound to be dropped: the rest is only checked
 	 * (the worker filters levels too; a full log output must not cost the
 	 * work of building what it cannot take). */
-	if (level < log_level() || log_would_drop(strlen(msg) + 128))
-		return sv_log_skip(l, in, nextra, level >= log_level());
+	if (h.level < log_level() || log_would_drop(strlen(h.msg) + 128))
+		return sv_log_skip(in, h.nfields, h.level >= log_level());
 	if ((r = json_object()) == NULL)
 		return NULL;
-	json_object_set_new(r, "ts", json_stringn(ts, tslen));
-	json_object_set_new(r, "level", json_string(log_level_name(
-	    (int)level)));
-	json_object_set_new(r, "msg", log_string(msg));
+	json_object_set_new(r, "ts", json_stringn(h.ts, h.tslen));
+	json_object_set_new(r, "level", json_string(log_level_name(h.level)));
+	json_object_set_new(r, "msg", log_string(h.msg));
 	json_object_set_new(r, "pid", json_integer(l->proc.pid));
 	log_add(r, "loop", l->loop->name);
-	if (task >= 0)
-		sv_add_task(r, l->tasks[task]->tc);
-	for (i = 0; i < nextra && why == NULL; i++)
-		why = sv_log_extra(in, r);
-	if (why == NULL)
-		why = sv_log_dropped_ok(r);
-	if (why == NULL && msg_done(in) < 0)
-		why = in->bad;
-	if (why != NULL)
+	if (h.task >= 0)
+		sv_add_task(r, l->tasks[h.task]->tc);
+	if ((why = inbox_log_fields(in, h.nfields, r)) != NULL)
 		json_decref(r);
 	else
 		log_emit(r);
@@ -711,21 +594,22 @@ static const char *
 sv_state(struct sv_loop *l, struct msg_in *in)
 {
 	const struct task_conf *tc;
-	const char *ver, *type, *m, *cb = NULL, *limit = NULL;
-	int64_t i, s;
+	struct inbox_state st;
+	const char *why, *ver, *type, *m, *cb, *limit = NULL;
+	size_t i;
+	int s;
 	json_t *r;
 
-	msg_get_range(in, 0, (int64_t)l->ntasks - 1, &i);
-	msg_get_range(in, TASK_RUNNING, TASK_FAILED, &s);
-	ver = msg_get_str(in, NULL);
-	type = msg_get_str(in, NULL);
-	m = msg_get_str(in, NULL);
-	if (in->bad == NULL && in->p < in->end)
-		cb = msg_get_str(in, NULL);
-	if (msg_done(in) < 0)
-		return in->bad;
-	if (l->tasks[i]->phase != SV_LIVE || l->tasks[i]->state >= TASK_DONE ||
-	    s <= l->tasks[i]->state)
+	if ((why = inbox_state(in, l->ntasks, &st)) != NULL)
+		return why;
+	i = st.task;
+	s = st.state;
+	ver = st.version;
+	type = st.type;
+	m = st.msg;
+	cb = st.callback;
+	if (l->tasks[i]->phase != SV_LIVE ||
+	    !inbox_state_follows(l->tasks[i]->state, s))
 		return "a task state that does not follow the last one";
 	tc = l->tasks[i]->tc;
 	sv_task_set(l, (size_t)i, SV_LIVE, (enum task_state)s);
@@ -780,11 +664,12 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 static const char *
 sv_dropped(struct sv_loop *l, struct msg_in *in)
 {
-	int64_t n;
+	const char *why;
+	size_t n;
 
-	if (msg_get_range(in, 1, INT64_MAX, &n) < 0 || msg_done(in) < 0)
-		return in->bad;
-	log_count_dropped((size_t)n);
+	if ((why = inbox_dropped(in, &n)) != NULL)
+		return why;
+	log_count_dropped(n);
 	return NULL;
 }
 
@@ -793,24 +678,24 @@ static const char *
 sv_reconfigured(struct sv_loop *l, struct msg_in *in)
 {
 	const struct task_conf *tc;
-	int64_t i, result;
+	const char *why;
+	size_t i;
+	int applied;
 	json_t *r;
 
-	msg_get_range(in, 0, (int64_t)l->ntasks - 1, &i);
-	msg_get_range(in, 0, 1, &result);
-	if (msg_done(in) < 0)
-		return in->bad;
+	if ((why = inbox_reconfigured(in, l->ntasks, &i, &applied)) != NULL)
+		return why;
 	if (l->tasks[i]->pending == NULL)
 		return "an answer to a reconfiguration nobody offered";
 	tc = l->tasks[i]->tc;
-	r = sv_record(l, result == 0 ? LOOPD_LOG_INFO : LOOPD_LOG_WARNING,
-	    result == 0 ? "task '%s' reconfigured in place" : "task '%s' "
+	r = sv_record(l, applied ? LOOPD_LOG_INFO : LOOPD_LOG_WARNING,
+	    applied ? "task '%s' reconfigured in place" : "task '%s' "
 	    "cannot be reconfigured in place: it needs a restart", tc->name);
 	sv_add_task(r, tc);
 	log_add(r, "event", "task_reconfigured");
-	log_add(r, "result", result == 0 ? "applied" : "restart_needed");
+	log_add(r, "result", applied ? "applied" : "restart_needed");
 	log_emit(r);
-	sv_reconfigure_done(l, (size_t)i, result == 0);
+	sv_reconfigure_done(l, i, applied);
 	return NULL;
 }
 
@@ -1281,24 +1166,20 @@ static const char *
 sv_listen_ask(struct sv_loop *l, const uint8_t *buf, size_t len,
     struct msg_out *reply, int *fd)
 {
+	struct inbox_listen ask;
 	struct msg_in in;
-	const char *address;
-	int64_t slot = 0, port = 0, backlog = 0;
+	const char *why;
 	int rc;
 
 	*fd = -1;
 	if (msg_open(&in, buf, len) != MSG_LISTEN)
 		return "a socket message of another type";
-	msg_get_range(&in, 0, (int64_t)l->ntasks - 1, &slot);
-	address = msg_get_str(&in, NULL);
-	msg_get_range(&in, 0, 65535, &port);
-	msg_get_range(&in, 1, 65535, &backlog);
-	if (msg_done(&in) < 0)
-		return in.bad;
-	if (l->tasks[slot]->phase != SV_LIVE)
+	if ((why = inbox_listen(&in, l->ntasks, &ask)) != NULL)
+		return why;
+	if (l->tasks[ask.task]->phase != SV_LIVE)
 		return "a socket for a task that is not running";
 	rc = listeners_get(l->sv->listeners, l->loop->name,
-	    l->tasks[slot]->tc->name, address, (int)port, (int)backlog);
+	    l->tasks[ask.task]->tc->name, ask.address, ask.port, ask.backlog);
 	msg_begin(reply, MSG_LISTENING);
 	msg_put_int(reply, rc < 0 ? rc : 0);
 	*fd = rc;

@@ -23,7 +23,7 @@
 #include "errlist.h"
 #include "tree.h"
 
-/* Exit statuses; see loopctl(1). */
+/* Exit statuses; see loopctl(8). */
 #define LOOPCTL_EXIT_FAILED	1	/* loopd refused, or the reload failed */
 #define LOOPCTL_EXIT_USAGE	2
 #define LOOPCTL_EXIT_UNREACHABLE 3	/* no loopd answered */

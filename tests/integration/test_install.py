@@ -172,9 +172,10 @@ class InstallTest(unittest.TestCase):
                      PREFIX + "/include/loopd/plugin.h",
                      self.libdir + "/pkgconfig/loopd-plugin.pc",
                      PREFIX + "/lib/systemd/system/loopd.service",
-                     PREFIX + "/share/man/man8/loopd.8",
+                     PREFIX + "/share/man/man8/loopd.8.gz",
+                     PREFIX + "/share/man/man5/loopd.yaml.5.gz",
                      PREFIX + "/sbin/loopctl",
-                     PREFIX + "/share/man/man1/loopctl.1"):
+                     PREFIX + "/share/man/man8/loopctl.8.gz"):
             self.assertIn(want, files)
         with open(os.path.join(self.source, "conf", "loopd.yaml")) as f:
             self.assertEqual(self.first_config, f.read())

@@ -79,9 +79,8 @@ class SystemdUnitTest(LoopdTestCase):
         if os.path.exists(page) and shutil.which("man"):
             os.makedirs(os.path.join(self.tmp, "man", "man8"))
             shutil.copy(page, os.path.join(self.tmp, "man", "man8"))
-            os.makedirs(os.path.join(self.tmp, "man", "man1"))
-            shutil.copy(os.path.join(os.path.dirname(page), "loopctl.1"),
-                        os.path.join(self.tmp, "man", "man1"))
+            shutil.copy(os.path.join(os.path.dirname(page), "loopctl.8"),
+                        os.path.join(self.tmp, "man", "man8"))
             e["MANPATH"] = os.path.join(self.tmp, "man")
         else:
             args.append("--man=no")
