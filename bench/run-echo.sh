@@ -9,7 +9,11 @@
 #   -k LIST     servers, comma-separated, from loopd-echo, libevent-raw,
 #               asyncio, uvloop; "all" is all four (loopd-echo,libevent-raw);
 #               also loopd-hb20: loopd-echo with hang_timeout 100ms, whose
-#               heartbeat and hang watch run every 20 ms, not every second
+#               heartbeat and hang watch run every 20 ms, not every second;
+#               and loopd-debug: loopd-echo in debug mode (LOOPD_DEBUG=1)
+#   -D          debug mode's overhead: loopd-debug against loopd-echo, with
+#               the target server CPU per echo <= 1.05x (the table's
+#               "loopd" and "raw" are then loopd-debug and loopd-echo)
 #   -n          no CPU pinning (default: server on CPU 1, client on CPU 0)
 #   -N NICE     run everything at this niceness, e.g. -10 (below 0 needs
 #               root) so that other work on the machine disturbs it less
@@ -43,10 +47,11 @@ ONLY=loopd-echo,libevent-raw PY=${PY:-/usr/bin/python3}
 TARGET=1.10 LOOPD=loopd-echo RAW=libevent-raw
 
 usage() { sed -n '4,/^$/s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
-while getopts "r:d:c:s:k:nN:p:h" opt; do
+while getopts "r:d:c:s:k:nN:p:Dh" opt; do
 	case $opt in
 	r) REPS=$OPTARG ;; d) SECS=$OPTARG ;; c) CONNS=$OPTARG ;;
 	s) SIZE=$OPTARG ;; k) ONLY=$OPTARG ;; n) PIN=0 ;; N) NICE=$OPTARG ;;
+	D) ONLY=loopd-debug,loopd-echo LOOPD=loopd-debug RAW=loopd-echo TARGET=1.05 ;;
 	p) NEXT_PORT=$OPTARG ;; h) usage ;; *) usage 2 ;;
 	esac
 done
@@ -75,6 +80,7 @@ NAMES=() CMDS=()
 for name in ${ONLY//,/ }; do
 	case $name in
 	loopd-echo) cmd="$(printf '%q' "$here/loopd-echo.sh")" ;;
+	loopd-debug) cmd="env LOOPD_DEBUG=1 $(printf '%q' "$here/loopd-echo.sh")" ;;
 	loopd-hb20) cmd="env LOOPD_ECHO_HANG_TIMEOUT=100ms $(printf '%q' "$here/loopd-echo.sh")" ;;
 	libevent-raw) cmd="$(printf '%q' "$BENCH_BUILD/echo-raw")" ;;
 	asyncio | uvloop)
@@ -83,7 +89,7 @@ for name in ${ONLY//,/ }; do
 			continue
 		fi
 		cmd="$(printf '%q %q' "$PY" "$here/echo_server.py") $name" ;;
-	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop, loopd-hb20)" ;;
+	*) die "-k: unknown server '$name' (loopd-echo, libevent-raw, asyncio, uvloop, loopd-hb20, loopd-debug)" ;;
 	esac
 	NAMES+=("$name") CMDS+=("$cmd")
 done
@@ -194,7 +200,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 
 table() {
-	echo "# loopd echo vs raw libevent: medians of $REPS interleaved runs, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "# $LOOPD vs $RAW: medians of $REPS interleaved runs, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	bench_host
 	echo "# load: $SIZE-byte messages, depth 1, $SECS s per run; pinning: $PINNING; niceness $("${renice[@]}" nice)"
 	echo "# command: bench/run-echo.sh -r $REPS -d $SECS -c \"$CONNS\" -s $SIZE -k $(IFS=,; echo "${NAMES[*]}")${NICE:+ -N $NICE}$([ "$PIN" = 1 ] || echo " -n")"

@@ -7,6 +7,13 @@
  * task's list so that the task's end can release whatever is left.  Firing
  * a handle allocates nothing and copies nothing.
  *
+ * Deferred calls (loopd_call_soon) are not handles: each task keeps a ring
+ * of (callback, argument) pairs and one event that runs them.  The ring
+ * grows by doubling and never shrinks, so that a call allocates nothing
+ * once the ring has reached its working size.  The event is a zero
+ * timeout: the calls made while the ring runs wait for the next turn of
+ * the loop, after it has polled, so a chain of calls cannot starve I/O.
+ *
  * A plugin never holds a pointer to a handle.  The loopd_timer * and
  * loopd_watch * it gets are ids: a slot of the process's handle table and
  * the slot's generation, which grows each time the slot is released.  Every
@@ -45,6 +52,7 @@ enum handle_kind {
 #define HANDLE_DEAD	0x02	/* cancelled inside its callback */
 #define HANDLE_CLOSE	0x04	/* the watch owns its fd */
 #define HANDLE_ARMED	0x08	/* ev has been assigned */
+#define HANDLE_PERSIST	0x10	/* a timer armed with EV_PERSIST */
 
 struct handle {
 	TAILQ_ENTRY(handle)	 link;
@@ -60,7 +68,11 @@ struct handle {
 		loopd_watch_cb	 watch;
 	} cb;
 	void			*arg;
+	void			*site;		/* its creator, debug mode */
 	struct event		*ev;		/* points at the tail */
+	/* Kept while the handle waits for reuse (table.spare). */
+	size_t			 slot;		/* its slot in the table */
+	uintptr_t		 gen;		/* its next id's generation */
 };
 
 /* ---- the handle table ---------------------------------------------------- */
@@ -80,12 +92,32 @@ struct slot {
 	size_t		 next;		/* the next free slot, or SLOT_NONE */
 };
 
+/*
+ * Released handles are kept for reuse, up to HANDLE_SPARE_MAX, so that a
+ * one-shot timer costs no allocation once the loop has warmed up.  Not
+ * under AddressSanitizer, which must see each handle's use after free.
+ * A spare handle keeps its slot: its generation was bumped when it was
+ * released, so its old ids name nothing, and its next id takes the next
+ * generation of the same slot.  Releasing and reusing it then write only
+ * the handle, never the table, whose lines are cold in a busy loop.  A
+ * handle given back to the system frees its slot (oldest first) with its
+ * generation, so an id still only comes back after 2^32 reuses of its
+ * slot.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define HANDLE_SPARE_MAX	0
+#else
+#define HANDLE_SPARE_MAX	1024
+#endif
+
 static struct {
 	struct slot	*slots;
 	size_t		 n;		/* slots ever used */
 	size_t		 cap;
 	size_t		 free_head;	/* released slots, oldest first */
 	size_t		 free_tail;
+	struct handle	*spare;		/* linked by link.tqe_next */
+	size_t		 nspare;
 } table = { .free_head = SLOT_NONE, .free_tail = SLOT_NONE };
 
 static uintptr_t
@@ -122,28 +154,36 @@ table_add(struct handle *h)
 	}
 	table.slots[i].h = h;
 	table.slots[i].next = SLOT_NONE;
-	h->id = id_make(i, table.slots[i].gen);
+	h->slot = i;
+	h->gen = table.slots[i].gen;
+	h->id = id_make(i, h->gen);
 	return 0;
 }
 
-/* Retire h's id: from now on it names nothing.  Allocates nothing. */
+/* Retire h's id: from now on it names nothing.  Touches only h. */
 static void
 table_remove(struct handle *h)
 {
-	size_t i;
-
 	if (h->id == 0)
 		return;
-	i = (h->id & ID_GEN_MASK) >> 1;
+	h->gen = (h->gen + 1) & ID_GEN_MASK;
+	h->id = 0;
+}
+
+/* h's memory goes back to the system: its slot is free for another. */
+static void
+table_unbind(struct handle *h)
+{
+	size_t i = h->slot;
+
 	table.slots[i].h = NULL;
-	table.slots[i].gen = (table.slots[i].gen + 1) & ID_GEN_MASK;
+	table.slots[i].gen = h->gen;
 	table.slots[i].next = SLOT_NONE;
 	if (table.free_tail == SLOT_NONE)
 		table.free_head = i;
 	else
 		table.slots[table.free_tail].next = i;
 	table.free_tail = i;
-	h->id = 0;
 }
 
 /*
@@ -162,9 +202,9 @@ handle_lookup(uintptr_t id, enum handle_kind kind, struct handle **hp)
 	*hp = NULL;
 	if ((id & 1) == 0 || i >= table.n)
 		return -LOOPD_EINVAL;
-	if (table.slots[i].gen != id >> ID_HALF || table.slots[i].h == NULL)
+	/* A free slot, or its handle released (spare, or another id). */
+	if ((h = table.slots[i].h) == NULL || h->id != id)
 		return -LOOPD_ESTATE;
-	h = table.slots[i].h;
 	if (h->kind != kind)
 		return -LOOPD_EINVAL;
 	/* Code outside every task (raw libevent callbacks) may use it. */
@@ -189,10 +229,22 @@ handle_new(struct loopd_task *t, enum handle_kind kind, void *arg)
 {
 	struct handle *h;
 
-	h = calloc(1, sizeof *h + event_get_struct_event_size());
-	if (h == NULL)
+	size_t slot;
+	uintptr_t gen;
+
+	if ((h = table.spare) != NULL) {
+		table.spare = h->link.tqe_next;
+		table.nspare--;
+		slot = h->slot;
+		gen = h->gen;
+		memset(h, 0, sizeof *h);	/* event_assign sets the event */
+		h->slot = slot;
+		h->gen = gen;
+		h->id = id_make(slot, gen);
+	} else if ((h = calloc(1, sizeof *h +
+	    event_get_struct_event_size())) == NULL)
 		return NULL;
-	if (kind != HANDLE_SOON && table_add(h) < 0) {
+	else if (table_add(h) < 0) {
 		free(h);
 		return NULL;
 	}
@@ -214,6 +266,15 @@ handle_free(struct handle *h)
 	TAILQ_REMOVE(&h->task->handles, h, link);
 	if (h->flags & HANDLE_CLOSE)
 		close(h->fd);
+#if HANDLE_SPARE_MAX > 0
+	if (table.nspare < HANDLE_SPARE_MAX) {
+		h->link.tqe_next = table.spare;
+		table.spare = h;
+		table.nspare++;
+		return;
+	}
+#endif
+	table_unbind(h);
 	free(h);
 }
 
@@ -230,14 +291,38 @@ handle_cancel(struct handle *h)
 		handle_free(h);
 }
 
+struct soon_call {
+	loopd_timer_cb		 cb;
+	void			*arg;
+};
+
 void
 api_disarm_handles(struct loopd_task *t)
 {
 	struct handle *h;
 
+	if (t->soon_ev != NULL)
+		event_del(t->soon_ev);
 	TAILQ_FOREACH(h, &t->handles, link)
 		if (h->flags & HANDLE_ARMED)
 			event_del(h->ev);
+}
+
+size_t
+api_open_sites(struct loopd_task *t, struct task_site *v, size_t max)
+{
+	static const char *const kinds[] = { "timer", "watch" };
+	struct handle *h;
+	size_t n = 0;
+
+	TAILQ_FOREACH(h, &t->handles, link) {
+		if (h->kind == HANDLE_SOON || (h->flags & HANDLE_DEAD))
+			continue;
+		if (n < max)
+			v[n] = (struct task_site){ kinds[h->kind], h->site };
+		n++;
+	}
+	return n;
 }
 
 void
@@ -247,6 +332,12 @@ api_release_handles(struct loopd_task *t)
 
 	while ((h = TAILQ_FIRST(&t->handles)) != NULL)
 		handle_free(h);
+	if (t->soon_ev != NULL)
+		event_free(t->soon_ev);
+	free(t->soon);
+	t->soon_ev = NULL;
+	t->soon = NULL;
+	t->soon_head = t->soon_n = t->soon_cap = 0;
 }
 
 /* ---- the task ---------------------------------------------------------- */
@@ -460,26 +551,32 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct handle *h = arg;
 	struct loopd_task *t = h->task;
-	int first_of_periodic = h->kind == HANDLE_TIMER &&
-	    h->every.tv_sec + h->every.tv_usec > 0 &&
-	    !(event_get_events(h->ev) & EV_PERSIST);
 
 	if (t->ending)
 		return;		/* the reaper releases it */
-	if (first_of_periodic) {
+	if (!(h->flags & HANDLE_PERSIST) &&
+	    h->every.tv_sec + h->every.tv_usec > 0) {
 		/* After the first delay, the period: libevent keeps a
 		 * persistent timer on schedule without drift. */
 		event_assign(h->ev, t->host->base, -1, EV_PERSIST, timer_fire, h);
 		event_add(h->ev, &h->every);
+		h->flags |= HANDLE_PERSIST;
 	}
 	h->flags |= HANDLE_FIRING;
-	task_enter(t);
+	task_enter(t, (task_fn)h->cb.timer);
 	h->cb.timer(t, h->arg);
 	task_leave(t);
 	h->flags &= ~HANDLE_FIRING;
-	/* A one-shot is done unless its callback re-armed it. */
-	if ((h->flags & HANDLE_DEAD) || !event_pending(h->ev, EV_TIMEOUT, NULL))
+	/*
+	 * Not pending: its cancel deleted it, or a one-shot fired and its
+	 * callback did not re-arm it (loopd_timer_set).  A persistent one is
+	 * pending without asking libevent.
+	 */
+	if ((h->flags & HANDLE_DEAD) || (!(h->flags & HANDLE_PERSIST) &&
+	    !event_pending(h->ev, EV_TIMEOUT, NULL))) {
+		h->flags &= ~HANDLE_ARMED;
 		handle_free(h);
+	}
 }
 
 static struct timeval
@@ -502,8 +599,11 @@ timer_arm(struct handle *h, uint64_t delay_ms, uint64_t every_ms)
 	if (h->flags & HANDLE_ARMED)
 		event_del(h->ev);
 	h->every = ms_to_tv(every_ms);
-	if (every_ms > 0 && every_ms == delay_ms)
+	h->flags &= ~HANDLE_PERSIST;
+	if (every_ms > 0 && every_ms == delay_ms) {
 		flags = EV_PERSIST;
+		h->flags |= HANDLE_PERSIST;
+	}
 	event_assign(h->ev, h->task->host->base, -1, flags, timer_fire, h);
 	h->flags |= HANDLE_ARMED;
 	return event_add(h->ev, &delay) < 0 ? -LOOPD_ESYS : 0;
@@ -520,6 +620,8 @@ loopd_timer_start(loopd_task *t, uint64_t delay_ms, uint64_t every_ms,
 	if ((h = handle_new(t, HANDLE_TIMER, arg)) == NULL)
 		return NULL;
 	h->cb.timer = cb;
+	if (t->host->debug)
+		h->site = __builtin_return_address(0);
 	if (timer_arm(h, delay_ms, every_ms) < 0) {
 		handle_free(h);
 		return NULL;
@@ -549,6 +651,48 @@ loopd_timer_cancel(loopd_timer *timer)
 		handle_cancel(h);
 }
 
+static const struct timeval soon_now = { 0, 0 };
+
+/* The calls in the ring when the turn began; later ones wait for the
+ * next turn. */
+static void
+soon_run(evutil_socket_t fd, short what, void *arg)
+{
+	struct loopd_task *t = arg;
+	struct soon_call c;
+	size_t n = t->soon_n;
+
+	while (n-- > 0 && !t->ending) {
+		c = t->soon[t->soon_head];
+		t->soon_head = (t->soon_head + 1) & (t->soon_cap - 1);
+		t->soon_n--;
+		task_enter(t, (task_fn)c.cb);
+		c.cb(t, c.arg);
+		task_leave(t);
+	}
+}
+
+/* Twice the room, the calls kept in order; -1 when memory ran out. */
+static int
+soon_grow(struct loopd_task *t)
+{
+	size_t cap = t->soon_cap ? t->soon_cap * 2 : 16, i;
+	struct soon_call *v;
+
+	if (t->soon_ev == NULL && (t->soon_ev = event_new(t->host->base, -1,
+	    0, soon_run, t)) == NULL)
+		return -1;
+	if ((v = reallocarray(NULL, cap, sizeof *v)) == NULL)
+		return -1;
+	for (i = 0; i < t->soon_n; i++)
+		v[i] = t->soon[(t->soon_head + i) & (t->soon_cap - 1)];
+	free(t->soon);
+	t->soon = v;
+	t->soon_cap = cap;
+	t->soon_head = 0;
+	return 0;
+}
+
 int
 loopd_listen_fd(loopd_task *t, const char *name)
 {
@@ -567,19 +711,16 @@ loopd_listen_fd(loopd_task *t, const char *name)
 int
 loopd_call_soon(loopd_task *t, loopd_timer_cb cb, void *arg)
 {
-	static const struct timeval now = { 0, 0 };
-	struct handle *h;
-
 	if (cb == NULL)
 		return -LOOPD_EINVAL;
 	if (!task_usable(t))
 		return -LOOPD_ESTATE;
-	if ((h = handle_new(t, HANDLE_SOON, arg)) == NULL)
+	if (t->soon_n == t->soon_cap && soon_grow(t) < 0)
 		return -LOOPD_ENOMEM;
-	h->cb.timer = cb;
-	event_assign(h->ev, t->host->base, -1, 0, timer_fire, h);
-	h->flags |= HANDLE_ARMED;
-	event_add(h->ev, &now);
+	t->soon[(t->soon_head + t->soon_n++) & (t->soon_cap - 1)] =
+	    (struct soon_call){ cb, arg };
+	if (t->soon_n == 1 || !event_pending(t->soon_ev, EV_TIMEOUT, NULL))
+		event_add(t->soon_ev, &soon_now);
 	return 0;
 }
 
@@ -596,7 +737,7 @@ watch_fire(evutil_socket_t fd, short what, void *arg)
 	if (t->ending)
 		return;		/* the reaper releases it */
 	h->flags |= HANDLE_FIRING;
-	task_enter(t);
+	task_enter(t, (task_fn)h->cb.watch);
 	h->cb.watch(t, fd, ready, h->arg);
 	task_leave(t);
 	h->flags &= ~HANDLE_FIRING;
@@ -634,6 +775,8 @@ loopd_watch_fd(loopd_task *t, int fd, int events, loopd_watch_cb cb,
 		return NULL;
 	h->cb.watch = cb;
 	h->fd = fd;
+	if (t->host->debug)
+		h->site = __builtin_return_address(0);
 	if (watch_arm(h, watched) < 0) {
 		handle_free(h);
 		return NULL;

@@ -68,6 +68,7 @@ static const char *const metrics_keys[] = { "listen" };
 static const char *const loop_keys[] = {
 	"name", "backend", "restart", "start_timeout", "hang_timeout",
 	"hang_action", "limits", "executor", "tasks", "sandbox",
+	"debug", "slow_callback", "precise_timer", "cpu",
 };
 static const char *const task_keys[] = {
 	"name", "plugin", "restart", "config",
@@ -127,6 +128,8 @@ static const struct misplaced task_misplaced[] = {
 	{ "hang_timeout", PER_LOOP }, { "hang_action", PER_LOOP },
 	{ "limits", PER_LOOP }, { "backend", PER_LOOP },
 	{ "sandbox", PER_LOOP },
+	{ "debug", PER_LOOP }, { "slow_callback", PER_LOOP },
+	{ "precise_timer", PER_LOOP }, { "cpu", PER_LOOP },
 	{ "on_exhausted", "it is set at the top level" },
 	{ NULL, NULL },
 };
@@ -1031,6 +1034,8 @@ loop_defaults(struct loop_conf *lc)
 	lc->hang_timeout_ms = CONF_DEFAULT_HANG_TIMEOUT_MS;
 	lc->hang_action = CONF_HANG_RESTART;
 	memset(&lc->limits, 0, sizeof lc->limits);
+	lc->slow_callback_ms = CONF_DEFAULT_SLOW_CALLBACK_MS;
+	lc->cpu = -1;
 	memset(&lc->sandbox, 0, sizeof lc->sandbox);
 }
 
@@ -1222,6 +1227,33 @@ check_executor(struct parse *p, const struct conf_node *node,
 		ec->queue = (unsigned)n;
 }
 
+/* A loop's debug mode, slow_callback, precise_timer and cpu. */
+static void
+check_runtime(struct parse *p, const struct conf_node *node,
+    const struct scope *sc, struct loop_conf *lc)
+{
+	const struct conf_node *v;
+	long long n;
+	int b;
+
+	lc->slow_mark = node->mark;
+	if ((v = tree_map_get(node, "debug")) != NULL && (b = choose(p, v,
+	    sc->pfx, "debug", bool_names, NELEM(bool_names))) != -1)
+		lc->debug = b;
+	if ((v = tree_map_get(node, "slow_callback")) != NULL) {
+		lc->slow_mark = v->mark;
+		take_duration(p, v, sc->pfx, "slow_callback",
+		    CONF_MAX_TIMEOUT_MS, &lc->slow_callback_ms);
+	}
+	if ((v = tree_map_get(node, "precise_timer")) != NULL &&
+	    (b = choose(p, v, sc->pfx, "precise_timer", bool_names,
+	    NELEM(bool_names))) != -1)
+		lc->precise_timer = b;
+	if ((v = tree_map_get(node, "cpu")) != NULL &&
+	    (n = want_count(p, v, sc->pfx, "cpu", 0, CONF_MAX_CPU)) != -1)
+		lc->cpu = (int)n;
+}
+
 static void
 check_loop(struct parse *p, struct conf_node *node, size_t i,
     const struct conf *conf, struct loop_conf *lc)
@@ -1253,6 +1285,7 @@ check_loop(struct parse *p, struct conf_node *node, size_t i,
 	    NELEM(backend_names))) != -1)
 		lc->backend = (enum conf_backend)b;
 	check_supervision(p, node, &sc, lc);
+	check_runtime(p, node, &sc, lc);
 	if ((v = tree_map_get(node, "executor")) != NULL)
 		check_executor(p, v, &sc, &lc->executor);
 	if ((v = tree_map_get(node, "tasks")) == NULL)
@@ -1636,6 +1669,7 @@ config_compact(struct conf *conf)
 		lc->mark.file = compact_file(c, conf, l->mark.file);
 		lc->executor.mark.file = compact_file(c, conf,
 		    l->executor.mark.file);
+		lc->slow_mark.file = compact_file(c, conf, l->slow_mark.file);
 		if ((lc->name = arena_strdup(a, l->name)) == NULL ||
 		    (lc->tasks = arena_alloc(a, l->ntasks *
 		    sizeof *lc->tasks)) == NULL)

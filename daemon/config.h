@@ -110,6 +110,11 @@ struct loop_conf {
 	uint64_t		 hang_timeout_ms;
 	enum conf_hang_action	 hang_action;
 	struct limits_conf	 limits;
+	int			 debug;		/* `debug: true` */
+	uint64_t		 slow_callback_ms;
+	struct conf_mark	 slow_mark;	/* of slow_callback, or the loop */
+	int			 precise_timer;	/* EVENT_BASE_FLAG_PRECISE_TIMER */
+	int			 cpu;		/* pinned to this CPU, or -1 */
 	struct sandbox_conf	 sandbox;
 };
 
@@ -203,6 +208,11 @@ struct conf_errors {
 #define CONF_DEFAULT_EXEC_QUEUE	1024
 #define CONF_MAX_EXEC_WORKERS	1024
 #define CONF_MAX_EXEC_QUEUE	1000000
+/* Debug mode: a callback running longer than this is reported. */
+#define CONF_DEFAULT_SLOW_CALLBACK_MS	100
+/* Below this, --check-config warns: a log record per turn of a busy loop. */
+#define CONF_SLOW_CALLBACK_WARN_MS	10
+#define CONF_MAX_CPU		1023	/* CPU_SETSIZE - 1 */
 /* Longer durations are taken for mistakes. */
 #define CONF_MAX_DURATION_MS	(7ULL * 24 * 60 * 60 * 1000)
 

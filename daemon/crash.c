@@ -42,7 +42,7 @@ static char			 crash_stack[64 * 1024];
 static struct crash_page	*crash_shared;
 
 /* Where the signal hit, from the context the kernel saved, or NULL. */
-static void *
+void *
 crash_pc(const void *context)
 {
 	const ucontext_t *uc = context;

@@ -45,6 +45,10 @@ struct crash_page {
  * worker writes the stuck thread's stack and carries on. */
 #define CRASH_DUMP_SIGNAL	(SIGRTMIN + 1)
 
+/* The instruction a signal hit, from a SA_SIGINFO handler's context
+ * argument; NULL where the architecture is not known. */
+void	*crash_pc(const void *context);
+
 /* Supervisor: a new memory file (O_CLOEXEC) and its page mapped into
  * *page, or -1 (errno).  Release with crash_close(). */
 int	 crash_open(struct crash_page **page);

@@ -45,6 +45,7 @@ struct job {
 	int			 delivered;	/* loop */
 	int			 timed;		/* timer armed, loop */
 	struct event		*timer;		/* points at the tail */
+	void			*site;		/* its creator, debug mode */
 };
 
 TAILQ_HEAD(job_queue, job);
@@ -260,7 +261,7 @@ job_deliver(struct job *j, int status)
 		ex->st.rejected++;
 		break;
 	}
-	task_enter(t);
+	task_enter(t, (task_fn)j->done);
 	j->done(t, j->arg, status);
 	task_leave(t);
 }
@@ -487,7 +488,8 @@ loopd_run_in_executor(loopd_task *t, loopd_work_cb work, loopd_done_cb done,
 	if ((j = job_alloc(ex)) == NULL)
 		return -LOOPD_ENOMEM;
 	*j = (struct job){ .ex = ex, .task = t, .work = work, .done = done,
-	    .arg = arg, .timer = (struct event *)(void *)(j + 1) };
+	    .arg = arg, .timer = (struct event *)(void *)(j + 1),
+	    .site = t->host->debug ? __builtin_return_address(0) : NULL };
 	pthread_mutex_lock(&ex->mu);
 	if (ex->depth >= ex->conf->queue) {
 		j->state = JOB_REJECTED;
@@ -518,4 +520,23 @@ loopd_run_in_executor(loopd_task *t, loopd_work_cb work, loopd_done_cb done,
 			j->timed = 1;
 	}
 	return rc;
+}
+
+size_t
+executor_open_sites(struct executor *ex, struct loopd_task *t,
+    struct task_site *v, size_t max)
+{
+	struct job *j;
+	size_t n = 0;
+
+	if (ex == NULL)
+		return 0;
+	TAILQ_FOREACH(j, &t->jobs, tlink) {
+		if (j->delivered)
+			continue;
+		if (n < max)
+			v[n] = (struct task_site){ "job", j->site };
+		n++;
+	}
+	return n;
 }

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "task.h"
 
 struct executor;
 struct post_queue;
@@ -70,6 +71,10 @@ void		 executor_join(struct executor *ex);
 void		 executor_free(struct executor *ex);
 /* Deliver what the pool has finished, as the eventfd would (tests). */
 void		 executor_run_completions(struct executor *ex);
+/* The creation sites of t's jobs without a done, at most max of them in
+ * v; returns how many there are (task.h). */
+size_t		 executor_open_sites(struct executor *ex, struct loopd_task *t,
+		    struct task_site *v, size_t max);
 void		 executor_get_stats(struct executor *ex,
 		    struct executor_stats *s);
 

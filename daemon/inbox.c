@@ -18,7 +18,8 @@
 
 /* Events only the supervisor may emit; a worker may send only these. */
 static const char *const worker_events[] = {
-	"libevent", "loop_start", "log_rate_limited",
+	"libevent", "loop_start", "log_rate_limited", "loop_stats",
+	"loop_lag", "slow_callback", "resource_leak",
 };
 /* Fields a worker may not set: the supervisor stamps or owns them. */
 static const char *const stamped_keys[] = {
@@ -155,6 +156,8 @@ inbox_state(struct msg_in *in, size_t ntasks, struct inbox_state *st)
 	st->version = msg_get_str(in, NULL);
 	st->type = msg_get_str(in, NULL);
 	st->msg = msg_get_str(in, NULL);
+	if (in->bad == NULL && in->p < in->end)
+		st->callback = msg_get_str(in, NULL);
 	if (msg_done(in) < 0)
 		return in->bad;
 	st->task = (size_t)i;

@@ -47,13 +47,15 @@ const char	*inbox_log_fields(struct msg_in *in, int64_t nfields,
 		    json_t *r);
 
 /* MSG_STATE: a task's new state, with the plugin's version and, when it
- * failed, the error's type and message ("" when not said). */
+ * failed, the error's type and message ("" when not said) and, optionally,
+ * the plugin function it failed in. */
 struct inbox_state {
 	size_t		 task;		/* below ntasks */
 	int		 state;		/* enum task_state, past STARTING */
 	const char	*version;
 	const char	*type;
 	const char	*msg;
+	const char	*callback;	/* or NULL: not said */
 };
 
 const char	*inbox_state(struct msg_in *in, size_t ntasks,

@@ -276,6 +276,31 @@ warn_executors(const struct conf *conf)
 	}
 }
 
+/*
+ * Debug mode with a very low slow_callback logs a record for nearly every
+ * busy turn of the loop: allowed, but said.  LOOPD_DEBUG=1 counts.
+ */
+static void
+warn_slow_callback(const struct conf *conf)
+{
+	const struct loop_conf *lc;
+	const char *env = getenv("LOOPD_DEBUG");
+	size_t i;
+
+	for (i = 0; i < conf->nloops; i++) {
+		lc = &conf->loops[i];
+		if (!(lc->debug || (env != NULL && strcmp(env, "1") == 0)) ||
+		    lc->slow_callback_ms >= CONF_SLOW_CALLBACK_WARN_MS)
+			continue;
+		log_plain("%s:%d:%d: warning: loop '%s': slow_callback %llums "
+		    "with debug mode on: below %dms nearly every busy turn of "
+		    "the loop is logged as slow, which floods the log",
+		    lc->slow_mark.file, lc->slow_mark.line, lc->slow_mark.col,
+		    lc->name, (unsigned long long)lc->slow_callback_ms,
+		    CONF_SLOW_CALLBACK_WARN_MS);
+	}
+}
+
 /* `user:` names a user (and `group:` a group) of this system; 78 if not. */
 static void
 check_user(const struct conf *conf)
@@ -455,6 +480,7 @@ main(int argc, char **argv)
 			return EXIT_CONFIG;
 		}
 		warn_executors(conf);
+		warn_slow_callback(conf);
 		if (o.verbose)
 			list_sandboxes(conf);
 		printf("%s: configuration is valid\n", conf->path);

@@ -297,6 +297,10 @@ msg_send_loop(const struct conf *conf, const struct loop_conf *loop,
 	msg_put_int(&m, loop->sandbox.no_new_privs);
 	msg_put_int(&m, creds != NULL && creds->set ? (int64_t)creds->uid : -1);
 	msg_put_int(&m, creds != NULL && creds->set ? (int64_t)creds->gid : -1);
+	msg_put_int(&m, loop->debug);
+	msg_put_int(&m, (int64_t)loop->slow_callback_ms);
+	msg_put_int(&m, loop->precise_timer);
+	msg_put_int(&m, loop->cpu);
 	msg_put_int(&m, (int64_t)ntasks);
 	rc = m.nomem ? -1 : send(ctx, &m);
 	for (i = 0; rc == 0 && i < ntasks; i++) {
@@ -472,6 +476,7 @@ conf_add_loop(struct conf *conf, struct msg_in *in, struct creds *creds)
 	int64_t level = 0, format = 0, backend = 0, ntasks = 0;
 	int64_t start = 0, hang = 0, action = 0, rate = 0, rate_ms = 0;
 	int64_t workers = 0, kind = 0, queue = 1;
+	int64_t debug = 0, slow = 1, precise = 0, cpu = -1;
 	int64_t profile = 0, nnp = 0, uid = -1, gid = -1;
 
 	if (conf->nloops != 0)
@@ -514,6 +519,10 @@ conf_add_loop(struct conf *conf, struct msg_in *in, struct creds *creds)
 	msg_get_range(in, -1, (int64_t)UINT32_MAX - 1, &gid);
 	if ((uid < 0) != (gid < 0))
 		msg_fail(in, "a uid without a gid");
+	msg_get_range(in, 0, 1, &debug);
+	msg_get_range(in, 1, CONF_MAX_TIMEOUT_MS, &slow);
+	msg_get_range(in, 0, 1, &precise);
+	msg_get_range(in, -1, CONF_MAX_CPU, &cpu);
 	msg_get_range(in, 1, INT32_MAX, &ntasks);
 	if (msg_done(in) < 0)
 		return -1;
@@ -528,6 +537,10 @@ conf_add_loop(struct conf *conf, struct msg_in *in, struct creds *creds)
 	loop->executor.workers = (unsigned)workers;
 	loop->executor.kind = (enum conf_exec_kind)kind;
 	loop->executor.queue = (unsigned)queue;
+	loop->debug = (int)debug;
+	loop->slow_callback_ms = (uint64_t)slow;
+	loop->precise_timer = (int)precise;
+	loop->cpu = (int)cpu;
 	loop->sandbox.profile = (enum conf_sandbox_profile)profile;
 	loop->sandbox.no_new_privs = (int)nnp;
 	creds->set = uid >= 0;

@@ -12,8 +12,9 @@
  * Supervisor to worker, in this order at start-up:
  *   MSG_LOOP    the log settings (level, format, rate) and the loop's
  *               own (backend, restart, timeouts, hang action, limits,
- *               sandbox), the uid and gid to run as (creds.h), and how
- *               many tasks follow
+ *               sandbox), the uid and gid to run as (creds.h), its
+ *               debug settings (debug, slow_callback_ms, precise_timer,
+ *               cpu), and how many tasks follow
  *   MSG_TASK    one task: names, plugin path, the file it came from
  *               (the main file or a fragment), its resolved restart,
  *               its `config:` tree
@@ -29,7 +30,8 @@
  *               passed with the frame (ipc_send_fd()); before MSG_START
  *
  * Worker to supervisor:
- *   MSG_STATE   a task's new state (and its error, when failed)
+ *   MSG_STATE   a task's new state (and its error, when failed; then
+ *               optionally the name of the plugin function it failed in)
  *   MSG_LOG     a log record: level, ts, msg, task index, extra fields
  *   MSG_DROPPED how many log records the worker dropped since it last said
  *   MSG_RECONFIGURED  the answer to each MSG_RECONFIGURE, in order: task N
@@ -52,7 +54,7 @@
 #include "log.h"
 
 /* Bumped when a message changes; a worker of another version refuses. */
-#define MSG_PROTOCOL	"loopd-msg/4 " LOOPD_VERSION
+#define MSG_PROTOCOL	"loopd-msg/5 " LOOPD_VERSION
 
 /* Numbered for good: a test plugin speaks them to the supervisor raw. */
 enum msg_type {

@@ -190,7 +190,7 @@ post_queue_run(struct post_queue *q)
 			q->dropped++;
 			continue;
 		}
-		task_enter(c->task);
+		task_enter(c->task, (task_fn)c->cb);
 		c->cb(c->task, c->arg);
 		task_leave(c->task);
 	}

@@ -86,8 +86,9 @@ struct sv_task {
 	struct restart_state	*rs;		/* from its first restart on */
 	struct event		*timer;		/* while waiting */
 	unsigned char		 held;		/* SV_HELD_*: the operator's */
-	uint64_t		 up_ms;		/* running since, for status */
+	uint64_t		 up_ms;		/* running since, or 0 */
 	json_t			*errors;	/* its errors: type -> count */
+	char			 version[64];	/* its plugin's, as said */
 };
 
 /* The supervisor's view of one loop and its worker. */
@@ -250,8 +251,10 @@ sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 
 	if (t->phase == SV_LIVE && t->state == TASK_STARTING)
 		sv->nstarting--;
-	if (p == SV_LIVE && s == TASK_STARTING)
+	if (p == SV_LIVE && s == TASK_STARTING) {
 		sv->nstarting++;
+		t->up_ms = 0;	/* its uptime counts from its running */
+	}
 	if (t->phase == SV_LIVE && t->state < TASK_DONE)
 		l->nlive--;
 	if (p == SV_LIVE && s < TASK_DONE)
@@ -574,13 +577,27 @@ sv_log(struct sv_loop *l, struct msg_in *in)
 	return why;
 }
 
+/* What a task_error says of task i besides the error: its plugin's
+ * version, how long it ran, how often it was restarted. */
+static void
+sv_add_context(json_t *r, struct sv_loop *l, size_t i)
+{
+	struct sv_task *t = l->tasks[i];
+
+	if (t->version[0] != '\0')
+		log_add(r, "plugin_version", t->version);
+	log_add_int(r, "uptime_ms", t->up_ms ? (long long)(now_ms() -
+	    t->up_ms) : 0);
+	log_add_int(r, "restarts", t->rs != NULL ? (long long)t->rs->total : 0);
+}
+
 /* MSG_STATE: a task's new state; logged once, here. */
 static const char *
 sv_state(struct sv_loop *l, struct msg_in *in)
 {
 	const struct task_conf *tc;
 	struct inbox_state st;
-	const char *why, *ver, *type, *m, *limit = NULL;
+	const char *why, *ver, *type, *m, *cb, *limit = NULL;
 	size_t i;
 	int s;
 	json_t *r;
@@ -592,6 +609,7 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	ver = st.version;
 	type = st.type;
 	m = st.msg;
+	cb = st.callback;
 	if (l->tasks[i]->phase != SV_LIVE ||
 	    !inbox_state_follows(l->tasks[i]->state, s))
 		return "a task state that does not follow the last one";
@@ -602,6 +620,8 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	if (s == TASK_RUNNING)
 		listeners_settle(l->sv->listeners, l->loop->name,
 		    l->tasks[i]->tc->name, l->tasks[i]->started);
+	snprintf(l->tasks[i]->version, sizeof l->tasks[i]->version, "%s",
+	    ver);
 	if (s == TASK_FAILED) {
 		r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed: %s",
 		    tc->name, *m ? m : "(no message)");
@@ -610,6 +630,8 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 		log_add(r, "event", "task_error");
 		log_add(r, "limit", (limit = sv_limit_hit(l, 0, 1)));
 		log_add_error(r, *type ? type : "error", m);
+		sv_add_context(r, l, (size_t)i);
+		log_add(r, "callback", cb);
 		sv_count_error(l, (int)i, *type ? type : "error");
 	} else {
 		r = sv_record(l, s == TASK_DONE || s == TASK_RUNNING ?
@@ -933,6 +955,25 @@ sv_blame_words(struct sv_loop *l, const char *what,
 	    "be the one (suspects)", l->loop->name, what, b->plugin, names);
 }
 
+/* The innermost function of bt in tc's plugin, or NULL. */
+static const char *
+sv_plugin_frame(const json_t *bt, const struct task_conf *tc)
+{
+	const char *file, *fn;
+	size_t i;
+
+	for (i = 0; i < json_array_size(bt); i++) {
+		file = json_string_value(json_object_get(json_array_get(bt, i),
+		    "file"));
+		fn = json_string_value(json_object_get(json_array_get(bt, i),
+		    "function"));
+		if (file != NULL && fn != NULL &&
+		    strcmp(file, tc->plugin_path) == 0)
+			return fn;
+	}
+	return NULL;
+}
+
 /* The system call the worker's sandbox refused, when that killed it:
  * its name, new, or NULL. */
 static char *
@@ -994,8 +1035,12 @@ sv_report_death(struct sv_loop *l, int status)
 	r = sv_record(l, LOOPD_LOG_ERROR, "%s", msg);
 	log_add(r, "event", "task_error");
 	log_add(r, "limit", limit);
-	if (tc != NULL)
+	if (tc != NULL) {
 		sv_add_task(r, tc);
+		if (sv_slot_of(l, tc) >= 0)
+			sv_add_context(r, l, (size_t)sv_slot_of(l, tc));
+		log_add(r, "callback", sv_plugin_frame(bt, tc));
+	}
 	if (blame.suspects != NULL) {
 		log_add(r, "plugin", blame.plugin);
 		if (r != NULL)

@@ -14,6 +14,7 @@
  * function and line are those of the byte before it: the call.
  */
 #include <errno.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -268,8 +269,10 @@ sym_describe(json_t *o, struct sym_file *f, const struct sym_line *sl,
 		addr--;
 	name = dwfl_module_addrinfo(f->mod, addr, &off, &sym, NULL, NULL,
 	    NULL);
-	if (name != NULL && *name != '\0')
+	if (name != NULL && *name != '\0') {
 		json_object_set_new(o, "function", log_string(name));
+		sym_add_hex(o, "symbol_offset", off + (is_return ? 1 : 0));
+	}
 	if ((line = dwfl_module_getsrc(f->mod, addr)) == NULL ||
 	    (src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL)) ==
 	    NULL)
@@ -317,6 +320,39 @@ symbolize_frames(const json_t *raw)
 			continue;
 		if ((o = sym_frame(&files, line, i > 0)) == NULL ||
 		    json_array_append_new(out, o) < 0) {
+			json_decref(out);
+			out = NULL;
+			break;
+		}
+	}
+	sym_files_free(&files);
+	return out;
+}
+
+json_t *
+symbolize_addrs(void *const *addrs, size_t n, size_t first_return)
+{
+	struct sym_files files;
+	char line[PATH_MAX + 64];
+	json_t *out, *o;
+	Dl_info di;
+	size_t i;
+
+	if (n > SYMBOLIZE_FRAMES_MAX)
+		n = SYMBOLIZE_FRAMES_MAX;
+	if (n == 0 || (out = json_array()) == NULL)
+		return NULL;
+	files.n = 0;
+	for (i = 0; i < n; i++) {
+		/* As backtrace_symbols_fd() writes a frame. */
+		if (dladdr(addrs[i], &di) != 0 && di.dli_fname != NULL)
+			snprintf(line, sizeof line, "%s(+0x%jx)[%p]",
+			    di.dli_fname, (uintmax_t)((uintptr_t)addrs[i] -
+			    (uintptr_t)di.dli_fbase), addrs[i]);
+		else
+			snprintf(line, sizeof line, "[%p]", addrs[i]);
+		if ((o = sym_frame(&files, line, i >= first_return)) ==
+		    NULL || json_array_append_new(out, o) < 0) {
 			json_decref(out);
 			out = NULL;
 			break;

@@ -42,12 +42,21 @@
  *   file      the file the line names
  *   offset    "0x..", the address in the file (its ELF virtual address)
  *   function  the symbol that holds it
+ *   symbol_offset "0x..", the address's offset in that symbol
  *   source    "FILE:LINE" from the file's debug information
  *
  * each field but raw only when it is known.  NULL when raw is NULL or not
  * an array, or memory ran out.
  */
 json_t	*symbolize_frames(const json_t *raw);
+
+/*
+ * The same for addresses of this process: addrs[i] is taken for a return
+ * address (its call is described) when i >= first_return, else for an
+ * exact one (a function pointer, the instruction a signal hit).  Any
+ * thread, not in a signal handler: it allocates and reads files.
+ */
+json_t	*symbolize_addrs(void *const *addrs, size_t n, size_t first_return);
 
 /* Who is to blame for a crash outside any task's code. */
 struct symbolize_blame {

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
+#include "debug.h"
 #include "executor.h"
 #include "log.h"
 #include "pmetric.h"
@@ -28,6 +30,24 @@ const char *
 task_state_name(enum task_state s)
 {
 	return state_names[s];
+}
+
+uint64_t
+task_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void
+task_timed_leave(struct loopd_task *t)
+{
+	uint64_t ns = task_now_ns() - t->host->enter_ns;
+
+	if (ns > t->host->slow_ns)
+		debug_slow_api(t, ns);
 }
 
 int
@@ -146,13 +166,15 @@ task_start(struct loopd_task *t)
 	struct plugin_error perr;
 	int rc;
 
-	task_enter(t);		/* a plugin's constructors run in the load */
+	/* A plugin's constructors run in the load. */
+	task_enter(t, (task_fn)loader_cache_open);
 	if (loader_cache_open(t->host->plugins, t->conf->plugin_path,
 	    &t->plugin, &perr) < 0) {
 		task_leave(t);
 		task_end(t, perr.type, perr.msg);
 		return;
 	}
+	t->host->cb = (task_fn)t->plugin.desc->start;
 	t->in_start = 1;
 	rc = t->plugin.desc->start(t, &t->args, &t->pstate);
 	t->in_start = 0;
@@ -162,6 +184,7 @@ task_start(struct loopd_task *t)
 
 		snprintf(msg, sizeof msg, "start returned %d", rc);
 		task_end(t, "start", msg);
+		t->err_cb = (task_fn)t->plugin.desc->start;
 	} else if (rc != 0 && t->err_type == NULL) {
 		/* Done during start, yet start failed: failed wins. */
 		t->err_type = strdup("start");
@@ -186,7 +209,7 @@ task_cancel(struct loopd_task *t)
 		loopd_task_done(t);
 		return;
 	}
-	task_enter(t);
+	task_enter(t, (task_fn)d->cancel);
 	d->cancel(t, t->pstate);
 	task_leave(t);
 }
@@ -201,6 +224,9 @@ task_end(struct loopd_task *t, const char *type, const char *msg)
 	task_ready_timer_stop(t);
 	api_disarm_handles(t);	/* none of its callbacks runs from now on */
 	if (type != NULL) {
+		/* Inside its own code: the function it was in. */
+		if (*t->host->running == t->index)
+			t->err_cb = t->host->cb;
 		t->err_type = strdup(type);
 		t->err_msg = strdup(msg ? msg : "");
 	}
@@ -218,7 +244,7 @@ task_reconfigure(struct loopd_task *t, const struct conf_node *config)
 	    d->reconfigure == NULL)
 		return -1;
 	args_init(&args, config, task_args_error, t);
-	task_enter(t);
+	task_enter(t, (task_fn)d->reconfigure);
 	rc = d->reconfigure(t, t->pstate, &args);
 	task_leave(t);
 	if (rc != 0 || t->ending)
@@ -235,10 +261,12 @@ task_reap(evutil_socket_t fd, short what, void *arg)
 	struct loopd_task *t = arg;
 	const struct loopd_plugin *d = t->plugin.desc;
 
+	if (t->host->debug)
+		debug_report_leaks(t);
 	api_release_handles(t);
 	executor_task_end(t->host->exec, t);	/* each job's done, then stop */
 	if (d != NULL && d->stop != NULL) {
-		task_enter(t);
+		task_enter(t, (task_fn)d->stop);
 		d->stop(t->pstate);
 		task_leave(t);
 	}
@@ -260,7 +288,7 @@ task_free(struct loopd_task *t)
 		api_release_handles(t);
 		executor_task_end(t->host->exec, t);
 		if (t->plugin.desc != NULL && t->plugin.desc->stop != NULL) {
-			task_enter(t);
+			task_enter(t, (task_fn)t->plugin.desc->stop);
 			t->plugin.desc->stop(t->pstate);
 			task_leave(t);
 		}
@@ -268,7 +296,8 @@ task_free(struct loopd_task *t)
 	}
 	api_rate_end(t);
 	task_ready_timer_stop(t);
-	task_enter(t);		/* exit_process and destructors may run */
+	/* exit_process and destructors may run in the unload. */
+	task_enter(t, (task_fn)loader_cache_close);
 	loader_cache_close(t->host->plugins, &t->plugin);
 	task_leave(t);
 	event_free(t->reaper);

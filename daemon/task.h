@@ -25,6 +25,9 @@
 #include "loader.h"
 #include "lograte.h"
 
+/* Any plugin function, as task_enter() records it. */
+typedef void (*task_fn)(void);
+
 enum task_state {
 	TASK_STARTING,
 	TASK_RUNNING,
@@ -50,6 +53,16 @@ struct task_host {
 	void			*ctx;
 	struct post_queue	*post;		/* loopd_post(), or NULL */
 	struct executor		*exec;		/* the loop's pool, or NULL */
+	/* The plugin function entered last (task_enter), kept after it
+	 * returned: a task_error names it. */
+	task_fn			 cb;
+	/* Debug mode (debug.h): each entry is timed, each handle and job
+	 * records its creation site. */
+	int			 debug;
+	uint64_t		 slow_ns;	/* slow_callback */
+	uint64_t		 enter_ns;	/* when the running one began */
+	uint64_t		 slow_reports;	/* slow_callback records so far */
+	const struct loop_conf	*loop_conf;	/* borrowed, for blame */
 	/* log.rate: at most log_rate records of a task's plugin in each
 	 * log_rate_ms; 0: no limit. */
 	uint64_t		 log_rate;
@@ -68,6 +81,7 @@ struct task_host {
 
 struct handle;
 TAILQ_HEAD(handle_list, handle);
+struct soon_call;
 struct job;
 TAILQ_HEAD(job_list, job);
 
@@ -87,8 +101,13 @@ struct loopd_task {
 	struct event		*reaper;
 	char			*err_type;	/* set when failed */
 	char			*err_msg;
+	task_fn			 err_cb;	/* running when it failed, or NULL */
 	int			 post_open;	/* under the post queue's mutex */
 	struct job_list		 jobs;		/* executor jobs without done */
+	/* loopd_call_soon(): a ring of calls run by one event (api.c). */
+	struct soon_call	*soon;
+	size_t			 soon_head, soon_n, soon_cap;
+	struct event		*soon_ev;
 	struct lograte		 rate;		/* its loopd_log() records */
 	struct event		*rate_timer;	/* reports a window's drops */
 	uint32_t		 metrics;	/* its first metric's slot + 1,
@@ -122,23 +141,47 @@ void		 task_free(struct loopd_task *t);
 int		 task_is_live(const struct loopd_task *t);
 const char	*task_state_name(enum task_state s);
 
-/* Mark the task's code as running (or not) for crash reports. */
+/* Debug mode: the monotonic clock, and the end of a timed entry. */
+uint64_t	 task_now_ns(void);
+void		 task_timed_leave(struct loopd_task *t);
+
+/*
+ * Mark the task's code as running (or not) for crash reports; cb is the
+ * plugin function about to be called.  In debug mode the call is timed:
+ * one that runs longer than slow_callback is reported (debug.h).
+ */
 static inline void
-task_enter(struct loopd_task *t)
+task_enter(struct loopd_task *t, task_fn cb)
 {
 	*t->host->running = t->index;
+	t->host->cb = cb;
+	if (__builtin_expect(t->host->debug, 0))
+		t->host->enter_ns = task_now_ns();
 }
 
 static inline void
 task_leave(struct loopd_task *t)
 {
 	*t->host->running = -1;
+	if (__builtin_expect(t->host->debug, 0))
+		task_timed_leave(t);
 }
+
+/* Where a handle or job was made: debug mode only (NULL otherwise). */
+struct task_site {
+	const char	*kind;		/* "timer", "watch", "job" */
+	void		*site;		/* the caller's return address */
+};
+#define TASK_SITES_MAX	32		/* listed in one leak record */
 
 /* Stop every handle's event, keeping the handles; used by task_end.  api.c */
 void		 api_disarm_handles(struct loopd_task *t);
 /* Release every handle; used by the reaper.  api.c */
 void		 api_release_handles(struct loopd_task *t);
+/* The creation sites of t's open timers and watches, at most max of them
+ * in v; returns how many are open.  api.c */
+size_t		 api_open_sites(struct loopd_task *t, struct task_site *v,
+		    size_t max);
 /* The task's log rate limit, from its host: set up by task_new (0 or -1),
  * and ended by the reaper and task_free, which report what it dropped
  * and not yet said, and free its timer.  api.c */

@@ -10,6 +10,8 @@
  * code; the supervisor never does.
  */
 #include <errno.h>
+#include <sched.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -24,14 +26,17 @@
 #include <event2/event.h>
 
 #include "crash.h"
+#include "debug.h"
 #include "creds.h"
 #include "executor.h"
 #include "ipc.h"
+#include "lag.h"
 #include "log.h"
 #include "msg.h"
 #include "pmetric.h"
 #include "post.h"
 #include "proc.h"
+#include "symbolize.h"
 #include "sandbox.h"
 #include "task.h"
 #include "worker.h"
@@ -56,6 +61,10 @@ struct worker {
 	struct msg_out		 out;		/* reused for every message */
 	struct crash_page	*page;		/* shared with the supervisor */
 	struct event		*beat;		/* the loop's heartbeat */
+	uint64_t		 beat_ns;	/* its period */
+	uint64_t		 beat_due_ns;	/* when it should fire next */
+	struct lag		 lag;		/* how late it fired */
+	struct debug_watch	*watch;		/* debug mode */
 	int			 cancelling;
 	struct worker_lfd {			/* socket activation's fds */
 		size_t		 slot;
@@ -69,7 +78,7 @@ static const char *const backends[] = { "epoll", "poll", "select" };
 
 /* A base on exactly the configured backend, or NULL. */
 static struct event_base *
-worker_base(enum conf_backend backend)
+worker_base(enum conf_backend backend, int precise)
 {
 	struct event_config *cfg;
 	struct event_base *base;
@@ -78,6 +87,8 @@ worker_base(enum conf_backend backend)
 
 	if ((cfg = event_config_new()) == NULL)
 		return NULL;
+	if (precise)
+		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 	if (backend != CONF_BACKEND_AUTO)
 		for (i = 0; i < sizeof backends / sizeof backends[0]; i++)
 			if (strcmp(backends[i], want) != 0)
@@ -253,6 +264,25 @@ worker_channel_empty(void *ctx)
 	worker_report_drops(ctx);
 }
 
+/* The name of the plugin function fn (its address when it has none): the
+ * optional last field of MSG_STATE. */
+static void
+worker_put_function(struct msg_out *m, task_fn fn)
+{
+	void *addr = (void *)fn;
+	json_t *f = symbolize_addrs(&addr, 1, 1);
+	const char *name = json_string_value(json_object_get(
+	    json_array_get(f, 0), "function"));
+	char buf[32];
+
+	if (name == NULL) {
+		snprintf(buf, sizeof buf, "%p", addr);
+		name = buf;
+	}
+	msg_put_str(m, name, MSG_STRING_MAX);
+	json_decref(f);
+}
+
 static void
 worker_task_state(void *ctx, struct loopd_task *t)
 {
@@ -268,6 +298,8 @@ worker_task_state(void *ctx, struct loopd_task *t)
 	msg_put_str(&w->out, t->err_type, MSG_STRING_MAX);
 	msg_put_str(&w->out, cut != NULL ? cut : t->err_msg, MSG_STRING_MAX);
 	free(cut);
+	if (t->err_cb != NULL && t->state == TASK_FAILED)
+		worker_put_function(&w->out, t->err_cb);
 	/* Never dropped: the supervisor must hear how every task ended. */
 	ipc_send(w->ipc, w->out.p, w->out.len, 0);
 	if (!task_is_live(t) && w->nlive > 0)
@@ -485,40 +517,81 @@ worker_closed(void *ctx, const char *reason)
  * the beats stop, and the supervisor sees it while it lasts.  A loop that
  * is only busy still beats: libevent runs due timers on every turn.
  */
-static uint64_t
-worker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
+/*
+ * The same tick measures the loop's lag: how late it fired, into a
+ * histogram (lag.h) said in the "loop_stats" record at the end.  The next
+ * due time follows libevent's rule for a persistent timer: the last due
+ * time plus the period, or now plus the period when that is past.  In
+ * debug mode the tick is at least 4 times per slow_callback, and feeds the
+ * watchdog (debug.h).
+ */
 static void
 worker_beat_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	uint64_t now = task_now_ns(), late = 0;
 
-	w->page->beat_ms = worker_now_ms();
+	w->page->beat_ms = now / 1000000;
+	if (w->beat_due_ns != 0) {
+		late = now > w->beat_due_ns ? now - w->beat_due_ns : 0;
+		lag_add(&w->lag, late / 1000);
+		w->beat_due_ns += w->beat_ns;
+		if (w->beat_due_ns < now)
+			w->beat_due_ns = now + w->beat_ns;
+	} else
+		w->beat_due_ns = now + w->beat_ns;
+	if (w->watch != NULL)
+		debug_watch_tick(w->watch, late);
 }
 
 static int
 worker_beat_start(struct worker *w)
 {
-	uint64_t ms = w->loop->hang_timeout_ms;
+	uint64_t ns, ms = w->loop->hang_timeout_ms;
 	struct timeval tv;
 
 	if (w->loop->start_timeout_ms != 0 && w->loop->start_timeout_ms < ms)
 		ms = w->loop->start_timeout_ms;
 	ms /= 5;
 	ms = ms < 20 ? 20 : ms > 1000 ? 1000 : ms;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	ns = ms * 1000000;
+	if (w->host.debug && w->host.slow_ns / 4 < ns)
+		ns = w->host.slow_ns / 4 < 1000000 ? 1000000 :
+		    w->host.slow_ns / 4;
+	w->beat_ns = ns;
+	tv.tv_sec = (time_t)(ns / 1000000000u);
+	tv.tv_usec = (suseconds_t)(ns % 1000000000u) / 1000;
 	w->beat = event_new(w->base, -1, EV_PERSIST, worker_beat_cb, w);
 	if (w->beat == NULL || event_add(w->beat, &tv) < 0)
 		return -1;
 	worker_beat_cb(-1, 0, w);
+	if (w->host.debug &&
+	    (w->watch = debug_watch_new(&w->host, ns)) == NULL)
+		log_emit(log_record(LOOPD_LOG_WARNING, "loop '%s': debug mode "
+		    "cannot watch for slow libevent callbacks: %s",
+		    w->loop->name, strerror(errno)));
 	return 0;
+}
+
+/* The lag histogram, once, as the worker stops. */
+static void
+worker_report_stats(struct worker *w)
+{
+	json_t *r;
+
+	r = log_record(LOOPD_LOG_INFO, "loop '%s': lag p50 %llu us, p99 %llu "
+	    "us, max %llu us over %llu ticks", w->loop->name,
+	    (unsigned long long)lag_quantile(&w->lag, 0.5),
+	    (unsigned long long)lag_quantile(&w->lag, 0.99),
+	    (unsigned long long)w->lag.max_us,
+	    (unsigned long long)w->lag.count);
+	log_add(r, "event", "loop_stats");
+	log_add_int(r, "lag_p50_us", (long long)lag_quantile(&w->lag, 0.5));
+	log_add_int(r, "lag_p99_us", (long long)lag_quantile(&w->lag, 0.99));
+	log_add_int(r, "lag_max_us", (long long)w->lag.max_us);
+	log_add_int(r, "ticks", (long long)w->lag.count);
+	log_add_int(r, "tick_us", (long long)(w->beat_ns / 1000));
+	log_emit(r);
 }
 
 /* ---- the process ---------------------------------------------------------- */
@@ -583,6 +656,48 @@ worker_limits(const struct limits_conf *lim)
 	return NULL;
 }
 
+/* Pin the worker, every thread it will start included, to one CPU. */
+static const char *
+worker_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) < 0)
+		return strerror(errno);
+	return NULL;
+}
+
+/* Debug mode: the loop's `debug: true`, or LOOPD_DEBUG=1 for every loop. */
+static int
+worker_debug(const struct loop_conf *loop)
+{
+	const char *env = getenv("LOOPD_DEBUG");
+
+	return loop->debug || (env != NULL && strcmp(env, "1") == 0);
+}
+
+/* event_base_get_features() as words: "ET|O1|FDS|EARLY_CLOSE". */
+static const char *
+worker_features(struct event_base *base, char *buf, size_t len)
+{
+	static const struct { int bit; const char *name; } f[] = {
+		{ EV_FEATURE_ET, "ET" }, { EV_FEATURE_O1, "O1" },
+		{ EV_FEATURE_FDS, "FDS" },
+		{ EV_FEATURE_EARLY_CLOSE, "EARLY_CLOSE" },
+	};
+	int have = event_base_get_features(base);
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof f / sizeof f[0]; i++)
+		if (have & f[i].bit)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s",
+			    n ? "|" : "", f[i].name);
+	return buf;
+}
+
 /* The configuration, frame by frame, before there is a loop. */
 static struct conf *
 worker_read_config(struct creds *creds)
@@ -631,6 +746,7 @@ worker_free(struct worker *w)
 {
 	size_t i;
 
+	debug_watch_free(w->watch);
 	executor_join(w->host.exec);	/* running works finish first */
 	for (i = 0; i < w->ntasks; i++)
 		task_free(w->tasks[i]);
@@ -649,6 +765,8 @@ worker_free(struct worker *w)
 	pmetric_area_free(w->host.metrics);	/* no thread is left */
 	post_queue_free(w->host.post);
 	if (w->ipc != NULL) {
+		if (w->beat != NULL)
+			worker_report_stats(w);
 		worker_report_drops(w);
 		/* Until every state is out: a slow supervisor decides, with
 		 * its grace timer, not a timeout here. */
@@ -677,6 +795,7 @@ worker_main(void)
 	struct crash_page *page;
 	struct creds creds;
 	const char *why;
+	char feat[64];
 	json_t *r;
 	int rc = 0;
 
@@ -702,6 +821,13 @@ worker_main(void)
 		config_free(w.conf);
 		return WORKER_EXIT_LIMITS;
 	}
+	/* Before the sandbox, which may not allow sched_setaffinity. */
+	if (w.loop->cpu >= 0 && (why = worker_pin(w.loop->cpu)) != NULL) {
+		log_plain("loopd worker: loop '%s': cannot pin to cpu %d: %s",
+		    w.loop->name, w.loop->cpu, why);
+		config_free(w.conf);
+		return WORKER_EXIT_LIMITS;
+	}
 	/* After the limits (root may raise a hard one), before any plugin. */
 	if (creds_drop(&creds, &why) < 0) {
 		log_plain("loopd worker: loop '%s': cannot run as uid %u gid "
@@ -721,7 +847,8 @@ worker_main(void)
 	}
 	malloc_trim(0);		/* the frames' scratch */
 	log_set_level(w.conf->log_level);
-	if ((w.base = worker_base(w.loop->backend)) == NULL) {
+	if ((w.base = worker_base(w.loop->backend,
+	    w.loop->precise_timer)) == NULL) {
 		/* Not a task's fault: said on stderr, seen by the supervisor
 		 * as this exit status. */
 		config_free(w.conf);
@@ -733,7 +860,9 @@ worker_main(void)
 	    .on_state = worker_task_state, .ctx = &w,
 	    .log_rate = w.conf->log_rate, .log_rate_ms = w.conf->log_rate_ms,
 	    .start_timeout_ms = w.loop->start_timeout_ms,
-	    .listen_fd = worker_task_listen_fd, .send = worker_send };
+	    .listen_fd = worker_task_listen_fd, .send = worker_send,
+	    .debug = worker_debug(w.loop), .slow_ns = w.loop->slow_callback_ms *
+	    1000000, .loop_conf = w.loop };
 	/* Without it, plugins' metrics are refused, and nothing else. */
 	w.host.metrics = pmetric_area_new(PROC_FD_CRASH);
 	w.host.post = post_queue_new(w.base);
@@ -755,6 +884,13 @@ worker_main(void)
 	    event_base_get_method(w.base));
 	log_add(r, "backend", event_base_get_method(w.base));
 	log_add(r, "event", "loop_start");
+	log_add(r, "features", worker_features(w.base, feat, sizeof feat));
+	log_add_int(r, "precise_timer", w.loop->precise_timer);
+	log_add_int(r, "cpu", w.loop->cpu);
+	log_add_int(r, "debug", w.host.debug);
+	if (w.host.debug)
+		log_add_int(r, "slow_callback_ms",
+		    (long long)w.loop->slow_callback_ms);
 	log_emit(r);
 
 	if (worker_tasks(&w) < 0 || worker_beat_start(&w) < 0)

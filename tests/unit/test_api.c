@@ -513,6 +513,113 @@ START_TEST(call_soon_runs_once)
 }
 END_TEST
 
+/* A chain: each call schedules the next, until n reaches its end. */
+struct chain {
+	int	n, end, bad;
+};
+
+static void
+chain_cb(loopd_task *t, void *arg)
+{
+	struct chain *c = arg;
+
+	if (++c->n < c->end && loopd_call_soon(t, chain_cb, c) != 0)
+		c->bad++;
+}
+
+#ifndef UNDER_ASAN
+START_TEST(call_soon_without_allocating)
+{
+	struct fixture f;
+	struct chain c[64] = { 0 };
+	unsigned long before, after;
+	int i;
+
+	fixture_init(&f);
+	/* Warm up: the ring reaches its working size. */
+	for (i = 0; i < 64; i++) {
+		c[i].end = 2;
+		ck_assert_int_eq(loopd_call_soon(f.task, chain_cb, &c[i]), 0);
+	}
+	event_base_dispatch(f.base);
+	before = allocs;
+	for (i = 0; i < 64; i++) {
+		c[i] = (struct chain){ .end = 1000 };
+		if (loopd_call_soon(f.task, chain_cb, &c[i]) != 0)
+			break;
+	}
+	event_base_dispatch(f.base);
+	after = allocs;
+	for (i = 0; i < 64; i++) {
+		ck_assert_int_eq(c[i].n, 1000);
+		ck_assert_int_eq(c[i].bad, 0);
+	}
+	ck_assert_uint_eq(after - before, 0);
+	fixture_free(&f);
+}
+END_TEST
+#endif
+
+/* Calls run in the order they were made, across the ring's growth, and
+ * a call made by a call waits for the next turn. */
+struct order {
+	int	seen[100];
+	int	n;
+	int	turns;
+};
+
+static void
+order_cb(loopd_task *t, void *arg)
+{
+	struct order *o = (struct order *)((char *)arg - ((uintptr_t)arg % 128));
+	int v = (int)((uintptr_t)arg % 128);
+
+	if (o->n < 100)
+		o->seen[o->n++] = v;
+}
+
+static void
+later_cb(loopd_task *t, void *arg)
+{
+	int *flag = arg;
+
+	*flag = 1;
+}
+
+static void
+first_cb(loopd_task *t, void *arg)
+{
+	int *flag = arg;
+
+	loopd_call_soon(t, later_cb, flag);
+	*flag = 2;
+}
+
+START_TEST(call_soon_keeps_order_and_defers_nested_calls)
+{
+	struct fixture f;
+	struct order *o = aligned_alloc(128, 128 * sizeof *o);
+	int i, flag = 0;
+
+	fixture_init(&f);
+	memset(o, 0, sizeof *o);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(loopd_call_soon(f.task, order_cb,
+		    (char *)o + i), 0);
+	event_base_loop(f.base, EVLOOP_ONCE);
+	ck_assert_int_eq(o->n, 100);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(o->seen[i], i);
+	ck_assert_int_eq(loopd_call_soon(f.task, first_cb, &flag), 0);
+	event_base_loop(f.base, EVLOOP_ONCE);
+	ck_assert_int_eq(flag, 2);	/* later_cb waits for the next turn */
+	event_base_loop(f.base, EVLOOP_ONCE);
+	ck_assert_int_eq(flag, 1);
+	free(o);
+	fixture_free(&f);
+}
+END_TEST
+
 START_TEST(call_soon_dropped_when_task_ended_first)
 {
 	struct fixture f;
@@ -1080,6 +1187,10 @@ main(void)
 	tcase_add_test(timer, periodic_timer_cancels_itself);
 	tcase_add_test(timer, call_soon_runs_once);
 	tcase_add_test(timer, call_soon_dropped_when_task_ended_first);
+	tcase_add_test(timer, call_soon_keeps_order_and_defers_nested_calls);
+#ifndef UNDER_ASAN
+	tcase_add_test(timer, call_soon_without_allocating);
+#endif
 	tcase_add_test(timer, timer_set_rearms_an_hour_to_now);
 	tcase_add_test(timer, timer_set_inside_a_one_shot_keeps_it);
 	tcase_add_test(timer, timer_set_turns_periodic_into_one_shot);

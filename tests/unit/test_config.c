@@ -288,6 +288,26 @@ static const struct bad bad[] = {
 	    "    executor: 4\n"
 	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 15,
 	    "loop 'net': executor: expected a mapping, found a scalar" },
+	{ "debug not a bool", "loops:\n  - name: net\n    debug: yes\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 12,
+	    "loop 'net': debug: unknown value 'yes'; expected one of false, "
+	    "true" },
+	{ "slow_callback zero", "loops:\n  - name: net\n"
+	    "    slow_callback: 0ms\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 20,
+	    "loop 'net': slow_callback: '0ms' must be more than 0" },
+	{ "precise_timer typo", "loops:\n  - name: net\n"
+	    "    precise_timer: ture\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 20,
+	    "loop 'net': precise_timer: unknown value 'ture'; did you mean "
+	    "'true'?" },
+	{ "cpu too high", "loops:\n  - name: net\n    cpu: 1024\n"
+	    "    tasks: [{name: echo, plugin: echo}]\n", 1, 0, 3, 10,
+	    "loop 'net': cpu: 1024 is out of range: it must be between 0 "
+	    "and 1023" },
+	{ "debug in a task", TASK_HEAD "        plugin: echo\n"
+	    "        debug: true\n", 1, 0, 6, 9,
+	    "'debug' in task 'echo'; it is a loop's setting" },
 
 	/* Durations. */
 	{ "bare number", "shutdown:\n  grace: 10\n" LOOPS, 1, 0, 2, 10,

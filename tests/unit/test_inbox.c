@@ -34,6 +34,10 @@ static const struct log_case log_cases[] = {
 	{ LOOPD_LOG_INFO, TS, -1, 0, NULL, NULL, 1 },
 	{ LOOPD_LOG_INFO, TS, 1, 1, "peer", "10.0.0.1", 1 },
 	{ LOOPD_LOG_INFO, TS, 0, 1, "event", "loop_start", 1 },
+	{ LOOPD_LOG_WARNING, TS, 0, 1, "event", "slow_callback", 1 },
+	{ LOOPD_LOG_WARNING, TS, -1, 1, "event", "loop_lag", 1 },
+	{ LOOPD_LOG_WARNING, TS, 0, 1, "event", "resource_leak", 1 },
+	{ LOOPD_LOG_INFO, TS, -1, 1, "event", "loop_stats", 1 },
 	{ LOOPD_LOG_INFO, TS, 2, 0, NULL, NULL, 0 },		/* task */
 	{ LOOPD_LOG_INFO, TS, -2, 0, NULL, NULL, 0 },
 	{ LOOPD_LOG_ERROR + 1, TS, -1, 0, NULL, NULL, 0 },	/* level */
@@ -136,10 +140,26 @@ START_TEST(test_state)
 	ck_assert_uint_eq(st.task, 1);
 	ck_assert_int_eq(st.state, TASK_FAILED);
 	ck_assert_str_eq(st.type, "io");
+	ck_assert_ptr_null(st.callback);
 	msg_open(&in, m.p, m.len);
 	ck_assert_ptr_nonnull(inbox_state(&in, 1, &st));	/* task 1 of 1 */
 	ck_assert_ptr_nonnull(inbox_state(&in, 0, &st));
 	msg_put_int(&m, 0);
+	msg_open(&in, m.p, m.len);
+	ck_assert_ptr_nonnull(inbox_state(&in, 2, &st));	/* trailing */
+
+	/* The plugin function it failed in, said last. */
+	msg_begin(&m, MSG_STATE);
+	msg_put_int(&m, 1);
+	msg_put_int(&m, TASK_FAILED);
+	msg_put_str(&m, "1.2", 0);
+	msg_put_str(&m, "io", 0);
+	msg_put_str(&m, "broken pipe", 0);
+	msg_put_str(&m, "on_read", 0);
+	msg_open(&in, m.p, m.len);
+	ck_assert_ptr_null(inbox_state(&in, 2, &st));
+	ck_assert_str_eq(st.callback, "on_read");
+	msg_put_str(&m, "more", 0);
 	msg_open(&in, m.p, m.len);
 	ck_assert_ptr_nonnull(inbox_state(&in, 2, &st));	/* trailing */
 

@@ -34,6 +34,10 @@ static const char full_yaml[] =
     "    hang_action: log\n"
     "    limits: {memory: 512M, open_files: 4096, cpu_seconds: 3600}\n"
     "    sandbox: {profile: compute, no_new_privs: false}\n"
+    "    debug: true\n"
+    "    slow_callback: 25ms\n"
+    "    precise_timer: true\n"
+    "    cpu: 1\n"
     "    tasks:\n"
     "      - name: echo\n"
     "        plugin: echo\n"
@@ -211,6 +215,10 @@ same_loop(const struct conf *ca, const struct loop_conf *a,
 	ck_assert_uint_eq(a->limits.memory, b->limits.memory);
 	ck_assert_uint_eq(a->limits.open_files, b->limits.open_files);
 	ck_assert_uint_eq(a->limits.cpu_seconds, b->limits.cpu_seconds);
+	ck_assert_int_eq(a->debug, b->debug);
+	ck_assert_uint_eq(a->slow_callback_ms, b->slow_callback_ms);
+	ck_assert_int_eq(a->precise_timer, b->precise_timer);
+	ck_assert_int_eq(a->cpu, b->cpu);
 	ck_assert_int_eq(a->sandbox.profile, b->sandbox.profile);
 	ck_assert_int_eq(a->sandbox.no_new_privs, b->sandbox.no_new_privs);
 	ck_assert_uint_eq(a->ntasks, b->ntasks);
@@ -240,6 +248,13 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(net->restart.policy, CONF_RESTART_ALWAYS);
 	ck_assert_uint_eq(net->limits.memory, 512ULL << 20);
 	ck_assert_int_eq(net->hang_action, CONF_HANG_LOG);
+	ck_assert_int_eq(net->debug, 1);
+	ck_assert_uint_eq(net->slow_callback_ms, 25);
+	ck_assert_int_eq(net->precise_timer, 1);
+	ck_assert_int_eq(net->cpu, 1);
+	ck_assert_int_eq(conf->loops[1].cpu, -1);
+	ck_assert_uint_eq(conf->loops[1].slow_callback_ms,
+	    CONF_DEFAULT_SLOW_CALLBACK_MS);
 	ck_assert_int_eq(net->sandbox.profile, CONF_SANDBOX_COMPUTE);
 	ck_assert_int_eq(net->sandbox.no_new_privs, 0);
 	ck_assert_int_eq(conf->loops[1].sandbox.profile, CONF_SANDBOX_NONE);
@@ -334,6 +349,7 @@ static const char *const corruptions[] = {
 	"memory below 1M", "open_files too high", "open_files too low",
 	"cpu_seconds too high", "task policy", "task backoff too long",
 	"task intensity 0", "sandbox profile", "sandbox no_new_privs",
+	"slow_callback 0", "cpu too high",
 };
 
 static void
@@ -390,6 +406,12 @@ corrupt(struct loop_conf *l, int which)
 		break;
 	case 16:
 		l->sandbox.no_new_privs = 2;
+		break;
+	case 17:
+		l->slow_callback_ms = 0;
+		break;
+	case 18:
+		l->cpu = CONF_MAX_CPU + 1;
 		break;
 	}
 }

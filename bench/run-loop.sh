@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# run-loop.sh: call_soon and timers, loopd against raw libevent in the
+# same run.
+#
+# usage: bench/run-loop.sh [options]
+#   -r N        rounds (3); each runs every contestant of every case once
+#   -s SECS     seconds each run measures (3)
+#   -T N        timers in the timer cases (1000)
+#   -p MS       their period in ms (10)
+#   -h          this help
+# Environment:
+#   LOOPD_BIN   the loopd to measure; unset, a Release build is made (or
+#               brought up to date) in build-bench/
+#
+# Cases, each run by loopd (the loopbench plugin on a loop of its own) and
+# by bench/loop-raw (plain libevent):
+#   soon-1, soon-1000   chains of zero-delay callbacks: loopd_call_soon()
+#                       against event_active() with one poll per generation
+#                       (max_dispatch_callbacks = chains); callbacks/s
+#   oneshot             T one-shot timers, each re-armed from its callback:
+#                       loopd_timer_start(p, 0) against evtimer_add(); CPU
+#                       per timer
+#   periodic            T periodic timers: loopd_timer_start(p, p) against
+#                       EV_PERSIST; CPU per timer
+# Targets: soon >= 0.9x raw callbacks/s; timers >= 0.95x raw, that is raw
+# CPU per timer / loopd CPU per timer >= 0.95 (medians).
+# Table and raw lines: bench/results/loop-STAMP.{txt,raw.tsv}.
+
+set -uo pipefail
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
+ROUNDS=3 SECS=3 TIMERS=1000 PERIOD=10
+
+usage() { sed -n '4,/^$/s/^# \{0,1\}//p' "$0"; exit "${1:-0}"; }
+while getopts "r:s:T:p:h" opt; do
+	case $opt in
+	r) ROUNDS=$OPTARG ;; s) SECS=$OPTARG ;; T) TIMERS=$OPTARG ;;
+	p) PERIOD=$OPTARG ;; h) usage ;; *) usage 2 ;;
+	esac
+done
+for v in "$ROUNDS" "$SECS" "$TIMERS" "$PERIOD"; do
+	[[ $v =~ ^[1-9][0-9]*$ ]] || die "-r, -s, -T and -p want whole numbers, got '$v'"
+done
+command -v python3 >/dev/null || die "python3 is needed"
+
+bench_loopd
+bench_tools
+bench_scratch
+bench_stamp
+raw=$out/loop-$stamp.raw.tsv
+: >"$raw"
+sock=$scratch/notify.sock
+failed=0
+
+# case NAME -> "MODE N"
+args_of() {
+	case $1 in
+	soon-1) echo "soon 1" ;; soon-1000) echo "soon 1000" ;;
+	oneshot) echo "oneshot $TIMERS" ;; periodic) echo "periodic $TIMERS" ;;
+	esac
+}
+
+# run CASE WHO ROUND: one line appended to $raw
+run() {
+	local c=$1 who=$2 mode n err=$scratch/$1-$2.log line conf
+	read -r mode n <<<"$(args_of "$c")"
+	if [ "$who" = loopd ]; then
+		conf=$scratch/$c.yaml
+		cat >"$conf" <<YAML
+log: { level: info, format: json, target: stderr }
+loops:
+  - name: bench
+    backend: epoll
+    tasks:
+      - name: loopbench
+        plugin: loopbench
+        config: { mode: $mode, n: $n, period_ms: $PERIOD, seconds: ${SECS}s, notify: $sock }
+YAML
+		python3 "$here/notify-run.py" --socket "$sock" --wait LOOP_DONE \
+		    --stderr "$err" --timeout $((SECS + 60)) -- \
+		    "$LOOPD_BIN" -c "$conf" -P "$BENCH_BUILD/plugins" >/dev/null
+		line=$(grep -o 'impl=loopd-[^"]*' "$err" | tail -n 1)
+	elif [ "$mode" = soon ]; then
+		line=$("$BENCH_BUILD/loop-raw" soon "$n" "$SECS")
+	else
+		line=$("$BENCH_BUILD/loop-raw" "$mode" "$n" "$PERIOD" "$SECS")
+	fi
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		printf '%s\t%s\t%s\tFAILED\n' "$c" "$who" "$3" >>"$raw"
+		[ -f "$err" ] && cp "$err" "$out/loop-$stamp.$c.failed.log"
+		return
+	fi
+	printf '%s\t%s\t%s\t%s\n' "$c" "$who" "$3" "$line" >>"$raw"
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+	for c in soon-1 soon-1000 oneshot periodic; do
+		run "$c" loopd "$r"
+		run "$c" raw "$r"
+	done
+done
+
+{
+	bench_host
+	echo "# $TIMERS timers every $PERIOD ms, ${SECS} s per run, $ROUNDS rounds; medians"
+	awk -F'\t' '
+		$4 == "FAILED" { next }
+		{
+			cb = $4; sub(/.*cb_s=/, "", cb); sub(/ .*/, "", cb)
+			cpu = $4; sub(/.*cpu_ns=/, "", cpu); sub(/ .*/, "", cpu)
+			k = $1 SUBSEP $2
+			n[k]++; xc[k, n[k]] = cb + 0; xp[k, n[k]] = cpu + 0
+		}
+		function median(k, which,   i, j, t, m) {
+			m = n[k]
+			for (i = 1; i <= m; i++) a[i] = which == "cb" ? xc[k, i] : xp[k, i]
+			for (i = 2; i <= m; i++)
+				for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+					t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+				}
+			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+		}
+		END {
+			printf "%-10s %14s %14s %12s %12s %8s %s\n", "case", "loopd cb/s",
+			    "raw cb/s", "loopd ns/cb", "raw ns/cb", "ratio", "target"
+			split("soon-1 soon-1000 oneshot periodic", order, " ")
+			for (i = 1; i <= 4; i++) {
+				c = order[i]
+				if (!n[c, "loopd"] || !n[c, "raw"]) { printf "%-10s -\n", c; continue }
+				lc = median(c SUBSEP "loopd", "cb"); rc = median(c SUBSEP "raw", "cb")
+				lp = median(c SUBSEP "loopd", "cpu"); rp = median(c SUBSEP "raw", "cpu")
+				if (c ~ /^soon/) { ratio = lc / rc; want = 0.9 }
+				else { ratio = lp > 0 ? rp / lp : 0; want = 0.95 }
+				printf "%-10s %14.0f %14.0f %12.1f %12.1f %7.2fx %s\n", c, lc, rc,
+				    lp, rp, ratio, (ratio >= want ? "met" : "MISSED") " (>= " want "x)"
+			}
+		}' "$raw"
+} | tee "$out/loop-$stamp.txt"
+[ "$failed" -eq 0 ] || die "$failed runs failed; see $out/loop-$stamp.*.failed.log"
