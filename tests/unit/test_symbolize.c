@@ -86,6 +86,9 @@ START_TEST(test_own_function)
 	f = one_frame(line);
 	ck_assert_str_eq(field(f, "file"), self);
 	ck_assert_str_eq(field(f, "function"), "symbolize_test_target");
+	/* The tests are built with -g (RelWithDebInfo, Debug). */
+	ck_assert_msg(field(f, "source") != NULL, "no source line: built "
+	    "without debug information?");
 	ck_assert_ptr_nonnull(strstr(field(f, "source"), "test_symbolize.c:"));
 	json_decref(f);
 }
