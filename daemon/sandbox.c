@@ -147,7 +147,7 @@ sandbox_add(scmp_filter_ctx ctx, const char *name, int sanitizer)
 	if (strcmp(name, "socket") == 0) {
 		for (i = 0; i < NELEM(domains) && rc == 0; i++)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
-			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i]));
+			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i], 0));
 		return rc;
 	}
 	if (strcmp(name, "clone") == 0 && !sanitizer)

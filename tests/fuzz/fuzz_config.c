@@ -160,7 +160,7 @@ round_trip(const struct conf *conf)
 		for (j = 0; j < l->ntasks; j++)
 			tasks[j] = &l->tasks[j];
 		memset(&fr, 0, sizeof fr);
-		if (msg_send_loop(conf, l, tasks, l->ntasks, receive,
+		if (msg_send_loop(conf, l, NULL, tasks, l->ntasks, receive,
 		    &fr) == 0 && fr.rc != 1) {
 			fprintf(stderr, "the configuration did not end\n");
 			abort();

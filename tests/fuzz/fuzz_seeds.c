@@ -195,7 +195,7 @@ confs(void)
 		for (j = 0; j < l->ntasks && j < 8; j++)
 			tasks[j] = &l->tasks[j];
 		s.off = 0;
-		if (msg_send_loop(conf, l, tasks, j, collect, &s) < 0)
+		if (msg_send_loop(conf, l, NULL, tasks, j, collect, &s) < 0)
 			exit(1);
 		snprintf(name, sizeof name, "%s", l->name);
 		save("msgconf", name, s.b, s.off);
