@@ -106,23 +106,31 @@ control_ok(void)
 	return json_pack("{s:i, s:b}", "v", CONTROL_VERSION, "ok", 1);
 }
 
-/* One request line: answered now, or (reload with wait) later. */
-static void
-control_request(struct control_client *cl, const char *line, size_t len)
+static const char *const control_cmds[] = {
+	[CONTROL_CMD_STATUS] = "status",
+	[CONTROL_CMD_VERSION] = "version",
+	[CONTROL_CMD_RELOAD] = "reload",
+	[CONTROL_CMD_STOP] = "stop",
+	[CONTROL_CMD_START] = "start",
+	[CONTROL_CMD_RESTART] = "restart",
+};
+
+int
+control_parse(const char *line, size_t len, struct control_req *out,
+    const char **why)
 {
-	struct control *c = cl->c;
 	const char *cmd, *target = NULL;
-	json_t *req, *resp, *v;
+	json_t *req, *v;
 	json_error_t jerr;
-	char msg[256];
+	size_t i;
 	int wait = 0;
 
+	memset(out, 0, sizeof *out);
 	if ((req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL || !json_is_object(req)) {
 		json_decref(req);
-		control_error(cl, "malformed request: not a JSON object on "
-		    "one line", 1);
-		return;
+		*why = "malformed request: not a JSON object on one line";
+		return -1;
 	}
 	v = json_object_get(req, "v");
 	cmd = json_string_value(json_object_get(req, "cmd"));
@@ -130,49 +138,86 @@ control_request(struct control_client *cl, const char *line, size_t len)
 	    json_unpack(req, "{s?b, s?s}", "wait", &wait, "target",
 	    &target) < 0) {
 		json_decref(req);
-		control_error(cl, "malformed request: it needs \"v\" (an "
-		    "integer) and \"cmd\" (a string)", 1);
-		return;
+		*why = "malformed request: it needs \"v\" (an integer) and "
+		    "\"cmd\" (a string)";
+		return -1;
 	}
 	if (json_integer_value(v) != CONTROL_VERSION) {
 		json_decref(req);
-		control_error(cl, "unsupported protocol version: this loopd "
-		    "speaks version 1", 1);
+		*why = "unsupported protocol version: this loopd speaks "
+		    "version 1";
+		return -1;
+	}
+	out->cmd = CONTROL_CMD_UNKNOWN;
+	for (i = 0; i < sizeof control_cmds / sizeof control_cmds[0]; i++)
+		if (strcmp(cmd, control_cmds[i]) == 0)
+			out->cmd = (enum control_cmd)i;
+	out->name = cmd;
+	out->target = target;
+	out->wait = wait;
+	out->json = req;
+	return 0;
+}
+
+void
+control_req_free(struct control_req *r)
+{
+	json_decref(r->json);
+	memset(r, 0, sizeof *r);
+}
+
+/* One request line: answered now, or (reload with wait) later. */
+static void
+control_request(struct control_client *cl, const char *line, size_t len)
+{
+	struct control *c = cl->c;
+	struct control_req r;
+	const char *why;
+	json_t *resp;
+	char msg[256];
+
+	if (control_parse(line, len, &r, &why) < 0) {
+		control_error(cl, why, 1);
 		return;
 	}
 	if (cl->access == CONTROL_NONE || (cl->access == CONTROL_READ &&
-	    strcmp(cmd, "status") != 0 && strcmp(cmd, "version") != 0)) {
+	    r.cmd != CONTROL_CMD_STATUS && r.cmd != CONTROL_CMD_VERSION)) {
 		control_error(cl, cl->access == CONTROL_NONE ? "permission "
 		    "denied: only root and the control group may use this "
 		    "socket" : "permission denied: read-only access (status "
 		    "and version)", cl->access == CONTROL_NONE);
-		json_decref(req);
+		control_req_free(&r);
 		return;
 	}
-	if (strcmp(cmd, "status") == 0) {
+	switch (r.cmd) {
+	case CONTROL_CMD_STATUS:
 		if ((resp = control_ok()) != NULL)
 			json_object_set_new(resp, "status",
 			    supervisor_status(c->sv));
 		control_send(cl, resp);
-	} else if (strcmp(cmd, "version") == 0) {
+		break;
+	case CONTROL_CMD_VERSION:
 		if ((resp = control_ok()) != NULL)
 			json_object_set_new(resp, "version",
 			    json_string(LOOPD_VERSION));
 		control_send(cl, resp);
-	} else if (strcmp(cmd, "reload") == 0) {
+		break;
+	case CONTROL_CMD_RELOAD:
 		if (supervisor_reload(c->sv) < 0)
 			control_error(cl, "loopd is shutting down", 0);
-		else if (wait) {
+		else if (r.wait) {
 			cl->waiting = 1;
 			bufferevent_disable(cl->bev, EV_READ);
 		} else
 			control_send(cl, control_ok());
-	} else if (strcmp(cmd, "stop") == 0 || strcmp(cmd, "start") == 0 ||
-	    strcmp(cmd, "restart") == 0) {
-		if (target == NULL)
+		break;
+	case CONTROL_CMD_STOP:
+	case CONTROL_CMD_START:
+	case CONTROL_CMD_RESTART:
+		if (r.target == NULL)
 			control_error(cl, "malformed request: this command "
 			    "needs \"target\": \"LOOP\" or \"LOOP/TASK\"", 1);
-		else if (supervisor_command(c->sv, cmd, target, msg,
+		else if (supervisor_command(c->sv, r.name, r.target, msg,
 		    sizeof msg) < 0)
 			control_error(cl, msg, 0);
 		else if ((resp = control_ok()) != NULL) {
@@ -180,10 +225,13 @@ control_request(struct control_client *cl, const char *line, size_t len)
 			control_send(cl, resp);
 		} else
 			control_send(cl, NULL);
-	} else
+		break;
+	case CONTROL_CMD_UNKNOWN:
 		control_error(cl, "unknown command: the commands are status, "
 		    "version, reload, stop, start and restart", 0);
-	json_decref(req);
+		break;
+	}
+	control_req_free(&r);
 }
 
 /* Whole lines while there is no answer in flight. */

@@ -21,7 +21,8 @@
  * (its next request is read once that is written), so nothing a client
  * does blocks the supervisor or grows its memory without bound.
  *
- * Supervisor main thread only.
+ * Supervisor main thread only, but for control_parse() and
+ * control_req_free().
  */
 #ifndef LOOPD_CONTROL_H
 #define LOOPD_CONTROL_H
@@ -38,6 +39,42 @@
 
 struct control;
 struct supervisor;
+
+/* The commands; CONTROL_CMD_UNKNOWN for any other name. */
+enum control_cmd {
+	CONTROL_CMD_STATUS,
+	CONTROL_CMD_VERSION,
+	CONTROL_CMD_RELOAD,
+	CONTROL_CMD_STOP,
+	CONTROL_CMD_START,
+	CONTROL_CMD_RESTART,
+	CONTROL_CMD_UNKNOWN,
+};
+
+/* One request, as control_parse() read it.  name and target are
+ * borrowed from json, which the request owns: free with
+ * control_req_free(). */
+struct control_req {
+	enum control_cmd	 cmd;
+	const char		*name;		/* "cmd" as sent */
+	const char		*target;	/* NULL: none */
+	int			 wait;		/* "wait": true */
+	json_t			*json;
+};
+
+/*
+ * Read one request line, line[0..len) (without its newline; need not be
+ * NUL-terminated): a JSON object with "v" (an integer, CONTROL_VERSION),
+ * "cmd" (a string) and optionally "wait" (a boolean) and "target" (a
+ * string).  0 with *out filled; else -1 with *why (static text, the
+ * client's answer) and *out zeroed.  Whether the peer may ask it, and
+ * whether its command needs a target, is for the caller.  Touches nothing
+ * but out: any thread.
+ */
+int	 control_parse(const char *line, size_t len, struct control_req *out,
+	    const char **why);
+/* Free what r holds and zero it (a zeroed r is fine). */
+void	 control_req_free(struct control_req *r);
 
 /*
  * Listen on conf->control_socket for sv.  A stale socket file is replaced;

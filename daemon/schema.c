@@ -640,6 +640,27 @@ plug_of(const struct plug *ps, size_t n, const char *path, size_t *last)
 }
 
 int
+schema_check_info(const struct conf *conf, const struct inspect_info *info,
+    struct conf_errors *errs)
+{
+	struct sink k;
+	size_t i, j;
+
+	if (sink_init(&k, conf, errs) < 0) {
+		conf_errors_free(errs);
+		return -1;
+	}
+	for (i = 0; i < conf->nloops && info->has_settings; i++)
+		for (j = 0; j < conf->loops[i].ntasks; j++)
+			check_task(&k, &conf->loops[i].tasks[j], info);
+	if (k.nomem || errs->n == 0) {
+		conf_errors_free(errs);
+		return k.nomem ? -1 : 0;
+	}
+	return -1;
+}
+
+int
 schema_check(const struct conf *conf, const char *exe,
     const struct creds *creds, int flags,
     struct schema_cache *cache, struct conf_errors *errs)

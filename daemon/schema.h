@@ -45,4 +45,14 @@ int	schema_check(const struct conf *conf, const char *exe,
 	    const struct creds *creds, int flags,
 	    struct schema_cache *cache, struct conf_errors *errs);
 
+/*
+ * Check every task of conf against info, as if each task's plugin had
+ * declared it: no file is looked at and no child run.  Returns and fills
+ * errs as schema_check() does.  For tests and the fuzzer.
+ */
+struct inspect_info;
+
+int	schema_check_info(const struct conf *conf,
+	    const struct inspect_info *info, struct conf_errors *errs);
+
 #endif /* LOOPD_SCHEMA_H */

@@ -9,7 +9,9 @@
  * directory (absolute, or with "..") is not run: the fuzzer must not read
  * the machine's files.  A configuration that parses must also travel to a
  * worker: each loop is sent with msg_send_loop() and read back with
- * msg_conf_add(), which must accept it.
+ * msg_conf_add(), which must accept it.  Every task's `config:` is then
+ * checked against a fixed settings table (schema_check_info(), schema.c)
+ * with a setting of every type, as if each task's plugin declared it.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +21,9 @@
 
 #include "config.h"
 #include "errlist.h"
+#include "inspect.h"
 #include "msg.h"
+#include "schema.h"
 #include "tree.h"
 
 #define SEPARATOR	"\n#%fragment\n"
@@ -59,6 +63,29 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(remove_dir);
 	return 0;
 }
+
+/* What the schema check holds every task to: each type, a bounded int,
+ * an enum, required settings. */
+static char *modes[] = { "fast", "slow", "auto" };
+static char *one_value[] = { "only" };
+
+static struct inspect_setting settings[] = {
+	{ "host", LOOPD_TYPE_STRING, 1, 0, 0, NULL, 0, NULL, "" },
+	{ "port", LOOPD_TYPE_INT, 0, 1, 65535, NULL, 0, "7000", "" },
+	{ "offset", LOOPD_TYPE_INT, 0, INT64_MIN, INT64_MAX, NULL, 0, NULL,
+	    "" },
+	{ "verbose", LOOPD_TYPE_BOOL, 0, 0, 0, NULL, 0, "false", "" },
+	{ "interval", LOOPD_TYPE_DURATION, 1, 0, 0, NULL, 0, NULL, "" },
+	{ "mode", LOOPD_TYPE_ENUM, 0, 0, 0, modes, 3, "auto", "" },
+	{ "single", LOOPD_TYPE_ENUM, 0, 0, 0, one_value, 1, NULL, "" },
+	{ "peers", LOOPD_TYPE_LIST, 0, 0, 0, NULL, 0, NULL, "" },
+	{ "labels", LOOPD_TYPE_MAP, 0, 0, 0, NULL, 0, NULL, "" },
+};
+
+static const struct inspect_info schema = {
+	"fuzz", "1.0", "", 1, 1, 1, settings,
+	sizeof settings / sizeof settings[0],
+};
 
 /* 1 when a glob stays in dir. */
 static int
@@ -186,6 +213,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, i;
 	uint64_t ms;
 	char buf[256], *s;
+	int rc;
 
 	sep = memmem(text, size, SEPARATOR, sizeof SEPARATOR - 1);
 	len = sep != NULL ? (size_t)(sep - text) : size;
@@ -200,8 +228,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		round_trip(conf);
 	for (i = 0; i < errs.n; i++)
 		conf_error_format(&errs.v[i], buf, sizeof buf);
-	config_free(conf);
 	conf_errors_free(&errs);
+	if (conf != NULL) {
+		memset(&errs, 0, sizeof errs);
+		rc = schema_check_info(conf, &schema, &errs);
+		if (rc == 0 && errs.n != 0)
+			abort();
+		for (i = 0; i < errs.n; i++)
+			conf_error_format(&errs.v[i], buf, sizeof buf);
+		conf_errors_free(&errs);
+	}
+	config_free(conf);
 
 	/* Durations, on the whole input. */
 	if ((s = strndup(text, size)) != NULL) {
