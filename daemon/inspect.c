@@ -338,17 +338,21 @@ static void
 child_exec(const char *exe, const struct creds *creds, const char *path,
     int out, pid_t parent)
 {
-	const char *what;
-	char *argv[] = { (char *)exe, (char *)INSPECT_ARG, (char *)path, NULL };
+
+	char as[48];
+	char *argv[] = { (char *)exe, (char *)INSPECT_ARG, (char *)path,
+	    (char *)INSPECT_AS_ARG, as, NULL };
 	sigset_t none;
 	int sig, null;
 
 	setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
-	if (creds != NULL && (creds_drop(creds, &what) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0))
-		_exit(127);
+	if (creds != NULL && creds->set)
+		snprintf(as, sizeof as, "%u:%u", (unsigned)creds->uid,
+		    (unsigned)creds->gid);
+	else
+		argv[3] = NULL;
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0 ||
 	    dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(null, 2) < 0)
 		_exit(127);
@@ -759,8 +763,12 @@ child_error(const char *type, const char *msg)
 }
 
 void
-inspect_child_main(const char *path)
+inspect_child_main(const char *path, const char *as)
 {
+	struct creds c = { 0 };
+	unsigned uid, gid;
+	const char *step;
+	char end;
 	struct plugin_error err;
 	struct inspect_info info = { 0 };
 	struct plugin p;
@@ -778,6 +786,18 @@ inspect_child_main(const char *path)
 	    dup2(null, 1) < 0)
 		_exit(1);
 	close(null);
+	if (as != NULL) {
+		if (sscanf(as, "%u:%u%c", &uid, &gid, &end) != 2)
+			child_error("inspect_failed", INSPECT_AS_ARG " takes "
+			    "UID:GID");
+		c.set = 1;
+		c.uid = (uid_t)uid;
+		c.gid = (gid_t)gid;
+		if (creds_drop(&c, &step) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			child_error("inspect_failed", "cannot drop to the "
+			    "workers' user");
+	}
 	if (loader_open(path, &p, &err) < 0)
 		child_error(err.type, err.msg);
 	d = p.desc;

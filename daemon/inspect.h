@@ -22,6 +22,9 @@
 
 /* The option that makes loopd an inspection child. */
 #define INSPECT_ARG		"--inspect-plugin"
+/* With it, the ids the child drops to before it loads anything:
+ * "UID:GID" (see inspect_run()). */
+#define INSPECT_AS_ARG		"--inspect-as"
 /* What a child may print, and how long all children of one call take. */
 #define INSPECT_OUTPUT_MAX	(256 * 1024)
 #define INSPECT_DEADLINE_MS	3000
@@ -71,8 +74,9 @@ struct inspect_result {
  * child has exited or been killed (a child's whole process group is
  * killed at the deadline) and reaped.  Touches no other child of the
  * caller.  With creds set (a root supervisor with `user:`), each child
- * drops to them before exec: a plugin's constructors never run with more
- * than its workers will have.  creds may be NULL.
+ * drops to them after exec and before it loads the plugin, as a worker
+ * does: a plugin's constructors never run with more than its workers
+ * will have.  creds may be NULL.
  */
 void	inspect_run(const char *exe, const struct creds *creds,
 	    const char *const *paths, size_t n, uint64_t deadline_ms,
@@ -95,6 +99,7 @@ void	 inspect_print(FILE *f, const char *path,
 	    const struct inspect_info *info);
 
 /* The child: load path, print its descriptor, exit.  Never returns. */
-void	 inspect_child_main(const char *path) __attribute__((noreturn));
+void	 inspect_child_main(const char *path, const char *as)
+	    __attribute__((noreturn));
 
 #endif /* LOOPD_INSPECT_H */

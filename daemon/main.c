@@ -83,6 +83,7 @@ struct options {
 	int		 verbose;
 	int		 worker;
 	const char	*inspect;	/* INSPECT_ARG's file */
+	const char	*inspect_as;	/* INSPECT_AS_ARG's ids, or NULL */
 };
 
 static void	usage_error(const char *fmt, ...)
@@ -114,6 +115,7 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "version",		no_argument,	   NULL, 'V' },
 		{ PROC_WORKER_ARG + 2,	no_argument,	   NULL, 'W' },
 		{ INSPECT_ARG + 2,	required_argument, NULL, 'I' },
+		{ INSPECT_AS_ARG + 2,	required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
@@ -132,6 +134,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'I':
 			o->inspect = optarg;
+			break;
+		case 'A':
+			o->inspect_as = optarg;
 			break;
 		case 'P':
 			o->plugin_dir = optarg;
@@ -466,7 +471,7 @@ main(int argc, char **argv)
 		return plugin_command(argc - 1, argv + 1);
 	parse_options(argc, argv, &o);
 	if (o.inspect != NULL)
-		inspect_child_main(o.inspect);
+		inspect_child_main(o.inspect, o.inspect_as);
 	if (o.worker) {
 		log_capture_libevent();
 		return worker_main();

@@ -6,11 +6,13 @@ run as root."""
 import grp
 import os
 import pwd
+import shutil
 import signal
 import unittest
 from unittest import mock
 
-from loopd_harness import LoopdTestCase, echo_roundtrip, loop, task, to_yaml
+from loopd_harness import (LoopdTestCase, echo_roundtrip, env, loop, task,
+                           to_yaml)
 
 
 def ids(pid):
@@ -36,6 +38,18 @@ class UserTest(LoopdTestCase):
             self.skipTest("no user 'nobody' on this system")
         # The workers read the plugins through tmp/plugins.
         os.chmod(self.tmp, 0o755)
+
+    def plugin_dir(self):
+        """Copies, not links: the workers, as nobody, must reach the files
+        wherever the build dir is (a 0700 home, a mktemp -d)."""
+        d = os.path.join(self.tmp, "plugins")
+        if not os.path.isdir(d):
+            os.mkdir(d)
+            for src in (env("LOOPD_PLUGINS"), env("LOOPD_TEST_PLUGINS")):
+                for name in sorted(os.listdir(src)):
+                    if name.endswith(".so"):
+                        shutil.copy(os.path.join(src, name), d)
+        return d
 
     def config(self, loops, **top):
         conf = {"plugin_dir": self.plugin_dir()}
