@@ -113,7 +113,8 @@ stats_samples(struct evbuffer *b, const json_t *loops, const char *name,
 		o = json_object_get(l, "stats");
 		if (sub != NULL)
 			o = json_object_get(o, sub);
-		if (!json_is_integer(o = json_object_get(o, key)))
+		o = json_object_get(o, key);
+		if (!json_is_integer(o))
 			continue;
 		loop_sample(b, name, l);
 		evbuffer_add_printf(b, "} %lld\n",
