@@ -18,7 +18,8 @@
  * shrinking: a worker that truncated it would otherwise make the
  * supervisor's next read of its mappings a SIGBUS.  From CRASH_AREA_OFF
  * on, CRASH_AREA_SIZE bytes hold other values the worker shares: its
- * plugins' metrics (pmetric.h).
+ * plugins' metrics (pmetric.h).  The page itself also holds the loop's
+ * runtime statistics (wstats.h).
  */
 #ifndef LOOPD_CRASH_H
 #define LOOPD_CRASH_H
@@ -28,6 +29,8 @@
 
 #include <jansson.h>
 
+#include "wstats.h"
+
 struct crash_page {
 	volatile int32_t	running;	/* task index, or -1 */
 	volatile uint32_t	dumps;		/* stack dumps written */
@@ -36,6 +39,8 @@ struct crash_page {
 	 * and its audit architecture (si_arch). */
 	volatile int32_t	syscall_nr;
 	volatile uint32_t	syscall_arch;
+	/* The loop's runtime statistics, written while it runs. */
+	struct wstats		stats;
 };
 
 #define CRASH_AREA_OFF	(1024 * 1024)	/* far after any backtrace */

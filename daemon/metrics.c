@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "supervisor.h"
+#include "wstats.h"
 
 struct metrics {
 	struct supervisor	*sv;
@@ -96,6 +97,82 @@ errors_samples(struct evbuffer *b, const json_t *l, const json_t *t)
 		evbuffer_add_printf(b, "} %lld\n",
 		    (long long)json_integer_value(n));
 	}
+}
+
+/* One sample of the loop's statistics (wstats.h) at path: "key" or
+ * "executor.key"; none when the worker does not run. */
+static void
+stats_samples(struct evbuffer *b, const json_t *loops, const char *name,
+    const char *type, const char *help, const char *sub, const char *key)
+{
+	const json_t *l, *o;
+	size_t i;
+
+	family(b, name, type, help);
+	json_array_foreach(loops, i, l) {
+		o = json_object_get(l, "stats");
+		if (sub != NULL)
+			o = json_object_get(o, sub);
+		o = json_object_get(o, key);
+		if (!json_is_integer(o))
+			continue;
+		loop_sample(b, name, l);
+		evbuffer_add_printf(b, "} %lld\n",
+		    (long long)json_integer_value(o));
+	}
+}
+
+static void
+render_stats(struct evbuffer *b, const json_t *loops)
+{
+	const json_t *l, *st, *le;
+	uint64_t bound;
+	unsigned k;
+	size_t i;
+
+	family(b, "loopd_loop_lag_seconds", "histogram", "How late the "
+	    "loop's heartbeat tick fired: what its callbacks held it up.");
+	json_array_foreach(loops, i, l) {
+		if ((st = json_object_get(l, "stats")) == NULL ||
+		    json_array_size(le = json_object_get(st, "lag_le")) !=
+		    WSTATS_LAG_BUCKETS)
+			continue;
+		for (k = 0; k < WSTATS_LAG_BUCKETS; k++) {
+			loop_sample(b, "loopd_loop_lag_seconds_bucket", l);
+			bound = wstats_lag_bound(k);
+			if (bound == UINT64_MAX)
+				evbuffer_add_printf(b, ",le=\"+Inf\"");
+			else
+				evbuffer_add_printf(b, ",le=\"%g\"",
+				    (double)bound / 1e6);
+			evbuffer_add_printf(b, "} %lld\n", (long long)
+			    json_integer_value(json_array_get(le, k)));
+		}
+		loop_sample(b, "loopd_loop_lag_seconds_sum", l);
+		evbuffer_add_printf(b, "} %.6f\n", json_real_value(
+		    json_object_get(st, "lag_sum_s")));
+		loop_sample(b, "loopd_loop_lag_seconds_count", l);
+		evbuffer_add_printf(b, "} %lld\n", (long long)
+		    json_integer_value(json_object_get(st, "lag_count")));
+	}
+	stats_samples(b, loops, "loopd_loop_callbacks_total", "counter",
+	    "Plugin callbacks the loop has run.", NULL, "callbacks");
+	stats_samples(b, loops, "loopd_loop_slow_callbacks_total", "counter",
+	    "Plugin callbacks longer than slow_callback (debug mode only).",
+	    NULL, "slow_callbacks");
+	stats_samples(b, loops, "loopd_executor_queue_depth", "gauge",
+	    "Jobs queued in the loop's executor.", "executor", "queue_depth");
+	stats_samples(b, loops, "loopd_executor_active_jobs", "gauge",
+	    "Jobs running in the loop's executor.", "executor",
+	    "active_jobs");
+	stats_samples(b, loops, "loopd_executor_jobs_completed_total",
+	    "counter", "Executor jobs finished.", "executor", "completed");
+	stats_samples(b, loops, "loopd_executor_jobs_rejected_total",
+	    "counter", "Executor jobs rejected: the queue was full.",
+	    "executor", "rejected");
+	stats_samples(b, loops, "loopd_executor_jobs_timed_out_total",
+	    "counter", "Executor jobs that timed out.", "executor",
+	    "timed_out");
 }
 
 static void
@@ -193,6 +270,8 @@ render(struct evbuffer *b, const json_t *st)
 			evbuffer_add_printf(b, "} %lld\n",
 			    (long long)json_integer_value(v));
 		}
+
+	render_stats(b, loops);
 
 	family(b, "loopd_log_records_dropped_total", "counter", "Log records "
 	    "dropped because the log output did not keep up.");

@@ -33,8 +33,17 @@
  *                                                  declared with
  *                                                  loopd_metric_counter()
  *                                                  and loopd_metric_gauge()
- * Loop lag, callbacks and executor statistics are measured in the workers,
- * which do not report them to the supervisor: they are not exported.
+ * and, from what each running worker claims in its shared page (wstats.h),
+ *   loopd_loop_lag_seconds{loop,le}                histogram: heartbeat
+ *                                                  lateness, buckets
+ *                                                  1ms..1s and +Inf
+ *   loopd_loop_callbacks_total{loop}               counter
+ *   loopd_loop_slow_callbacks_total{loop}          counter, debug mode
+ *   loopd_executor_queue_depth{loop}               gauge
+ *   loopd_executor_active_jobs{loop}               gauge
+ *   loopd_executor_jobs_completed_total{loop}      counter
+ *   loopd_executor_jobs_rejected_total{loop}       counter
+ *   loopd_executor_jobs_timed_out_total{loop}      counter
  *
  * Supervisor main thread only.
  */

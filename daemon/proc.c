@@ -20,6 +20,7 @@
 #include "crash.h"
 #include "pmetric.h"
 #include "proc.h"
+#include "wstats.h"
 
 /* The child's side, after fork: never returns. */
 static void
@@ -139,6 +140,15 @@ uint64_t
 proc_beat(const struct proc *p)
 {
 	return p->page != NULL ? p->page->beat_ms : 0;
+}
+
+int
+proc_stats(const struct proc *p, struct wstats_snap *out)
+{
+	if (p->pid <= 0 || p->page == NULL)
+		return -1;
+	wstats_read(&p->page->stats, out);
+	return 0;
 }
 
 int

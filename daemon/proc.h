@@ -60,6 +60,10 @@ int	 proc_syscall(const struct proc *p, int *nr, uint32_t *arch);
 
 /* The worker's last heartbeat (CLOCK_MONOTONIC ms), 0 before the first. */
 uint64_t proc_beat(const struct proc *p);
+/* The loop's runtime statistics, as the worker claims them (wstats.h):
+ * 0, or -1 when no worker runs. */
+struct wstats_snap;
+int	 proc_stats(const struct proc *p, struct wstats_snap *out);
 /* Ask the worker for a dump of the stack it is stuck in; how many it has
  * written so far (a new one has arrived when this grows). */
 int	 proc_dump(const struct proc *p);

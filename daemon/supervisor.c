@@ -46,6 +46,7 @@
 #include "task.h"
 #include "watch.h"
 #include "worker.h"
+#include "wstats.h"
 
 /* Where a task stands, beside the state its worker reported. */
 enum sv_phase {
@@ -2567,9 +2568,37 @@ sv_status_task(const struct sv_task *t, uint64_t now)
 	    "errors", t->errors);
 }
 
+/* The worker's runtime statistics (wstats.h), claims clamped: a new
+ * object, or NULL when no worker runs. */
+static json_t *
+sv_status_stats(const struct sv_loop *l, struct wstats_snap *ws)
+{
+	json_t *le;
+	unsigned i;
+
+	if (proc_stats(&l->proc, ws) < 0 || (le = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < WSTATS_LAG_BUCKETS; i++)
+		json_array_append_new(le, json_integer((json_int_t)
+		    ws->lag_le[i]));
+	return json_pack("{s:o, s:I, s:f, s:f, s:I, s:I, s:{s:I, s:I, s:I, "
+	    "s:I, s:I}}", "lag_le", le, "lag_count", (json_int_t)ws->lag_count,
+	    "lag_sum_s", (double)ws->lag_sum_us / 1e6,
+	    "lag_max_s", (double)ws->lag_max_us / 1e6,
+	    "callbacks", (json_int_t)ws->callbacks,
+	    "slow_callbacks", (json_int_t)ws->slow_callbacks, "executor",
+	    "queue_depth", (json_int_t)ws->exec_depth,
+	    "active_jobs", (json_int_t)ws->exec_active,
+	    "completed", (json_int_t)ws->exec_completed,
+	    "rejected", (json_int_t)ws->exec_rejected,
+	    "timed_out", (json_int_t)ws->exec_timed_out);
+}
+
 static json_t *
 sv_status_loop(struct sv_loop *l, uint64_t now)
 {
+	struct wstats_snap ws;
+	json_t *stats = sv_status_stats(l, &ws);
 	json_t *o, *tasks = json_array();
 	int running, stuck = sv_loop_stuck(l, &running);
 	long fds = l->proc.pid > 0 ? sv_count_fds(l) : -1;
@@ -2580,10 +2609,10 @@ sv_status_loop(struct sv_loop *l, uint64_t now)
 		if (l->tasks[i]->phase != SV_GONE)
 			json_array_append_new(tasks, sv_status_task(
 			    l->tasks[i], now));
-	/* Lag and the executor's queue are the worker's to measure; it
-	 * does not report them (yet): null, for scripts to tell. */
-	o = json_pack("{s:s, s:o, s:s, s:o, s:i, s:b, s:o, s:o, s:n, s:n, "
-	    "s:O?, s:o}", "name", l->loop->name,
+	/* Lag and the executor's queue as the worker claims them; null
+	 * when no worker runs. */
+	o = json_pack("{s:s, s:o, s:s, s:o, s:i, s:b, s:o, s:o, s:o, s:o, "
+	    "s:o, s:O?, s:o}", "name", l->loop->name,
 	    "pid", l->proc.pid > 0 ? json_integer(l->proc.pid) : json_null(),
 	    "state", l->proc.pid > 0 ? (stuck ? "hung" : "running") :
 	    l->gave_up ? "failed" : evtimer_pending(l->respawn, NULL) ?
@@ -2593,8 +2622,12 @@ sv_status_loop(struct sv_loop *l, uint64_t now)
 	    "restarts", (json_int_t)l->rs.total, "hung", stuck,
 	    "rss_bytes", rss >= 0 ? json_integer(rss) : json_null(),
 	    "open_fds", fds >= 0 ? json_integer(fds) : json_null(),
-	    "lag_p99_ms", "executor_queue", "errors", l->errors,
-	    "tasks", tasks);
+	    "lag_p99_ms", stats != NULL ? json_real((double)
+	    wstats_lag_quantile(&ws, 0.99) / 1000.0) : json_null(),
+	    "executor_queue", stats != NULL ? json_integer((json_int_t)
+	    ws.exec_depth) : json_null(),
+	    "stats", stats != NULL ? stats : json_null(),
+	    "errors", l->errors, "tasks", tasks);
 	if (o != NULL && stuck && running >= 0)
 		json_object_set_new(o, "hung_task",
 		    json_string(l->tasks[running]->tc->name));

@@ -46,8 +46,10 @@ task_timed_leave(struct loopd_task *t)
 {
 	uint64_t ns = task_now_ns() - t->host->enter_ns;
 
-	if (ns > t->host->slow_ns)
+	if (ns > t->host->slow_ns) {
+		wstats_slow_callback(t->host->stats);
 		debug_slow_api(t, ns);
+	}
 }
 
 int

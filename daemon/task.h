@@ -24,6 +24,7 @@
 #include "config.h"
 #include "loader.h"
 #include "lograte.h"
+#include "wstats.h"
 
 /* Any plugin function, as task_enter() records it. */
 typedef void (*task_fn)(void);
@@ -73,6 +74,8 @@ struct task_host {
 				    const char *name);
 	/* loopd_metric_*(): the worker's area, or NULL (pmetric.h). */
 	struct pmetric_area	*metrics;
+	/* The loop's statistics in the shared page (wstats.h), or NULL. */
+	struct wstats		*stats;
 	/* A finished message to the supervisor, never dropped: 0 or -1.
 	 * NULL when there is no supervisor (a test of the task alone). */
 	int			(*send)(void *ctx, const void *msg,
@@ -155,6 +158,7 @@ task_enter(struct loopd_task *t, task_fn cb)
 {
 	*t->host->running = t->index;
 	t->host->cb = cb;
+	wstats_callback(t->host->stats);
 	if (__builtin_expect(t->host->debug, 0))
 		t->host->enter_ns = task_now_ns();
 }

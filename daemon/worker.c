@@ -40,6 +40,7 @@
 #include "sandbox.h"
 #include "task.h"
 #include "worker.h"
+#include "wstats.h"
 
 /* The supervisor is trusted: its configuration frames may be large. */
 #define WORKER_FRAME_MAX	(256 * 1024 * 1024)
@@ -529,17 +530,23 @@ static void
 worker_beat_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct executor_stats es;
 	uint64_t now = task_now_ns(), late = 0;
 
 	w->page->beat_ms = now / 1000000;
 	if (w->beat_due_ns != 0) {
 		late = now > w->beat_due_ns ? now - w->beat_due_ns : 0;
 		lag_add(&w->lag, late / 1000);
+		wstats_lag(&w->page->stats, late / 1000);
 		w->beat_due_ns += w->beat_ns;
 		if (w->beat_due_ns < now)
 			w->beat_due_ns = now + w->beat_ns;
 	} else
 		w->beat_due_ns = now + w->beat_ns;
+	if (w->host.exec != NULL) {
+		executor_get_stats(w->host.exec, &es);
+		wstats_executor(&w->page->stats, &es);
+	}
 	if (w->watch != NULL)
 		debug_watch_tick(w->watch, late);
 }
@@ -865,6 +872,7 @@ worker_main(void)
 	    1000000, .loop_conf = w.loop };
 	/* Without it, plugins' metrics are refused, and nothing else. */
 	w.host.metrics = pmetric_area_new(PROC_FD_CRASH);
+	w.host.stats = &w.page->stats;
 	w.host.post = post_queue_new(w.base);
 	w.host.exec = executor_new(&w.loop->executor, w.host.post,
 	    w.loop->name);

@@ -8,6 +8,7 @@ import grp
 import re
 import socket
 import subprocess
+import time
 import unittest
 
 from loopd_harness import (TIMEOUT, LoopdTestCase, env, echo_roundtrip,
@@ -88,7 +89,7 @@ class ControlTest(LoopdTestCase):
             self.assertEqual(set(lp), {
                 "name", "pid", "state", "uptime_s", "restarts", "hung",
                 "rss_bytes", "open_fds", "lag_p99_ms", "executor_queue",
-                "errors", "tasks"}, lp)
+                "stats", "errors", "tasks"}, lp)
             self.assertEqual(lp["pid"], d.worker_pid(lp["name"]))
             self.assertEqual(lp["state"], "running")
             self.assertIsInstance(lp["uptime_s"], (int, float))
@@ -96,8 +97,15 @@ class ControlTest(LoopdTestCase):
             self.assertIs(lp["hung"], False)
             self.assertGreater(lp["rss_bytes"], 0)
             self.assertGreater(lp["open_fds"], 2)
-            self.assertIsNone(lp["lag_p99_ms"])
-            self.assertIsNone(lp["executor_queue"])
+            self.assertGreaterEqual(lp["lag_p99_ms"], 0)
+            self.assertEqual(lp["executor_queue"], 0)
+            self.assertEqual(set(lp["stats"]), {
+                "lag_le", "lag_count", "lag_sum_s", "lag_max_s",
+                "callbacks", "slow_callbacks", "executor"})
+            self.assertEqual(len(lp["stats"]["lag_le"]), 8)
+            self.assertEqual(set(lp["stats"]["executor"]), {
+                "queue_depth", "active_jobs", "completed", "rejected",
+                "timed_out"})
             for t in lp["tasks"]:
                 self.assertEqual(set(t), {"name", "plugin", "state",
                                           "restarts", "uptime_s",
@@ -115,8 +123,39 @@ class ControlTest(LoopdTestCase):
                          r"+RESTARTS +LAG_P99 +QUEUE$")
         self.assertRegex(p.stdout, r"(?m)^net +echo +running +%d +[0-9.]+s"
                          r" +0 +- +-$" % d.worker_pid("net"))
+        self.assertRegex(p.stdout, r"(?m)^net +- +running +%d +[0-9.]+s"
+                         r" +0 +[0-9.]+ms +0$" % d.worker_pid("net"))
         p = self.loopctl("version", config=config)
         self.assertEqual((p.returncode, p.stdout), (0, "loopd 0.1.0\n"))
+
+    def wait_status(self, sock, pred, what):
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            st = self.status(sock)
+            if pred(st):
+                return st
+            if time.monotonic() > deadline:
+                self.fail("%s not seen after %gs: %s" % (what, TIMEOUT, st))
+            time.sleep(0.02)    # polling the socket, with a deadline
+
+    def test_status_lag_and_queue(self):
+        slow = loop("slow", task("j", "jobs", jobs=5, work="10s",
+                                 end="cancel"))
+        slow["executor"] = {"workers": 1}
+        d, config, sock = self.start_with_control([
+            loop("b", task("b", "blocker", mode="api", block="300ms")),
+            slow])
+        d.wait_record(task="b", msg="api callback returned")
+        st = self.wait_status(
+            sock, lambda s: (s["loops"][0]["lag_p99_ms"] >= 100 and
+                             s["loops"][1]["executor_queue"] == 4),
+            "lag p99 over 100ms and 4 jobs queued")
+        self.assertEqual(st["loops"][1]["stats"]["executor"]["active_jobs"],
+                         1)
+        p = self.loopctl("status", config=config)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"(?m)^slow +- +running +%d +[0-9.]+s"
+                         r" +0 +[0-9.]+ms +4$" % d.worker_pid("slow"))
 
     def test_reload_wait_good_and_broken(self):
         d, config, sock = self.start_with_control()

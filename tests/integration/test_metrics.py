@@ -36,7 +36,7 @@ def parse_metrics(test, text):
         elif ln.startswith("# TYPE "):
             _, _, name, kind = ln.split(" ")
             test.assertEqual(name, current, ln)
-            test.assertIn(kind, ("counter", "gauge"))
+            test.assertIn(kind, ("counter", "gauge", "histogram"))
             if kind == "counter":
                 test.assertTrue(name.endswith("_total"), name)
             families[name]["type"] = kind
@@ -44,8 +44,15 @@ def parse_metrics(test, text):
             m = SAMPLE_RE.match(ln)
             test.assertIsNotNone(m, "not a sample line: %r" % ln)
             name, labels, value = m.groups()
-            test.assertEqual(name, current, "sample outside its family")
             got = {}
+            if (families.get(current, {}).get("type") == "histogram" and
+                    name != current):
+                suffix = name[len(current):]
+                test.assertIn(suffix, ("_bucket", "_sum", "_count"), ln)
+                test.assertTrue(name.startswith(current), ln)
+                got["__sample__"] = suffix
+                name = current
+            test.assertEqual(name, current, "sample outside its family")
             rest = labels or ""
             while rest:
                 lm = LABEL_RE.match(rest)
@@ -266,6 +273,81 @@ class MetricsTest(LoopdTestCase):
                 self.fail("%s%s is %r, not %r after %gs"
                           % (name, labels, got, want, timeout))
             time.sleep(0.02)    # polling an endpoint, with a deadline
+
+    def wait_scrape(self, pred, what, timeout=TIMEOUT):
+        """Scrape until pred(families) holds; the families."""
+        deadline = time.monotonic() + timeout
+        while True:
+            fams, text = self.scrape()
+            if pred(fams):
+                return fams
+            if time.monotonic() > deadline:
+                self.fail("%s not seen after %gs:\n%s" % (what, timeout,
+                                                           text))
+            time.sleep(0.02)    # polling an endpoint, with a deadline
+
+    def test_loop_stats_families(self):
+        d = self.start_metrics([loop("idle", task("t", "ticker",
+                                                  interval="1h"))])
+        d.wait_ready()
+        fams = self.wait_scrape(
+            lambda f: (value(f, "loopd_loop_lag_seconds", loop="idle",
+                             __sample__="_count") or 0) >= 1,
+            "a lag tick")
+        for name, kind in (("loopd_loop_lag_seconds", "histogram"),
+                           ("loopd_loop_callbacks_total", "counter"),
+                           ("loopd_loop_slow_callbacks_total", "counter"),
+                           ("loopd_executor_queue_depth", "gauge"),
+                           ("loopd_executor_active_jobs", "gauge"),
+                           ("loopd_executor_jobs_completed_total", "counter"),
+                           ("loopd_executor_jobs_rejected_total", "counter"),
+                           ("loopd_executor_jobs_timed_out_total",
+                            "counter")):
+            self.assertEqual(fams[name]["type"], kind, name)
+            self.assertIsNotNone(value(fams, name, loop="idle"), name)
+        les = sorted((dict(k)["le"], v) for k, v in
+                     fams["loopd_loop_lag_seconds"]["samples"].items()
+                     if dict(k).get("__sample__") == "_bucket")
+        self.assertEqual(sorted(le for le, _ in les),
+                         sorted(["0.001", "0.005", "0.01", "0.05", "0.1",
+                                 "0.5", "1", "+Inf"]))
+        count = value(fams, "loopd_loop_lag_seconds", loop="idle",
+                      __sample__="_count")
+        self.assertEqual(value(fams, "loopd_loop_lag_seconds", loop="idle",
+                               le="+Inf"), count)
+        # The ticker's start is a callback.
+        self.assertGreaterEqual(value(fams, "loopd_loop_callbacks_total",
+                                      loop="idle"), 1)
+        self.assertEqual(value(fams, "loopd_executor_queue_depth",
+                               loop="idle"), 0)
+
+    def test_blocked_loop_shows_lag(self):
+        d = self.start_metrics([loop("b", task("b", "blocker", mode="api",
+                                               block="300ms"))])
+        d.wait_record(task="b", msg="api callback returned")
+
+        def late(f):
+            over = (value(f, "loopd_loop_lag_seconds", loop="b",
+                          __sample__="_count") or 0) - \
+                (value(f, "loopd_loop_lag_seconds", loop="b",
+                       le="0.1") or 0)
+            return over >= 1
+        fams = self.wait_scrape(late, "a tick later than 100ms")
+        self.assertGreaterEqual(value(fams, "loopd_loop_lag_seconds",
+                                      loop="b", __sample__="_sum"), 0.1)
+
+    def test_executor_counts_jobs(self):
+        d = self.start_metrics([loop("x", task("j", "jobs", jobs=5,
+                                               work="1ms", end="cancel"))])
+        d.wait_record(task="j", msg=re.compile(r"^dones: 5 of 5"))
+        fams = self.wait_metric(5, "loopd_executor_jobs_completed_total",
+                                loop="x")
+        self.assertEqual(value(fams, "loopd_executor_jobs_rejected_total",
+                               loop="x"), 0)
+        self.assertEqual(value(fams, "loopd_executor_jobs_timed_out_total",
+                               loop="x"), 0)
+        self.assertEqual(value(fams, "loopd_executor_active_jobs",
+                               loop="x"), 0)
 
     def test_plugin_metrics_move_with_echo_traffic_and_restarts(self):
         d = self.start_metrics([
