@@ -51,7 +51,7 @@ def ignore_builds(directory, names):
     out = set()
     for name in names:
         path = os.path.join(directory, name)
-        if name in (".git", "__pycache__") or (
+        if name in (".git", "__pycache__", ".tools") or (
                 os.path.isdir(path) and
                 os.path.exists(os.path.join(path, "CMakeCache.txt"))):
             out.add(name)
