@@ -137,6 +137,21 @@ class ManPagesTest(unittest.TestCase):
                                    text=True, timeout=60)
             self.assertEqual(p.returncode, 0, name + ": " + p.stderr)
 
+    def test_every_page_written_in_scdoc(self):
+        # No hand-written roff: every page the build makes has its source
+        # docs/NAME.SECTION.scd.
+        build = os.path.join(env("LOOPD_BUILD_DIR"), "docs")
+        with open(os.path.join(build, "pages.txt")) as f:
+            pages = f.read().strip().split(";")
+        docs = os.path.join(env("LOOPD_SOURCE_DIR"), "docs")
+        self.assertEqual([p for p in pages
+                          if not os.path.exists(os.path.join(docs,
+                                                             p + ".scd"))],
+                         [], "pages with no scdoc source in docs/")
+        self.assertEqual([p for p in pages
+                          if os.path.exists(os.path.join(docs, p))], [],
+                         "roff pages left in docs/")
+
     def test_pages_built_and_render(self):
         build = os.path.join(env("LOOPD_BUILD_DIR"), "docs")
         with open(os.path.join(build, "pages.txt")) as f:

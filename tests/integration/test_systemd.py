@@ -73,14 +73,15 @@ class SystemdUnitTest(LoopdTestCase):
                                       "loopctl")))
         e = dict(os.environ)
         # Documentation=man:loopd(8): verify runs man(1); point it at the
-        # page in the source tree, as an install would.
-        page = os.path.join(env("LOOPD_SOURCE_DIR"), "docs", "loopd.8")
+        # pages the build made (docs/*.scd turned into roff), as an install
+        # would.
         args = [tool, "verify"]
-        if os.path.exists(page) and shutil.which("man"):
+        if shutil.which("man"):
             os.makedirs(os.path.join(self.tmp, "man", "man8"))
-            shutil.copy(page, os.path.join(self.tmp, "man", "man8"))
-            shutil.copy(os.path.join(os.path.dirname(page), "loopctl.8"),
-                        os.path.join(self.tmp, "man", "man8"))
+            for name in ("loopd.8", "loopctl.8"):
+                page = os.path.join(env("LOOPD_BUILD_DIR"), "docs", name)
+                self.assertTrue(os.path.exists(page), page + " was not built")
+                shutil.copy(page, os.path.join(self.tmp, "man", "man8"))
             e["MANPATH"] = os.path.join(self.tmp, "man")
         else:
             args.append("--man=no")
