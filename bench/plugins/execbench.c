@@ -21,6 +21,8 @@
 
 #include <loopd/plugin.h>
 
+#include "notify.h"
+
 struct bench {
 	loopd_task	*task;
 	const char	*notify;
@@ -42,18 +44,7 @@ now_ns(void)
 static void
 bench_notify(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	static const char msg[] = "EXEC_DONE=1";
-	int fd;
-
-	if (path == NULL || strlen(path) >= sizeof sa.sun_path)
-		return;
-	strcpy(sa.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return;
-	(void)sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa,
-	    sizeof sa);
-	close(fd);
+	bench_notify_done(path, "EXEC_DONE=1");
 }
 
 static void

@@ -21,6 +21,8 @@
 
 #include <loopd/plugin.h>
 
+#include "notify.h"
+
 #include "../flood.h"
 
 struct flood {
@@ -31,18 +33,7 @@ struct flood {
 static void
 flood_notify(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	static const char msg[] = "FLOOD_DONE=1";
-	int fd;
-
-	if (path == NULL || strlen(path) >= sizeof sa.sun_path)
-		return;
-	strcpy(sa.sun_path, path);
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return;
-	(void)sendto(fd, msg, sizeof msg - 1, 0, (struct sockaddr *)&sa,
-	    sizeof sa);
-	close(fd);
+	bench_notify_done(path, "FLOOD_DONE=1");
 }
 
 static void
