@@ -1823,11 +1823,12 @@ sv_plugin_changed(void *ctx, const char *path)
 	log_emit(r);
 }
 
-/* Watch the directory of every plugin file the configuration names. */
+/* Watch the directory of every plugin file the configuration names (once
+ * for a run of tasks in the same directory: each watch is a path lookup). */
 static void
 sv_watch_plugins(struct supervisor *sv)
 {
-	char dir[PATH_MAX], *slash;
+	char dir[PATH_MAX], prev[PATH_MAX] = "", *slash;
 	size_t i, j;
 
 	if (!sv->conf->plugin_watch)
@@ -1844,7 +1845,12 @@ sv_watch_plugins(struct supervisor *sv)
 			    sv->conf->loops[i].tasks[j].plugin_path);
 			if ((slash = strrchr(dir, '/')) != NULL)
 				*slash = '\0';
-			pluginwatch_add(sv->pw, slash != NULL ? dir : ".");
+			else
+				snprintf(dir, sizeof dir, ".");
+			if (strcmp(dir, prev) == 0)
+				continue;
+			pluginwatch_add(sv->pw, dir);
+			snprintf(prev, sizeof prev, "%s", dir);
 		}
 }
 
