@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,37 @@ static struct {
 	void			*journal;	/* libsystemd, while in use */
 	int			 (*sendv)(const struct iovec *, int);
 } out = { .target = -1, .fd = -1, .own_fd = -1, .file_fd = -1 };
+
+/* This process's id, read once (and again in a child of fork()): every
+ * record names it, and getpid() is a system call. */
+static atomic_int	 cached_pid;
+static pthread_once_t	 pid_once = PTHREAD_ONCE_INIT;
+
+static void
+pid_forked(void)
+{
+	atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
+}
+
+static void
+pid_hook(void)
+{
+	pthread_atfork(NULL, NULL, pid_forked);
+}
+
+static pid_t
+log_pid(void)
+{
+	int pid;
+
+	pthread_once(&pid_once, pid_hook);
+	if ((pid = atomic_load_explicit(&cached_pid,
+	    memory_order_relaxed)) == 0) {
+		pid = (int)getpid();
+		atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+	}
+	return (pid_t)pid;
+}
 
 #define LOG_LIBSYSTEMD	"libsystemd.so.0"
 
@@ -227,7 +260,7 @@ record_new(int level, const char *msg)
 	json_object_set_new(r, "ts", timestamp());
 	json_object_set_new(r, "level", json_string(log_level_name(level)));
 	json_object_set_new(r, "msg", log_string(msg));
-	json_object_set_new(r, "pid", json_integer(getpid()));
+	json_object_set_new(r, "pid", json_integer(log_pid()));
 	return r;
 }
 
@@ -440,7 +473,7 @@ out_queued(void)
 static void
 out_forget_event(void)
 {
-	if (out.ev != NULL && out.pid == getpid())
+	if (out.ev != NULL && out.pid == log_pid())
 		event_free(out.ev);
 	out.ev = NULL;
 }
@@ -479,9 +512,9 @@ log_set_fd(int fd)
 	int rc = 0;
 
 	out_close();
-	if (out.pid != getpid())
+	if (out.pid != log_pid())
 		out.dropped = 0;	/* the parent's to report */
-	out.pid = getpid();
+	out.pid = log_pid();
 	out.target = out.fd = fd;
 	out.kind = OUT_BLOCKING;
 	out.broken = 0;
@@ -517,8 +550,8 @@ log_set_fd(int fd)
 static void
 out_ready(void)
 {
-	if (out.target < 0 || out.pid != getpid()) {
-		if (out.pid != getpid())
+	if (out.target < 0 || out.pid != log_pid()) {
+		if (out.pid != log_pid())
 			out.base = NULL;	/* the parent's */
 		log_set_fd(out.target < 0 ? STDERR_FILENO : out.target);
 	}

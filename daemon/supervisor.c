@@ -84,12 +84,20 @@ struct sv_task {
 	unsigned char		 state;		/* enum task_state, as reported */
 	unsigned char		 phase;		/* enum sv_phase */
 	unsigned char		 first;		/* its first start is not over */
+	unsigned char		 held;		/* SV_HELD_*: the operator's */
 	struct restart_state	*rs;		/* from its first restart on */
 	struct event		*timer;		/* while waiting */
-	unsigned char		 held;		/* SV_HELD_*: the operator's */
 	uint64_t		 up_ms;		/* running since, or 0 */
 	json_t			*errors;	/* its errors: type -> count */
-	char			 version[64];	/* its plugin's, as said */
+	const char		*version;	/* its plugin's, as said, in
+						 * sv->versions; NULL: none */
+};
+
+/* A plugin version some task said, kept once for all the tasks that say
+ * it: a handful for any number of tasks. */
+struct sv_version {
+	struct sv_version	*next;
+	char			 s[];
 };
 
 /* The supervisor's view of one loop and its worker. */
@@ -163,6 +171,7 @@ struct supervisor {
 	struct control		*control;	/* or NULL */
 	struct metrics		*metrics;	/* or NULL */
 	struct listenfds	 lfds;		/* socket activation's */
+	struct sv_version	*versions;	/* the tasks' plugin versions */
 };
 
 /* Exit statuses; see loopd(8). */
@@ -431,6 +440,31 @@ sv_slot_of(const struct sv_loop *l, const struct task_conf *tc)
 	return -1;
 }
 
+/*
+ * The kept copy of version v (its first 63 bytes, as a task's record says
+ * it), or NULL when v is empty or memory ran out: the version goes
+ * unsaid then.
+ */
+static const char *
+sv_version(struct supervisor *sv, const char *v)
+{
+	struct sv_version *k;
+	size_t n = strnlen(v, 63);
+
+	if (n == 0)
+		return NULL;
+	for (k = sv->versions; k != NULL; k = k->next)
+		if (strncmp(k->s, v, n) == 0 && k->s[n] == '\0')
+			return k->s;
+	if ((k = malloc(sizeof *k + n + 1)) == NULL)
+		return NULL;
+	memcpy(k->s, v, n);
+	k->s[n] = '\0';
+	k->next = sv->versions;
+	sv->versions = k;
+	return k->s;
+}
+
 /* Is task t of loop l running now? */
 static int
 sv_task_running(const struct sv_task *t)
@@ -585,7 +619,7 @@ sv_add_context(json_t *r, struct sv_loop *l, size_t i)
 {
 	struct sv_task *t = l->tasks[i];
 
-	if (t->version[0] != '\0')
+	if (t->version != NULL)
 		log_add(r, "plugin_version", t->version);
 	log_add_int(r, "uptime_ms", t->up_ms ? (long long)(now_ms() -
 	    t->up_ms) : 0);
@@ -621,8 +655,7 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	if (s == TASK_RUNNING)
 		listeners_settle(l->sv->listeners, l->loop->name,
 		    l->tasks[i]->tc->name, l->tasks[i]->started);
-	snprintf(l->tasks[i]->version, sizeof l->tasks[i]->version, "%s",
-	    ver);
+	l->tasks[i]->version = sv_version(l->sv, ver);
 	if (s == TASK_FAILED) {
 		r = sv_record(l, LOOPD_LOG_ERROR, "task '%s' failed: %s",
 		    tc->name, *m ? m : "(no message)");
@@ -1790,11 +1823,12 @@ sv_plugin_changed(void *ctx, const char *path)
 	log_emit(r);
 }
 
-/* Watch the directory of every plugin file the configuration names. */
+/* Watch the directory of every plugin file the configuration names (once
+ * for a run of tasks in the same directory: each watch is a path lookup). */
 static void
 sv_watch_plugins(struct supervisor *sv)
 {
-	char dir[PATH_MAX], *slash;
+	char dir[PATH_MAX], prev[PATH_MAX] = "", *slash;
 	size_t i, j;
 
 	if (!sv->conf->plugin_watch)
@@ -1811,7 +1845,12 @@ sv_watch_plugins(struct supervisor *sv)
 			    sv->conf->loops[i].tasks[j].plugin_path);
 			if ((slash = strrchr(dir, '/')) != NULL)
 				*slash = '\0';
-			pluginwatch_add(sv->pw, slash != NULL ? dir : ".");
+			else
+				snprintf(dir, sizeof dir, ".");
+			if (strcmp(dir, prev) == 0)
+				continue;
+			pluginwatch_add(sv->pw, dir);
+			snprintf(prev, sizeof prev, "%s", dir);
 		}
 }
 
@@ -3102,6 +3141,7 @@ sv_block_signals(void)
 static void
 sv_free(struct supervisor *sv)
 {
+	struct sv_version *k;
 	size_t i;
 
 	sv_block_signals();
@@ -3111,6 +3151,10 @@ sv_free(struct supervisor *sv)
 	for (i = 0; i < sv->nloops; i++)
 		sv_loop_free(sv->loops[i]);
 	free(sv->loops);
+	while ((k = sv->versions) != NULL) {
+		sv->versions = k->next;
+		free(k);
+	}
 	for (i = 0; i < sizeof sv->sig / sizeof sv->sig[0]; i++)
 		if (sv->sig[i] != NULL)
 			event_free(sv->sig[i]);

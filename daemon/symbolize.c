@@ -12,6 +12,11 @@
  * a symbol to look up by name; "FILE[ADDR]" a file loaded at its own
  * addresses.  Every frame but the first is a return address, so the
  * function and line are those of the byte before it: the call.
+ *
+ * libdw is opened with dlopen() on the first file to read, not linked: it
+ * and the libraries it needs (libelf, zlib, liblzma, libbz2) would cost
+ * every supervisor and worker about 200 kB that only a crash uses.  When
+ * it cannot be opened, each frame keeps only what its line says.
  */
 #include <errno.h>
 #include <dlfcn.h>
@@ -70,11 +75,61 @@ sym_no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 	return -1;
 }
 
-static const Dwfl_Callbacks sym_callbacks = {
+/* libdw's functions, once sym_dw_open() found them. */
+static struct {
+	int		  tried;
+	int		  ok;
+	__typeof__(dwfl_begin)			*begin;
+	__typeof__(dwfl_end)			*end;
+	__typeof__(dwfl_report_begin)		*report_begin;
+	__typeof__(dwfl_report_end)		*report_end;
+	__typeof__(dwfl_report_offline_memory)	*report_offline_memory;
+	__typeof__(dwfl_module_getelf)		*module_getelf;
+	__typeof__(dwfl_module_getsymtab)	*module_getsymtab;
+	__typeof__(dwfl_module_getsym_info)	*module_getsym_info;
+	__typeof__(dwfl_module_addrinfo)	*module_addrinfo;
+	__typeof__(dwfl_module_getsrc)		*module_getsrc;
+	__typeof__(dwfl_lineinfo)		*lineinfo;
+} dw;
+
+static Dwfl_Callbacks sym_callbacks = {
 	.find_elf = sym_no_elf,
 	.find_debuginfo = sym_no_debuginfo,
-	.section_address = dwfl_offline_section_address,
 };
+
+/* Open libdw on first use (once per process, kept open): 0, or -1 when it
+ * or one of its functions is missing. */
+static int
+sym_dw_open(void)
+{
+	void *h;
+
+	if (dw.tried)
+		return dw.ok ? 0 : -1;
+	dw.tried = 1;
+	if ((h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL)) == NULL)
+		return -1;
+#define SYM_DW(field, name) \
+	if ((*(void **)&dw.field = dlsym(h, #name)) == NULL) \
+		return -1;
+	SYM_DW(begin, dwfl_begin)
+	SYM_DW(end, dwfl_end)
+	SYM_DW(report_begin, dwfl_report_begin)
+	SYM_DW(report_end, dwfl_report_end)
+	SYM_DW(report_offline_memory, dwfl_report_offline_memory)
+	SYM_DW(module_getelf, dwfl_module_getelf)
+	SYM_DW(module_getsymtab, dwfl_module_getsymtab)
+	SYM_DW(module_getsym_info, dwfl_module_getsym_info)
+	SYM_DW(module_addrinfo, dwfl_module_addrinfo)
+	SYM_DW(module_getsrc, dwfl_module_getsrc)
+	SYM_DW(lineinfo, dwfl_lineinfo)
+#undef SYM_DW
+	if ((*(void **)&sym_callbacks.section_address = dlsym(h,
+	    "dwfl_offline_section_address")) == NULL)
+		return -1;
+	dw.ok = 1;
+	return 0;
+}
 
 static int
 sym_hex(const char *s, const char *end, uint64_t *v)
@@ -167,14 +222,15 @@ sym_open(struct sym_file *f)
 {
 	size_t len;
 
-	if ((f->data = sym_read(f->path, &len)) == NULL ||
-	    (f->dwfl = dwfl_begin(&sym_callbacks)) == NULL)
+	if (sym_dw_open() < 0 ||
+	    (f->data = sym_read(f->path, &len)) == NULL ||
+	    (f->dwfl = dw.begin(&sym_callbacks)) == NULL)
 		return;
-	dwfl_report_begin(f->dwfl);
-	f->mod = dwfl_report_offline_memory(f->dwfl, f->path, f->path,
+	dw.report_begin(f->dwfl);
+	f->mod = dw.report_offline_memory(f->dwfl, f->path, f->path,
 	    f->data, len);
-	if (dwfl_report_end(f->dwfl, NULL, NULL) != 0 || f->mod == NULL ||
-	    dwfl_module_getelf(f->mod, &f->bias) == NULL)
+	if (dw.report_end(f->dwfl, NULL, NULL) != 0 || f->mod == NULL ||
+	    dw.module_getelf(f->mod, &f->bias) == NULL)
 		f->mod = NULL;
 }
 
@@ -207,7 +263,7 @@ sym_files_free(struct sym_files *files)
 
 	for (i = 0; i < files->n; i++) {
 		if (files->v[i].dwfl != NULL)
-			dwfl_end(files->v[i].dwfl);
+			dw.end(files->v[i].dwfl);
 		free(files->v[i].data);
 		free(files->v[i].path);
 	}
@@ -222,9 +278,9 @@ sym_lookup(Dwfl_Module *mod, const char *name, GElf_Addr *addr)
 	const char *s;
 	int i, n;
 
-	n = dwfl_module_getsymtab(mod);
+	n = dw.module_getsymtab(mod);
 	for (i = 1; i < n; i++) {
-		s = dwfl_module_getsym_info(mod, i, &sym, addr, &shndx, NULL,
+		s = dw.module_getsym_info(mod, i, &sym, addr, &shndx, NULL,
 		    NULL);
 		if (s != NULL && sym.st_shndx != SHN_UNDEF &&
 		    strcmp(s, name) == 0)
@@ -267,14 +323,14 @@ sym_describe(json_t *o, struct sym_file *f, const struct sym_line *sl,
 	/* A return address may be just past the end of the caller. */
 	if (is_return && addr > 0)
 		addr--;
-	name = dwfl_module_addrinfo(f->mod, addr, &off, &sym, NULL, NULL,
+	name = dw.module_addrinfo(f->mod, addr, &off, &sym, NULL, NULL,
 	    NULL);
 	if (name != NULL && *name != '\0') {
 		json_object_set_new(o, "function", log_string(name));
 		sym_add_hex(o, "symbol_offset", off + (is_return ? 1 : 0));
 	}
-	if ((line = dwfl_module_getsrc(f->mod, addr)) == NULL ||
-	    (src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL)) ==
+	if ((line = dw.module_getsrc(f->mod, addr)) == NULL ||
+	    (src = dw.lineinfo(line, NULL, &lineno, NULL, NULL, NULL)) ==
 	    NULL)
 		return;
 	snprintf(buf, sizeof buf, "%s:%d", src, lineno);

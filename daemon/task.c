@@ -26,6 +26,16 @@ static const char *const state_names[] = {
 static void	task_reap(evutil_socket_t, short, void *);
 static void	task_start_timeout(evutil_socket_t, short, void *);
 
+/* One task of host fewer: the last one takes the reaper with it. */
+static void
+task_host_release(struct task_host *host)
+{
+	if (--host->ntasks > 0)
+		return;
+	event_free(host->reaper);
+	host->reaper = NULL;
+}
+
 const char *
 task_state_name(enum task_state s)
 {
@@ -78,12 +88,17 @@ task_new(struct task_host *host, const struct task_conf *conf, int index)
 	TAILQ_INIT(&t->handles);
 	TAILQ_INIT(&t->jobs);
 	args_init(&t->args, conf->config, task_args_error, t);
-	if ((t->reaper = event_new(host->base, -1, 0, task_reap, t)) == NULL) {
-		free(t);
-		return NULL;
+	if (host->reaper == NULL) {
+		if ((host->reaper = event_new(host->base, -1, 0, task_reap,
+		    host)) == NULL) {
+			free(t);
+			return NULL;
+		}
+		STAILQ_INIT(&host->reap);
 	}
+	host->ntasks++;
 	if (api_rate_init(t) < 0) {
-		event_free(t->reaper);
+		task_host_release(host);
 		free(t);
 		return NULL;
 	}
@@ -232,7 +247,9 @@ task_end(struct loopd_task *t, const char *type, const char *msg)
 		t->err_type = strdup(type);
 		t->err_msg = strdup(msg ? msg : "");
 	}
-	event_active(t->reaper, EV_TIMEOUT, 1);
+	t->reaping = 1;
+	STAILQ_INSERT_TAIL(&t->host->reap, t, reap_next);
+	event_active(t->host->reaper, EV_TIMEOUT, 1);
 }
 
 int
@@ -258,9 +275,8 @@ task_reconfigure(struct loopd_task *t, const struct conf_node *config)
 
 /* The end of a task, outside any plugin callback. */
 static void
-task_reap(evutil_socket_t fd, short what, void *arg)
+task_reap_one(struct loopd_task *t)
 {
-	struct loopd_task *t = arg;
 	const struct loopd_plugin *d = t->plugin.desc;
 
 	if (t->host->debug)
@@ -277,6 +293,24 @@ task_reap(evutil_socket_t fd, short what, void *arg)
 	pmetric_task_end(t);
 	t->pstate = NULL;
 	task_set_state(t, t->err_type ? TASK_FAILED : TASK_DONE);
+}
+
+/*
+ * The host's reaper: each ended task in turn, in the order they ended.
+ * One at a time off the list, since a state change may free the task (and
+ * the last one the reaper) or end others, which join the list.
+ */
+static void
+task_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct task_host *host = arg;
+	struct loopd_task *t;
+
+	while ((t = STAILQ_FIRST(&host->reap)) != NULL) {
+		STAILQ_REMOVE_HEAD(&host->reap, reap_next);
+		t->reaping = 0;
+		task_reap_one(t);
+	}
 }
 
 void
@@ -302,7 +336,9 @@ task_free(struct loopd_task *t)
 	task_enter(t, (task_fn)loader_cache_close);
 	loader_cache_close(t->host->plugins, &t->plugin);
 	task_leave(t);
-	event_free(t->reaper);
+	if (t->reaping)
+		STAILQ_REMOVE(&t->host->reap, t, loopd_task, reap_next);
+	task_host_release(t->host);
 	free(t->err_type);
 	free(t->err_msg);
 	free(t);

@@ -80,6 +80,11 @@ struct task_host {
 	 * NULL when there is no supervisor (a test of the task alone). */
 	int			(*send)(void *ctx, const void *msg,
 				    size_t len);
+	/* The reaper: one deferred event for every task of the host, made
+	 * by the first task_new and freed with the last task (task.c). */
+	struct event		*reaper;
+	STAILQ_HEAD(, loopd_task) reap;	/* ended, not yet reaped */
+	size_t			 ntasks;	/* not yet freed */
 };
 
 struct handle;
@@ -93,15 +98,16 @@ struct loopd_task {
 	const struct task_conf	*conf;		/* borrowed */
 	int			 index;		/* in its loop */
 	enum task_state		 state;
-	int			 ending;	/* done or fail was called */
-	int			 in_start;	/* its start hook runs now */
-	int			 ready;		/* loopd_task_ready() was called */
+	unsigned char		 ending;	/* done or fail was called */
+	unsigned char		 in_start;	/* its start hook runs now */
+	unsigned char		 ready;		/* loopd_task_ready() was called */
+	unsigned char		 reaping;	/* on host->reap */
 	struct event		*ready_timer;	/* start_timeout, while waiting */
 	struct plugin		 plugin;
 	void			*pstate;	/* the plugin's *state */
 	struct loopd_args	 args;
 	struct handle_list	 handles;
-	struct event		*reaper;
+	STAILQ_ENTRY(loopd_task) reap_next;	/* on host->reap */
 	char			*err_type;	/* set when failed */
 	char			*err_msg;
 	task_fn			 err_cb;	/* running when it failed, or NULL */

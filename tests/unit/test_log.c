@@ -397,6 +397,33 @@ START_TEST(long_lines_stay_whole)
 }
 END_TEST
 
+/* The pid of a record is read once per process: a child of fork() names
+ * its own, after its parent logged. */
+START_TEST(forked_child_record_has_its_pid)
+{
+	json_t *last = NULL;
+	pid_t pid;
+	int status;
+
+	log_set_level(LOOPD_LOG_INFO);
+	log_set_sink(keep_sink, &last);
+	log_emit(log_record(LOOPD_LOG_INFO, "parent"));
+	ck_assert_int_eq(json_integer_value(json_object_get(last, "pid")),
+	    getpid());
+	if ((pid = fork()) == 0) {
+		log_emit(log_record(LOOPD_LOG_INFO, "child"));
+		_exit(json_integer_value(json_object_get(last, "pid")) ==
+		    getpid() ? 0 : 1);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the child's record names another pid");
+	json_decref(last);
+	log_set_sink(NULL, NULL);
+}
+END_TEST
+
 /* A forked child neither writes what its parent queued nor reports its
  * parent's drops. */
 START_TEST(child_does_not_write_parent_queue)
@@ -434,6 +461,7 @@ main(void)
 	TCase *tc = tcase_create("records");
 
 	tcase_add_test(tc, record_has_required_fields);
+	tcase_add_test(tc, forked_child_record_has_its_pid);
 	tcase_add_test(tc, below_level_is_dropped);
 	tcase_add_test(tc, invalid_utf8_is_replaced);
 	tcase_add_test(tc, stderr_line_is_one_json_object);

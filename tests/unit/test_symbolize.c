@@ -94,6 +94,43 @@ START_TEST(test_own_function)
 }
 END_TEST
 
+/* Whether this process maps libdw now. */
+static int
+maps_libdw(void)
+{
+	char line[4096];
+	FILE *f;
+	int found = 0;
+
+	ck_assert_ptr_nonnull(f = fopen("/proc/self/maps", "r"));
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, "/libdw") != NULL;
+	fclose(f);
+	return found;
+}
+
+/* libdw is not linked: it is mapped by the first symbolization only.  (Each
+ * test runs in a process of its own, unless CK_FORK=no.) */
+START_TEST(test_libdw_on_demand)
+{
+	Dl_info info;
+	char line[4096];
+	const char *fork_mode = getenv("CK_FORK");
+	json_t *f;
+
+	if (fork_mode == NULL || strcmp(fork_mode, "no") != 0)
+		ck_assert_msg(!maps_libdw(), "libdw mapped before any use");
+	ck_assert_int_ne(dladdr((void *)symbolize_test_target, &info), 0);
+	snprintf(line, sizeof line, "%s(+0x%jx)[0x1]", info.dli_fname,
+	    (uintmax_t)((uintptr_t)symbolize_test_target -
+	    (uintptr_t)info.dli_fbase));
+	f = one_frame(line);
+	ck_assert_str_eq(field(f, "function"), "symbolize_test_target");
+	json_decref(f);
+	ck_assert(maps_libdw());
+}
+END_TEST
+
 /* Lines that are not what backtrace_symbols_fd() writes keep only raw. */
 static const char *const odd_lines[] = {
 	"", "[", "]", "[]", "[0x]", "()[0x10]", "x(+)[0x10]", "x(+0x)[0x10]",
@@ -294,6 +331,7 @@ symbolize_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_own_function);
+	tcase_add_test(tc, test_libdw_on_demand);
 	tcase_add_loop_test(tc, test_odd_line, 0,
 	    sizeof odd_lines / sizeof odd_lines[0]);
 	tcase_add_test(tc, test_truncated_elf);

@@ -449,6 +449,35 @@ new_configs_free(void)
 		config_free(next_confs[--nnext]);
 }
 
+/* ---- the reaper ----------------------------------------------------------- */
+
+/* Ended tasks are reaped in the order they ended, by one event of the
+ * host; a task freed before its turn is not reaped (nor touched) after. */
+START_TEST(task_freed_before_its_reap_is_skipped)
+{
+	struct fixture f;
+	int n0;
+
+	fixture_init(&f, "LOOPD_PLUGINS",
+	    "      - { name: a, plugin: ticker, config: { interval: 1h } }\n"
+	    "      - { name: b, plugin: ticker, config: { interval: 1h } }\n"
+	    "      - { name: c, plugin: ticker, config: { interval: 1h } }\n");
+	start(&f, 0);
+	start(&f, 1);
+	start(&f, 2);
+	task_end(f.tasks[0], NULL, NULL);
+	task_end(f.tasks[1], NULL, NULL);
+	task_end(f.tasks[2], NULL, NULL);
+	n0 = f.nstates[0];
+	task_free(f.tasks[0]);
+	f.tasks[0] = NULL;
+	run_until_state(&f, 2, TASK_DONE);
+	ck_assert_int_eq(f.tasks[1]->state, TASK_DONE);
+	ck_assert_int_eq(f.nstates[0], n0);
+	fixture_free(&f);
+}
+END_TEST
+
 START_TEST(ticker_reconfigured_in_place)
 {
 	struct fixture f;
@@ -525,6 +554,7 @@ int
 main(void)
 {
 	Suite *s = suite_create("task");
+	TCase *reap;
 	TCase *ready = tcase_create("ready"), *hooks = tcase_create("hooks"),
 	    *reconf = tcase_create("reconfigure");
 
@@ -542,5 +572,8 @@ main(void)
 	suite_add_tcase(s, ready);
 	suite_add_tcase(s, hooks);
 	suite_add_tcase(s, reconf);
+	reap = tcase_create("reaper");
+	tcase_add_test(reap, task_freed_before_its_reap_is_skipped);
+	suite_add_tcase(s, reap);
 	return unit_run(s);
 }
