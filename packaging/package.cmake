@@ -62,6 +62,9 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_LOOPD_PACKAGE_NAME loopd)
 set(CPACK_DEBIAN_LOOPD_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_LOOPD_PACKAGE_SHLIBDEPS ON)
+# libdw is opened with dlopen() on a crash's first backtrace (symbolize.c),
+# so shlibdeps cannot see it: without it, frames keep their raw lines.
+set(CPACK_DEBIAN_LOOPD_PACKAGE_RECOMMENDS "libdw1")
 set(CPACK_COMPONENT_LOOPD_DESCRIPTION
 "supervisor daemon for event-loop plugins
 loopd runs event loops described in a YAML file, one worker process per

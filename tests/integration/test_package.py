@@ -208,6 +208,8 @@ class PackageTest(unittest.TestCase):
                                   capture_output=True, text=True, check=True,
                                   timeout=60).stdout.strip()
         self.assertRegex(field("loopd", "Depends"), r"\blibevent-2\.1")
+        # Opened with dlopen() for backtraces: not found by shlibdeps.
+        self.assertRegex(field("loopd", "Recommends"), r"\blibdw1\b")
         self.assertRegex(field("loopd-dev", "Depends"),
                          r"\bloopd \(= [0-9.]+\)")
         self.assertEqual(field("loopd", "Section"), "admin")
