@@ -10,9 +10,12 @@
  * Deferred calls (loopd_call_soon) are not handles: each task keeps a ring
  * of (callback, argument) pairs and one event that runs them.  The ring
  * grows by doubling and never shrinks, so that a call allocates nothing
- * once the ring has reached its working size.  The event is a zero
- * timeout: the calls made while the ring runs wait for the next turn of
- * the loop, after it has polled, so a chain of calls cannot starve I/O.
+ * once the ring has reached its working size.  The event is made active
+ * (event_active(), no timer heap), and libevent is told to poll before it
+ * runs another callback (event_base_loopcontinue()): the calls made while
+ * the ring runs wait for the next turn of the loop, after it has polled,
+ * and after every callback that was active before them, so a chain of
+ * calls cannot starve I/O.
  *
  * A plugin never holds a pointer to a handle.  The loopd_timer * and
  * loopd_watch * it gets are ids: a slot of the process's handle table and
@@ -651,8 +654,6 @@ loopd_timer_cancel(loopd_timer *timer)
 		handle_cancel(h);
 }
 
-static const struct timeval soon_now = { 0, 0 };
-
 /* The calls in the ring when the turn began; later ones wait for the
  * next turn. */
 static void
@@ -719,8 +720,10 @@ loopd_call_soon(loopd_task *t, loopd_timer_cb cb, void *arg)
 		return -LOOPD_ENOMEM;
 	t->soon[(t->soon_head + t->soon_n++) & (t->soon_cap - 1)] =
 	    (struct soon_call){ cb, arg };
-	if (t->soon_n == 1 || !event_pending(t->soon_ev, EV_TIMEOUT, NULL))
-		event_add(t->soon_ev, &soon_now);
+	if (t->soon_n == 1 || !event_pending(t->soon_ev, EV_TIMEOUT, NULL)) {
+		event_active(t->soon_ev, EV_TIMEOUT, 0);
+		event_base_loopcontinue(t->host->base);
+	}
 	return 0;
 }
 

@@ -612,10 +612,49 @@ START_TEST(call_soon_keeps_order_and_defers_nested_calls)
 		ck_assert_int_eq(o->seen[i], i);
 	ck_assert_int_eq(loopd_call_soon(f.task, first_cb, &flag), 0);
 	event_base_loop(f.base, EVLOOP_ONCE);
-	ck_assert_int_eq(flag, 2);	/* later_cb waits for the next turn */
-	event_base_loop(f.base, EVLOOP_ONCE);
+	/* later_cb ran after first_cb returned; that it waited for a poll,
+	 * call_soon_chain_lets_io_in shows. */
 	ck_assert_int_eq(flag, 1);
 	free(o);
+	fixture_free(&f);
+}
+END_TEST
+
+/* A chain that makes a socket readable at its 5th link and runs until
+ * the watch has seen it (or 1000 links). */
+struct busy {
+	struct reader	 r;
+	int		 sp[2];
+	int		 n;
+};
+
+static void
+busy_cb(loopd_task *t, void *arg)
+{
+	struct busy *b = arg;
+
+	if (++b->n == 5 && write(b->sp[1], "x", 1) != 1)
+		b->r.bad++;
+	if (b->r.calls == 0 && b->n < 1000)
+		loopd_call_soon(t, busy_cb, b);
+}
+
+START_TEST(call_soon_chain_lets_io_in)
+{
+	struct fixture f;
+	struct busy b = { 0 };
+
+	fixture_init(&f);
+	watch_pair(&f, b.sp, read_cb, &b.r);
+	ck_assert_int_eq(loopd_call_soon(f.task, busy_cb, &b), 0);
+	while (b.r.calls == 0 && b.n < 1000)
+		event_base_loop(f.base, EVLOOP_ONCE);
+	/* The loop polls between two links: the watch runs within two
+	 * links of the one that made its socket readable. */
+	ck_assert_int_eq(b.r.calls, 1);
+	ck_assert_int_eq(b.r.bad, 0);
+	ck_assert_int_le(b.n, 7);
+	close(b.sp[1]);
 	fixture_free(&f);
 }
 END_TEST
@@ -1188,6 +1227,7 @@ main(void)
 	tcase_add_test(timer, call_soon_runs_once);
 	tcase_add_test(timer, call_soon_dropped_when_task_ended_first);
 	tcase_add_test(timer, call_soon_keeps_order_and_defers_nested_calls);
+	tcase_add_test(timer, call_soon_chain_lets_io_in);
 #ifndef UNDER_ASAN
 	tcase_add_test(timer, call_soon_without_allocating);
 #endif
