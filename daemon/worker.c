@@ -604,14 +604,27 @@ worker_report_stats(struct worker *w)
 /* ---- the process ---------------------------------------------------------- */
 
 static pid_t	worker_pid;
+static pid_t	worker_forking;		/* who calls fork(), in its child */
+
+static void
+worker_forking_note(void)
+{
+	worker_forking = getpid();
+}
 
 /* A plugin's child dies with its worker, so that nothing it forked
- * outlives loopd; grandchildren are the supervisor's to reap. */
+ * outlives loopd; grandchildren are the supervisor's to reap.  Whether
+ * the worker forked is known from the parent's side (the child may run
+ * only after the worker has died and it has been given to init): such a
+ * child asks for the signal, then ends itself if it came too late. */
 static void
 worker_forked(void)
 {
-	if (getppid() == worker_pid)
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (worker_forking != worker_pid)
+		return;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != worker_pid)
+		_exit(127);
 }
 
 /*
@@ -631,7 +644,7 @@ worker_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);	/* the supervisor's: reopen its log */
 	worker_pid = getpid();
-	pthread_atfork(NULL, NULL, worker_forked);
+	pthread_atfork(worker_forking_note, NULL, worker_forked);
 }
 
 /*
