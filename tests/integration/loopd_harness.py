@@ -237,6 +237,22 @@ def processes_in_group(pgid):
     return found
 
 
+def poll_until(what, check, timeout=TIMEOUT, state=None):
+    """check()'s first true value, polled until the deadline: for what
+    signals nothing when it changes (a file, a journal, an HTTP endpoint,
+    a status answer).  On timeout, the failure names `what` and, when
+    given, state(): what was seen last."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = check()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %gs waiting for %s%s" % (
+                timeout, what, "" if state is None else ": %s" % state()))
+        time.sleep(0.02)
+
+
 def wait_group_empty(pgid, timeout=5.0):
     """[] once no process of the group/session is left, or what is left
     at the deadline."""

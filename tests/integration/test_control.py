@@ -8,11 +8,10 @@ import grp
 import re
 import socket
 import subprocess
-import time
 import unittest
 
 from loopd_harness import (TIMEOUT, LoopdTestCase, env, echo_roundtrip,
-                           loop, task, to_yaml)
+                           loop, poll_until, task, to_yaml)
 
 
 def loopctl_bin():
@@ -129,14 +128,12 @@ class ControlTest(LoopdTestCase):
         self.assertEqual((p.returncode, p.stdout), (0, "loopd 0.1.0\n"))
 
     def wait_status(self, sock, pred, what):
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            st = self.status(sock)
-            if pred(st):
-                return st
-            if time.monotonic() > deadline:
-                self.fail("%s not seen after %gs: %s" % (what, TIMEOUT, st))
-            time.sleep(0.02)    # polling the socket, with a deadline
+        last = [None]
+
+        def check():
+            last[0] = self.status(sock)
+            return pred(last[0]) and last[0]
+        return poll_until(what, check, state=lambda: last[0])
 
     def test_status_lag_and_queue(self):
         slow = loop("slow", task("j", "jobs", jobs=5, work="10s",

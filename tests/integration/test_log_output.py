@@ -17,6 +17,7 @@ import unittest
 import uuid
 
 from loopd_harness import (TIMEOUT, Daemon, LoopdTestCase, NotifySocket,
+                           poll_until,
                            loop, processes_in_group, task, to_yaml)
 
 PRIORITY = {"debug": 7, "info": 6, "warning": 4, "error": 3}
@@ -40,20 +41,6 @@ class PipeReader(threading.Thread):
                 break
             chunks.append(b)
         self.data = b"".join(chunks)
-
-
-def poll_until(what, check, timeout=TIMEOUT):
-    """check()'s first true value, polled until the deadline: used for a
-    file or a journal, which signal nothing when they grow."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = check()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %gs waiting for %s"
-                                 % (timeout, what))
-        time.sleep(0.02)
 
 
 def file_records(path):

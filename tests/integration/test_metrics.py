@@ -12,7 +12,7 @@ import time
 import unittest
 
 from loopd_harness import (TIMEOUT, LoopdTestCase, connect, echo_roundtrip,
-                           env, loop, recv_exact, task, to_yaml)
+                           env, loop, poll_until, recv_exact, task, to_yaml)
 
 NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
@@ -109,16 +109,15 @@ class MetricsTest(LoopdTestCase):
         return parse_metrics(self, text), text
 
     def wait_health(self, want, timeout=TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while True:
+        last = []
+
+        def check():
             status, ctype, body = self.get("/healthz")
             self.assertEqual(ctype, "application/json")
-            if status == want:
-                return json.loads(body)
-            if time.monotonic() > deadline:
-                self.fail("/healthz still %d after %gs: %s"
-                          % (status, timeout, body))
-            time.sleep(0.02)    # polling an endpoint, with a deadline
+            last[:] = [status, body]
+            return status == want and json.loads(body)
+        return poll_until("/healthz to answer %d" % want, check, timeout,
+                          state=lambda: "%d %s" % tuple(last))
 
     def test_metrics_move_with_traffic_and_restarts(self):
         d = self.start_metrics([
@@ -263,28 +262,20 @@ class MetricsTest(LoopdTestCase):
 
     def wait_metric(self, want, name, timeout=TIMEOUT, **labels):
         """Scrape until name{labels} is want (None: absent); the families."""
-        deadline = time.monotonic() + timeout
-        while True:
-            fams, _ = self.scrape()
-            got = value(fams, name, **labels) if name in fams else None
-            if got == want:
-                return fams
-            if time.monotonic() > deadline:
-                self.fail("%s%s is %r, not %r after %gs"
-                          % (name, labels, got, want, timeout))
-            time.sleep(0.02)    # polling an endpoint, with a deadline
+        def got(fams):
+            return value(fams, name, **labels) if name in fams else None
+        return self.wait_scrape(lambda fams: got(fams) == want,
+                                "%s%s to be %r" % (name, labels, want),
+                                timeout)
 
     def wait_scrape(self, pred, what, timeout=TIMEOUT):
         """Scrape until pred(families) holds; the families."""
-        deadline = time.monotonic() + timeout
-        while True:
-            fams, text = self.scrape()
-            if pred(fams):
-                return fams
-            if time.monotonic() > deadline:
-                self.fail("%s not seen after %gs:\n%s" % (what, timeout,
-                                                           text))
-            time.sleep(0.02)    # polling an endpoint, with a deadline
+        last = [None]
+
+        def check():
+            fams, last[0] = self.scrape()
+            return pred(fams) and fams
+        return poll_until(what, check, timeout, state=lambda: "\n" + last[0])
 
     def test_loop_stats_families(self):
         d = self.start_metrics([loop("idle", task("t", "ticker",
