@@ -9,7 +9,9 @@
  *   loop-raw oneshot|periodic TIMERS PERIOD_MS SECONDS
  *       TIMERS timers every PERIOD_MS, first firings spread over a period:
  *       oneshot re-adds each timer from its callback, periodic is one
- *       EV_PERSIST event per timer.
+ *       EV_PERSIST event per timer.  oneshot-common and periodic-common:
+ *       the same with the period as a common timeout
+ *       (event_base_init_common_timeout()), as loopd queues its timers.
  *
  * Prints cb_s (callbacks per second) and cpu_ns (CPU time of the process,
  * user + system, per callback).
@@ -23,6 +25,7 @@ static struct event_base *base;
 static uint64_t count, deadline;
 static int stopping;
 static struct timeval period;
+static const struct timeval *every = &period;
 
 static inline void
 tick(void)
@@ -46,7 +49,7 @@ cb_oneshot(evutil_socket_t fd, short what, void *self)
 {
 	tick();
 	if (!stopping)
-		evtimer_add((struct event *)self, &period);
+		evtimer_add((struct event *)self, every);
 }
 
 static void
@@ -70,7 +73,7 @@ main(int argc, char **argv)
 {
 	struct event_config *cfg;
 	const char *mode;
-	int timers;
+	int timers, common;
 	long n, i;
 	double secs, period_ms = 0, c0, el;
 	uint64_t start;
@@ -80,8 +83,9 @@ main(int argc, char **argv)
 		    "loop-raw oneshot|periodic TIMERS PERIOD_MS SECONDS");
 	mode = argv[1];
 	timers = strcmp(mode, "soon") != 0;
+	common = strstr(mode, "-common") != NULL;
 	if (argc != (timers ? 5 : 4) || (timers &&
-	    strcmp(mode, "oneshot") && strcmp(mode, "periodic")))
+	    strncmp(mode, "oneshot", 7) && strncmp(mode, "periodic", 8)))
 		die("loop-raw: bad arguments");
 	n = (long)arg_num(argv[2], "N", 1, 10000000);
 	secs = arg_num(argv[argc - 1], "SECONDS", 0.1, 3600);
@@ -96,10 +100,13 @@ main(int argc, char **argv)
 		uint64_t p_us = (uint64_t)(period_ms * 1000);
 		period.tv_sec = p_us / 1000000;
 		period.tv_usec = p_us % 1000000;
+		if (common && (every = event_base_init_common_timeout(base,
+		    &period)) == NULL)
+			die("loop-raw: no common timeout");
 		for (i = 0; i < n; i++) {
 			uint64_t first = p_us * i / n;
 			struct timeval t0 = { first / 1000000, first % 1000000 };
-			int periodic = !strcmp(mode, "periodic");
+			int periodic = !strncmp(mode, "periodic", 8);
 			struct event *ev = event_new(base, -1,
 			    periodic ? EV_PERSIST : 0,
 			    periodic ? cb_periodic : cb_oneshot,
@@ -107,7 +114,7 @@ main(int argc, char **argv)
 
 			/* The periodic timers start after their offset. */
 			if (periodic) {
-				evtimer_add(ev, &period);
+				evtimer_add(ev, every);
 				(void)t0;
 			} else
 				evtimer_add(ev, &t0);

@@ -1,11 +1,14 @@
 /*
  * api.c: the public loopd_* functions a plugin calls.
  *
- * Thin: check the arguments and the task's state, then act.  Timers,
- * watches and deferred calls are one kind of object, a handle: one
- * allocation that holds the libevent event at its tail, linked into its
- * task's list so that the task's end can release whatever is left.  Firing
- * a handle allocates nothing and copies nothing.
+ * Thin: check the arguments and the task's state, then act.  Timers and
+ * watches are one kind of object, a handle: one allocation that holds a
+ * libevent event at its tail, linked into its task's list so that the
+ * task's end can release whatever is left.  Firing a handle allocates
+ * nothing and copies nothing.  A timer with a delay waits in the loop's
+ * queue of its duration (timerq.h) and leaves its event alone; a timer of
+ * no delay, or of a duration past the ones a loop queues, and a watch use
+ * the event.
  *
  * Deferred calls (loopd_call_soon) are not handles: each task keeps a ring
  * of (callback, argument) pairs and one event that runs them.  The ring
@@ -28,6 +31,7 @@
  * 32-bit system).
  */
 #include <limits.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -44,6 +48,7 @@
 #include "log.h"
 #include "msg.h"
 #include "task.h"
+#include "timerq.h"
 
 enum handle_kind {
 	HANDLE_TIMER,
@@ -54,29 +59,66 @@ enum handle_kind {
 #define HANDLE_FIRING	0x01	/* its callback runs now */
 #define HANDLE_DEAD	0x02	/* cancelled inside its callback */
 #define HANDLE_CLOSE	0x04	/* the watch owns its fd */
-#define HANDLE_ARMED	0x08	/* ev has been assigned */
-#define HANDLE_PERSIST	0x10	/* a timer armed with EV_PERSIST */
+#define HANDLE_PENDING	0x08	/* in the loop (a one-shot: until it fires) */
+#define HANDLE_PERSIST	0x10	/* a timer that fires every period */
+#define HANDLE_PERIODIC	0x20	/* a timer whose period starts after its
+				   first delay (every) */
+#define HANDLE_RETIRED	0x40	/* its id names nothing any more */
+#define HANDLE_QUEUED	0x80	/* a timer in the loop's timerq, not ev */
 
+/* How ev was last assigned: a spare handle keeps its event, so that a
+ * timer made from it is only added, not assigned again. */
+enum handle_as {
+	AS_NONE,
+	AS_ONCE,		/* timer_fire, no flags */
+	AS_PERSIST,		/* timer_fire, EV_PERSIST */
+	AS_WATCH,
+};
+
+/*
+ * What starting, firing and releasing a timer touch comes first and fills
+ * one cache line (on 64-bit systems); a timer in a queue (timerq.h) never
+ * touches its event, which starts on the next line boundary after the
+ * rest.
+ */
 struct handle {
-	TAILQ_ENTRY(handle)	 link;
 	struct loopd_task	*task;
-	enum handle_kind	 kind;
-	int			 flags;
-	int			 events;	/* watch: LOOPD_READ|LOOPD_WRITE */
-	int			 fd;
-	uintptr_t		 id;		/* 0: none, or released */
-	struct timeval		 every;		/* periodic timer */
 	union {
 		loopd_timer_cb	 timer;
 		loopd_watch_cb	 watch;
 	} cb;
 	void			*arg;
-	void			*site;		/* its creator, debug mode */
-	struct event		*ev;		/* points at the tail */
-	/* Kept while the handle waits for reuse (table.spare). */
-	size_t			 slot;		/* its slot in the table */
-	uintptr_t		 gen;		/* its next id's generation */
+	struct timerq_entry	 tq;		/* HANDLE_QUEUED */
+	struct timerq_group	*group;		/* HANDLE_QUEUED: its queue */
+	uint16_t		 flags;
+	uint8_t			 kind;		/* enum handle_kind */
+	uint8_t			 as;		/* enum handle_as */
+	uint32_t		 gen;		/* its id's generation */
+	/* Starting and releasing: the handle's task and table. */
+	TAILQ_ENTRY(handle)	 link;		/* its task's, or table.spare */
+	uint32_t		 slot;		/* its slot in the table */
+	/* Watches, libevent timers, periodic timers and debug mode. */
+	int			 fd;
+	int			 events;	/* LOOPD_READ|LOOPD_WRITE */
+	struct event_base	*evbase;	/* ev's, when as != AS_NONE */
+	struct timerq_group	*every;		/* HANDLE_PERIODIC, queued */
+	uint64_t		 every_ms;	/* HANDLE_PERIODIC */
+	void			*site;		/* its creator: debug mode */
 };
+
+#define CACHE_LINE	64
+_Static_assert(sizeof(void *) != 8 ||
+    offsetof(struct handle, link) == CACHE_LINE,
+    "a timer's hot fields fill the handle's first cache line");
+#define CACHE_PAIR	128	/* what the adjacent-line prefetcher loads */
+#define HANDLE_EV_OFF	((sizeof(struct handle) + CACHE_LINE - 1) & \
+			    ~(size_t)(CACHE_LINE - 1))
+
+static struct event *
+handle_ev(struct handle *h)
+{
+	return (struct event *)(void *)((char *)h + HANDLE_EV_OFF);
+}
 
 /* ---- the handle table ---------------------------------------------------- */
 
@@ -157,9 +199,8 @@ table_add(struct handle *h)
 	}
 	table.slots[i].h = h;
 	table.slots[i].next = SLOT_NONE;
-	h->slot = i;
-	h->gen = table.slots[i].gen;
-	h->id = id_make(i, h->gen);
+	h->slot = (uint32_t)i;
+	h->gen = (uint32_t)table.slots[i].gen;
 	return 0;
 }
 
@@ -167,10 +208,17 @@ table_add(struct handle *h)
 static void
 table_remove(struct handle *h)
 {
-	if (h->id == 0)
+	if (h->flags & HANDLE_RETIRED)
 		return;
-	h->gen = (h->gen + 1) & ID_GEN_MASK;
-	h->id = 0;
+	h->gen = (uint32_t)((h->gen + 1) & ID_GEN_MASK);
+	h->flags |= HANDLE_RETIRED;
+}
+
+/* h's id while it lives. */
+static uintptr_t
+handle_id(const struct handle *h)
+{
+	return id_make(h->slot, h->gen);
 }
 
 /* h's memory goes back to the system: its slot is free for another. */
@@ -206,7 +254,8 @@ handle_lookup(uintptr_t id, enum handle_kind kind, struct handle **hp)
 	if ((id & 1) == 0 || i >= table.n)
 		return -LOOPD_EINVAL;
 	/* A free slot, or its handle released (spare, or another id). */
-	if ((h = table.slots[i].h) == NULL || h->id != id)
+	if ((h = table.slots[i].h) == NULL || (h->flags & HANDLE_RETIRED) ||
+	    handle_id(h) != id)
 		return -LOOPD_ESTATE;
 	if (h->kind != kind)
 		return -LOOPD_EINVAL;
@@ -226,45 +275,66 @@ task_usable(const struct loopd_task *t)
 	return t != NULL && !t->ending && t->state < TASK_DONE;
 }
 
-/* A new handle of t; it gets an id unless it is a deferred call. */
+/* A new handle of t, with an id; from the spares when there is one. */
 static struct handle *
 handle_new(struct loopd_task *t, enum handle_kind kind, void *arg)
 {
 	struct handle *h;
-
-	size_t slot;
-	uintptr_t gen;
+	void *p;
 
 	if ((h = table.spare) != NULL) {
 		table.spare = h->link.tqe_next;
 		table.nspare--;
-		slot = h->slot;
-		gen = h->gen;
-		memset(h, 0, sizeof *h);	/* event_assign sets the event */
-		h->slot = slot;
-		h->gen = gen;
-		h->id = id_make(slot, gen);
-	} else if ((h = calloc(1, sizeof *h +
-	    event_get_struct_event_size())) == NULL)
-		return NULL;
-	else if (table_add(h) < 0) {
-		free(h);
-		return NULL;
+		h->flags = 0;
+	} else {
+		if (posix_memalign(&p, CACHE_PAIR, HANDLE_EV_OFF +
+		    event_get_struct_event_size()) != 0)
+			return NULL;
+		h = p;
+		memset(h, 0, sizeof *h);	/* as: AS_NONE */
+		if (table_add(h) < 0) {
+			free(h);
+			return NULL;
+		}
 	}
 	h->task = t;
-	h->kind = kind;
-	h->fd = -1;
+	h->kind = (uint8_t)kind;
 	h->arg = arg;
-	h->ev = (struct event *)(void *)(h + 1);
 	TAILQ_INSERT_TAIL(&t->handles, h, link);
 	return h;
+}
+
+/* Take h's event out of the loop, if it is in. */
+static void
+handle_disarm(struct handle *h)
+{
+	if (!(h->flags & HANDLE_PENDING))
+		return;
+	if (h->flags & HANDLE_QUEUED)
+		timerq_del(h->group, &h->tq);
+	else
+		event_del(handle_ev(h));
+	h->flags &= ~HANDLE_PENDING;
+}
+
+/* Make h's event (base, fd, what, cb), unless it is that already. */
+static void
+handle_assign(struct handle *h, enum handle_as as, int fd, short what,
+    event_callback_fn cb)
+{
+	struct event_base *base = h->task->host->base;
+
+	if (h->as == as && h->evbase == base && as != AS_WATCH)
+		return;
+	event_assign(handle_ev(h), base, fd, what, cb, h);
+	h->as = (uint8_t)as;
+	h->evbase = base;
 }
 
 static void
 handle_free(struct handle *h)
 {
-	if (h->flags & HANDLE_ARMED)
-		event_del(h->ev);
+	handle_disarm(h);
 	table_remove(h);
 	TAILQ_REMOVE(&h->task->handles, h, link);
 	if (h->flags & HANDLE_CLOSE)
@@ -287,7 +357,7 @@ static void
 handle_cancel(struct handle *h)
 {
 	if (h->flags & HANDLE_FIRING) {
-		event_del(h->ev);
+		handle_disarm(h);
 		table_remove(h);
 		h->flags |= HANDLE_DEAD;
 	} else
@@ -307,8 +377,7 @@ api_disarm_handles(struct loopd_task *t)
 	if (t->soon_ev != NULL)
 		event_del(t->soon_ev);
 	TAILQ_FOREACH(h, &t->handles, link)
-		if (h->flags & HANDLE_ARMED)
-			event_del(h->ev);
+		handle_disarm(h);
 }
 
 size_t
@@ -549,39 +618,6 @@ loopd_log(loopd_task *t, int level, const char *fmt, ...)
 
 /* ---- timers and deferred calls ------------------------------------------ */
 
-static void
-timer_fire(evutil_socket_t fd, short what, void *arg)
-{
-	struct handle *h = arg;
-	struct loopd_task *t = h->task;
-
-	if (t->ending)
-		return;		/* the reaper releases it */
-	if (!(h->flags & HANDLE_PERSIST) &&
-	    h->every.tv_sec + h->every.tv_usec > 0) {
-		/* After the first delay, the period: libevent keeps a
-		 * persistent timer on schedule without drift. */
-		event_assign(h->ev, t->host->base, -1, EV_PERSIST, timer_fire, h);
-		event_add(h->ev, &h->every);
-		h->flags |= HANDLE_PERSIST;
-	}
-	h->flags |= HANDLE_FIRING;
-	task_enter(t, (task_fn)h->cb.timer);
-	h->cb.timer(t, h->arg);
-	task_leave(t);
-	h->flags &= ~HANDLE_FIRING;
-	/*
-	 * Not pending: its cancel deleted it, or a one-shot fired and its
-	 * callback did not re-arm it (loopd_timer_set).  A persistent one is
-	 * pending without asking libevent.
-	 */
-	if ((h->flags & HANDLE_DEAD) || (!(h->flags & HANDLE_PERSIST) &&
-	    !event_pending(h->ev, EV_TIMEOUT, NULL))) {
-		h->flags &= ~HANDLE_ARMED;
-		handle_free(h);
-	}
-}
-
 static struct timeval
 ms_to_tv(uint64_t ms)
 {
@@ -592,24 +628,116 @@ ms_to_tv(uint64_t ms)
 	return tv;
 }
 
-/* Arm h to fire after delay_ms, then every every_ms (0: once). */
+/* Run a timer's callback; release the timer unless it will fire again. */
+static void
+timer_run(struct handle *h)
+{
+	struct loopd_task *t = h->task;
+
+	h->flags |= HANDLE_FIRING;
+	task_enter(t, (task_fn)h->cb.timer);
+	h->cb.timer(t, h->arg);
+	task_leave(t);
+	h->flags &= ~HANDLE_FIRING;
+	/* Cancelled, or a one-shot that its callback did not start again
+	 * (loopd_timer_set). */
+	if ((h->flags & HANDLE_DEAD) ||
+	    !(h->flags & (HANDLE_PENDING | HANDLE_PERSIST)))
+		handle_free(h);
+}
+
+/* A queued timer falls due; it is out of its queue. */
+static void
+timer_queued_fire(struct timerq_entry *e)
+{
+	struct handle *h = (struct handle *)(void *)((char *)e -
+	    offsetof(struct handle, tq));
+
+	h->flags &= ~HANDLE_PENDING;
+	if (h->task->ending)
+		return;		/* the reaper releases it */
+	if (h->flags & HANDLE_PERIODIC) {
+		h->flags = (uint16_t)((h->flags & ~HANDLE_PERIODIC) |
+		    HANDLE_PERSIST);
+		h->group = h->every;
+	}
+	if (h->flags & HANDLE_PERSIST) {
+		timerq_again(h->group, e);
+		h->flags |= HANDLE_PENDING;
+	}
+	timer_run(h);
+}
+
+/* A timer on libevent's heap fires. */
+static void
+timer_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct handle *h = arg;
+	struct timeval tv;
+
+	(void)fd;
+	(void)what;
+	if (h->task->ending)
+		return;		/* the reaper releases it */
+	if (!(h->flags & HANDLE_PERSIST)) {
+		h->flags &= ~HANDLE_PENDING;	/* libevent has deleted it */
+		if (h->flags & HANDLE_PERIODIC) {
+			/* After the first delay, the period: libevent keeps
+			 * a persistent timer on schedule without drift. */
+			h->flags = (uint16_t)((h->flags & ~HANDLE_PERIODIC) |
+			    HANDLE_PERSIST);
+			handle_assign(h, AS_PERSIST, -1, EV_PERSIST,
+			    timer_fire);
+			tv = ms_to_tv(h->every_ms);
+			if (event_add(handle_ev(h), &tv) == 0)
+				h->flags |= HANDLE_PENDING;
+		}
+	}
+	timer_run(h);
+}
+
+/*
+ * Arm h to fire after delay_ms, then every every_ms (0: once): in the
+ * loop's queue of its duration, or on libevent's heap when the delay is 0
+ * (the next turn of the loop) or past the TIMERQ_GROUPS_MAX durations a
+ * loop queues.
+ */
 static int
 timer_arm(struct handle *h, uint64_t delay_ms, uint64_t every_ms)
 {
-	struct timeval delay = ms_to_tv(delay_ms);
-	short flags = 0;
+	struct task_host *host = h->task->host;
+	int persist = every_ms > 0 && every_ms == delay_ms;
+	struct timerq_group *g, *every = NULL;
+	struct timeval tv;
 
-	if (h->flags & HANDLE_ARMED)
-		event_del(h->ev);
-	h->every = ms_to_tv(every_ms);
-	h->flags &= ~HANDLE_PERSIST;
-	if (every_ms > 0 && every_ms == delay_ms) {
-		flags = EV_PERSIST;
+	handle_disarm(h);
+	h->flags &= ~(HANDLE_PERSIST | HANDLE_PERIODIC | HANDLE_QUEUED);
+	if (persist)
 		h->flags |= HANDLE_PERSIST;
+	else if (every_ms > 0) {
+		h->every_ms = every_ms;
+		h->flags |= HANDLE_PERIODIC;
 	}
-	event_assign(h->ev, h->task->host->base, -1, flags, timer_fire, h);
-	h->flags |= HANDLE_ARMED;
-	return event_add(h->ev, &delay) < 0 ? -LOOPD_ESYS : 0;
+	if (host->timers == NULL && delay_ms > 0)
+		host->timers = timerq_new(host->base, host->loop_conf != NULL &&
+		    host->loop_conf->precise_timer, timer_queued_fire);
+	if (delay_ms > 0 && host->timers != NULL &&
+	    (g = timerq_group(host->timers, delay_ms)) != NULL &&
+	    (!(h->flags & HANDLE_PERIODIC) ||
+	    (every = timerq_group(host->timers, every_ms)) != NULL)) {
+		h->group = g;
+		h->every = every;
+		h->flags |= HANDLE_QUEUED | HANDLE_PENDING;
+		timerq_add(g, &h->tq);
+		return 0;
+	}
+	handle_assign(h, persist ? AS_PERSIST : AS_ONCE, -1,
+	    persist ? EV_PERSIST : 0, timer_fire);
+	tv = ms_to_tv(delay_ms);
+	if (event_add(handle_ev(h), &tv) < 0)
+		return -LOOPD_ESYS;
+	h->flags |= HANDLE_PENDING;
+	return 0;
 }
 
 loopd_timer *
@@ -629,7 +757,7 @@ loopd_timer_start(loopd_task *t, uint64_t delay_ms, uint64_t every_ms,
 		handle_free(h);
 		return NULL;
 	}
-	return (loopd_timer *)h->id;
+	return (loopd_timer *)handle_id(h);
 }
 
 int
@@ -754,13 +882,14 @@ watch_arm(struct handle *h, int events)
 	short what = EV_PERSIST | (events & LOOPD_READ ? EV_READ : 0) |
 	    (events & LOOPD_WRITE ? EV_WRITE : 0);
 
-	if (h->flags & HANDLE_ARMED)
-		event_del(h->ev);
+	handle_disarm(h);
 	h->events = events;
-	event_assign(h->ev, h->task->host->base, h->fd, what, watch_fire, h);
-	h->flags |= HANDLE_ARMED;
-	if (events != 0 && event_add(h->ev, NULL) < 0)
+	handle_assign(h, AS_WATCH, h->fd, what, watch_fire);
+	if (events == 0)
+		return 0;
+	if (event_add(handle_ev(h), NULL) < 0)
 		return -LOOPD_ESYS;
+	h->flags |= HANDLE_PENDING;
 	return 0;
 }
 
@@ -787,7 +916,7 @@ loopd_watch_fd(loopd_task *t, int fd, int events, loopd_watch_cb cb,
 	/* Own the fd only once the watch exists: on failure it stays yours. */
 	if (events & LOOPD_WATCH_CLOSE)
 		h->flags |= HANDLE_CLOSE;
-	return (loopd_watch *)h->id;
+	return (loopd_watch *)handle_id(h);
 }
 
 int

@@ -18,6 +18,7 @@
 #include "pmetric.h"
 #include "post.h"
 #include "task.h"
+#include "timerq.h"
 
 static const char *const state_names[] = {
 	"starting", "running", "cancelling", "done", "failed",
@@ -34,6 +35,8 @@ task_host_release(struct task_host *host)
 		return;
 	event_free(host->reaper);
 	host->reaper = NULL;
+	timerq_free(host->timers);
+	host->timers = NULL;
 }
 
 const char *

@@ -85,6 +85,9 @@ struct task_host {
 	struct event		*reaper;
 	STAILQ_HEAD(, loopd_task) reap;	/* ended, not yet reaped */
 	size_t			 ntasks;	/* not yet freed */
+	/* The loop's timers by duration (timerq.h), made by the first
+	 * timer and freed with the last task. */
+	struct timerq		*timers;
 };
 
 struct handle;

@@ -79,7 +79,7 @@ class SymbolizeTest(LoopdTestCase):
         self.assertFault(bt[0], "crasher", "crasher_fire", "crasher.c",
                          "*nowhere = 0;")
         # The caller's frame is loopd's timer dispatch, a return address.
-        self.assertTrue(any(f.get("function") == "timer_fire" for f in bt),
+        self.assertTrue(any(f.get("function") == "timer_run" for f in bt),
                         bt)
 
     def test_libevent_callback_one_task(self):

@@ -19,6 +19,7 @@
 
 #include "pmetric.h"
 #include "task.h"
+#include "timerq.h"
 #include "unit.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -493,6 +494,31 @@ START_TEST(periodic_timer_cancels_itself)
 	ck_assert_ptr_nonnull(p.timer);
 	event_base_dispatch(f.base);	/* returns once nothing is pending */
 	ck_assert_int_eq(p.n, 3);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	fixture_free(&f);
+}
+END_TEST
+
+/* A loop queues its first TIMERQ_GROUPS_MAX durations (timerq.h); the
+ * timers of any other duration go on libevent's heap and fire all the
+ * same, in due order. */
+START_TEST(timers_of_every_duration_fire)
+{
+	struct fixture f;
+	int n[TIMERQ_GROUPS_MAX + 8] = { 0 }, i, total = 0;
+	int count = TIMERQ_GROUPS_MAX + 8;
+
+	fixture_init(&f);
+	for (i = 0; i < count; i++)
+		ck_assert_ptr_nonnull(loopd_timer_start(f.task,
+		    (uint64_t)(count - i), 0, count_cb, &n[i]));
+	ck_assert_ptr_nonnull(f.host.timers);
+	event_base_dispatch(f.base);	/* returns once nothing is pending */
+	for (i = 0; i < count; i++) {
+		ck_assert_int_eq(n[i], 1);
+		total += n[i];
+	}
+	ck_assert_int_eq(total, count);
 	ck_assert(TAILQ_EMPTY(&f.task->handles));
 	fixture_free(&f);
 }
@@ -1224,6 +1250,7 @@ main(void)
 	tcase_add_test(timer, one_shot_timer_cancel_after_it_fired);
 	tcase_add_test(timer, timer_cancel_twice_is_harmless);
 	tcase_add_test(timer, periodic_timer_cancels_itself);
+	tcase_add_test(timer, timers_of_every_duration_fire);
 	tcase_add_test(timer, call_soon_runs_once);
 	tcase_add_test(timer, call_soon_dropped_when_task_ended_first);
 	tcase_add_test(timer, call_soon_keeps_order_and_defers_nested_calls);
