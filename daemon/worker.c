@@ -88,6 +88,10 @@ worker_base(enum conf_backend backend, int precise)
 
 	if ((cfg = event_config_new()) == NULL)
 		return NULL;
+	/* The configuration decides, not EVENT_NOEPOLL or
+	 * EVENT_PRECISE_TIMER in the environment: the loop's timer queue
+	 * (timerq.h) must read the clock its base reads. */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
 	if (precise)
 		event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
 	if (backend != CONF_BACKEND_AUTO)
