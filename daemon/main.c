@@ -113,9 +113,9 @@ parse_options(int argc, char **argv, struct options *o)
 		{ "foreground",		no_argument,	   NULL, 'f' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "version",		no_argument,	   NULL, 'V' },
-		{ PROC_WORKER_ARG + 2,	no_argument,	   NULL, 'W' },
-		{ INSPECT_ARG + 2,	required_argument, NULL, 'I' },
-		{ INSPECT_AS_ARG + 2,	required_argument, NULL, 'A' },
+		{ &PROC_WORKER_ARG[2],	no_argument,	   NULL, 'W' },
+		{ &INSPECT_ARG[2],	required_argument, NULL, 'I' },
+		{ &INSPECT_AS_ARG[2],	required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
