@@ -19,6 +19,8 @@
 
 #include "loader.h"
 
+static void	loader_close(struct plugin *);
+
 /* 1.1 took reserved fields: a 1.0 descriptor has the same size. */
 _Static_assert(sizeof(struct loopd_plugin) == 4 * sizeof(uint32_t) +
     14 * sizeof(void *), "the descriptor must keep the size of ABI 1.0");
@@ -222,7 +224,8 @@ bad:
 	return -1;
 }
 
-void
+/* dlclose p, if open; p may be all zero.  Runs its destructors. */
+static void
 loader_close(struct plugin *p)
 {
 	if (p->dl != NULL)

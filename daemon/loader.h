@@ -51,13 +51,12 @@ int	loader_check_trust(const char *path, struct plugin_error *err);
  * Check path's trust, dlopen it with every symbol bound, and check its
  * descriptor.  A plugin built for a newer ABI is reported as plugin_abi
  * even when it is not loadable for lack of newer loopd_* functions.
- * Returns 0 and fills *p (release with loader_close()), or -1 and fills
+ * Returns 0 and fills *p, open until the process exits (a plugin that
+ * is closed again goes through loader_cache_open()), or -1 and fills
  * *err.  Runs the plugin's constructors.  Worker main thread.
  */
 int	loader_open(const char *path, struct plugin *p,
 	    struct plugin_error *err);
-/* dlclose p, if open; p may be all zero.  Runs its destructors. */
-void	loader_close(struct plugin *p);
 
 /*
  * The plugins one worker has opened.  Each file is checked and opened once

@@ -33,6 +33,10 @@
 
 #include "log.h"
 
+/* The default sink: one line on stderr (or the file) in the format set,
+ * or one journal entry. */
+static void		 log_write_stderr(void *, json_t *);
+
 static int		 min_level = LOOPD_LOG_INFO;
 static enum log_format	 format = LOG_FORMAT_JSON;
 static log_sink_fn	 sink = log_write_stderr;
@@ -960,7 +964,7 @@ log_reopen(void)
 
 /* ---- the sink ---------------------------------------------------------------- */
 
-void
+static void
 log_write_stderr(void *ctx, json_t *r)
 {
 	char *line;

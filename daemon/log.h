@@ -63,9 +63,6 @@ void		 log_set_sink(log_sink_fn sink, void *ctx);
  * backslashes in msg and values escaped, so that a record is one line. */
 void		 log_set_format(enum log_format format);
 
-/* The default sink: one line on stderr (or the file) in the format set
- * above, or one journal entry. */
-void		 log_write_stderr(void *ctx, json_t *record);
 
 /*
  * Append lines to the file at path (opened O_APPEND|O_CLOEXEC, created

@@ -74,7 +74,8 @@ pmetric_help_valid(const char *help, size_t len)
 	return 1;
 }
 
-void
+/* MSG_METRIC into m: task `task` declares slot as name, of kind. */
+static void
 pmetric_put_declaration(struct msg_out *m, int task, size_t slot,
     enum pmetric_kind kind, const char *name, const char *help)
 {

@@ -48,10 +48,6 @@ int		 pmetric_name_valid(const char *name, size_t len);
  * character. */
 int		 pmetric_help_valid(const char *help, size_t len);
 
-/* MSG_METRIC into m: task `task` declares slot as name, of kind. */
-void		 pmetric_put_declaration(struct msg_out *m, int task,
-		    size_t slot, enum pmetric_kind kind, const char *name,
-		    const char *help);
 
 /* ---- the worker's side ----------------------------------------------------- */
 

@@ -19,9 +19,8 @@
 #include "task.h"
 
 struct post_call {
-	struct loopd_task	*task;		/* NULL: an internal call */
+	struct loopd_task	*task;
 	loopd_timer_cb		 cb;
-	void			(*fn)(void *);
 	void			*arg;
 };
 
@@ -130,18 +129,6 @@ post_push(struct post_queue *q, const struct post_call *c)
 	return 0;
 }
 
-int
-post_internal(struct post_queue *q, void (*fn)(void *), void *arg)
-{
-	struct post_call c = { .fn = fn, .arg = arg };
-	int rc;
-
-	pthread_mutex_lock(&q->mu);
-	rc = post_push(q, &c);
-	pthread_mutex_unlock(&q->mu);
-	return rc;
-}
-
 void
 post_task_open(struct loopd_task *t)
 {
@@ -181,10 +168,6 @@ post_queue_run(struct post_queue *q)
 	pthread_mutex_unlock(&q->mu);
 	for (i = 0; i < q->out.n; i++) {
 		c = &q->out.v[i];
-		if (c->task == NULL) {
-			c->fn(c->arg);
-			continue;
-		}
 		/* Ended since it was posted: its callbacks are over. */
 		if (c->task->ending || !task_is_live(c->task)) {
 			q->dropped++;

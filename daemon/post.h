@@ -33,15 +33,6 @@ struct post_queue *post_queue_new(struct event_base *base);
 void		 post_queue_free(struct post_queue *q);
 
 /*
- * Queue fn(arg) to run on the loop thread; any thread.  Internal calls
- * are never dropped: the queue runs them whatever state the tasks are in
- * (the executor's completions own their job).  Returns 0, or -1 when
- * memory ran out.
- */
-int		 post_internal(struct post_queue *q, void (*fn)(void *arg),
-		    void *arg);
-
-/*
  * The executor's way in without allocating: post_queue_kick() (any
  * thread) wakes the loop, which then calls hook(ctx) after the queued
  * calls.  One hook per queue; set it on the loop thread.
