@@ -1,16 +1,15 @@
 /*
  * pluginwatch.c: inotify on plugin directories, debounced per file.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
+#include "dirwatch.h"
 #include "pluginwatch.h"
 
 /* A file is reported this long after its last event. */
@@ -29,8 +28,7 @@ struct pw_file {
 };
 
 struct pluginwatch {
-	int		 fd;
-	struct event	*ev;
+	struct dirwatch	*dw;
 	struct event_base *base;
 	struct pw_dir	*dirs;
 	size_t		 ndirs;
@@ -98,27 +96,17 @@ pw_touch(struct pluginwatch *pw, const char *dir, const char *name)
 }
 
 static void
-pw_read_cb(evutil_socket_t fd, short what, void *arg)
+pw_event(void *ctx, int wd, uint32_t mask, const char *name)
 {
-	struct pluginwatch *pw = arg;
-	char buf[8192] __attribute__((aligned(__alignof__(struct
-	    inotify_event))));
-	const struct inotify_event *ie;
-	ssize_t n;
-	size_t i, len;
-	char *p;
+	struct pluginwatch *pw = ctx;
+	size_t i, len = strlen(name);
 
-	while ((n = read(pw->fd, buf, sizeof buf)) > 0)
-		for (p = buf; p < buf + n; p += sizeof *ie + ie->len) {
-			ie = (const struct inotify_event *)(void *)p;
-			if (ie->len == 0 || (len = strlen(ie->name)) < 4 ||
-			    strcmp(ie->name + len - 3, ".so") != 0)
-				continue;
-			for (i = 0; i < pw->ndirs; i++)
-				if (pw->dirs[i].wd == ie->wd)
-					pw_touch(pw, pw->dirs[i].path,
-					    ie->name);
-		}
+	(void)mask;
+	if (len < 4 || strcmp(name + len - 3, ".so") != 0)
+		return;
+	for (i = 0; i < pw->ndirs; i++)
+		if (pw->dirs[i].wd == wd)
+			pw_touch(pw, pw->dirs[i].path, name);
 }
 
 struct pluginwatch *
@@ -128,13 +116,10 @@ pluginwatch_new(struct event_base *base, pluginwatch_fn fn, void *ctx)
 
 	if ((pw = calloc(1, sizeof *pw)) == NULL)
 		return NULL;
-	pw->fd = -1;
 	pw->base = base;
 	pw->fn = fn;
 	pw->ctx = ctx;
-	if ((pw->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0 ||
-	    (pw->ev = event_new(base, pw->fd, EV_READ | EV_PERSIST,
-	    pw_read_cb, pw)) == NULL || event_add(pw->ev, NULL) < 0) {
+	if ((pw->dw = dirwatch_new(base, pw_event, pw)) == NULL) {
 		pluginwatch_free(pw);
 		return NULL;
 	}
@@ -153,10 +138,7 @@ pluginwatch_free(struct pluginwatch *pw)
 	for (i = 0; i < pw->ndirs; i++)
 		free(pw->dirs[i].path);
 	free(pw->dirs);
-	if (pw->ev != NULL)
-		event_free(pw->ev);
-	if (pw->fd >= 0)
-		close(pw->fd);
+	dirwatch_free(pw->dw);
 	free(pw);
 }
 
@@ -167,7 +149,7 @@ pluginwatch_add(struct pluginwatch *pw, const char *dir)
 	size_t i;
 	int wd;
 
-	wd = inotify_add_watch(pw->fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
+	wd = dirwatch_add(pw->dw, dir, IN_CLOSE_WRITE | IN_MOVED_TO |
 	    IN_ONLYDIR);
 	if (wd < 0)
 		return -1;

@@ -10,14 +10,13 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
+#include "dirwatch.h"
 #include "watch.h"
 
 /* What a change looks like: written and closed, renamed in or out (an
@@ -44,8 +43,7 @@ struct watch_dir {
 };
 
 struct watch {
-	int			 fd;
-	struct event		*ev;		/* fd is readable */
+	struct dirwatch		*dw;
 	struct event		*timer;		/* the debounce */
 	struct timeval		 delay;
 	void			(*fire)(void *);
@@ -97,30 +95,15 @@ watch_wants(const struct watch *w, int wd, const char *name)
 }
 
 static void
-watch_read_cb(evutil_socket_t fd, short what, void *arg)
+watch_event(void *ctx, int wd, uint32_t mask, const char *name)
 {
-	struct watch *w = arg;
-	const struct inotify_event *ie;
-	char buf[16 * (sizeof(struct inotify_event) + NAME_MAX + 1)]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n;
-	size_t off;
-	int hit = 0;
+	struct watch *w = ctx;
 
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
-		for (off = 0; off + sizeof *ie <= (size_t)n;
-		    off += sizeof *ie + ie->len) {
-			ie = (const struct inotify_event *)(buf + off);
-			if (ie->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF |
-			    IN_MOVE_SELF))
-				hit = 1;	/* something, maybe ours */
-			else if (ie->len > 0 && !(ie->mask & IN_IGNORED) &&
-			    watch_wants(w, ie->wd, ie->name))
-				hit = 1;
-		}
-	}
-	/* Each change pushes the deadline back: one fire for a burst. */
-	if (hit)
+	/* Lost events or a directory gone: something, maybe ours.  Each
+	 * change pushes the deadline back: one fire for a burst. */
+	if ((mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF)) ||
+	    (*name != '\0' && !(mask & IN_IGNORED) &&
+	    watch_wants(w, wd, name)))
 		evtimer_add(w->timer, &w->delay);
 }
 
@@ -141,16 +124,12 @@ watch_new(struct event_base *base, unsigned debounce_ms,
 
 	if ((w = calloc(1, sizeof *w)) == NULL)
 		return NULL;
-	w->fd = -1;
 	w->fire = fire;
 	w->arg = arg;
 	w->delay.tv_sec = (time_t)(debounce_ms / 1000);
 	w->delay.tv_usec = (suseconds_t)(debounce_ms % 1000) * 1000;
-	if ((w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1 ||
-	    (w->ev = event_new(base, w->fd, EV_READ | EV_PERSIST,
-	    watch_read_cb, w)) == NULL ||
-	    (w->timer = evtimer_new(base, watch_timer_cb, w)) == NULL ||
-	    event_add(w->ev, NULL) == -1) {
+	if ((w->dw = dirwatch_new(base, watch_event, w)) == NULL ||
+	    (w->timer = evtimer_new(base, watch_timer_cb, w)) == NULL) {
 		saved = errno;
 		watch_free(w);
 		errno = saved;
@@ -247,7 +226,7 @@ watch_set(struct watch *w, const struct conf *conf, const char **failed)
 	if ((dirs = watch_dirs_of(conf, &n)) == NULL)
 		return -1;
 	for (i = 0; i < n; i++) {
-		dirs[i].wd = inotify_add_watch(w->fd, dirs[i].path, WATCH_MASK);
+		dirs[i].wd = dirwatch_add(w->dw, dirs[i].path, WATCH_MASK);
 		if (dirs[i].wd != -1 || errno == ENOENT || rc == -1)
 			continue;
 		saved = errno;
@@ -261,7 +240,7 @@ watch_set(struct watch *w, const struct conf *conf, const char **failed)
 			if (dirs[j].wd == w->dirs[i].wd)
 				break;
 		if (j == n && w->dirs[i].wd != -1)
-			inotify_rm_watch(w->fd, w->dirs[i].wd);
+			dirwatch_rm(w->dw, w->dirs[i].wd);
 		w->dirs[i].wd = -1;
 	}
 	watch_dirs_free(w->dirs, w->ndirs);
@@ -276,12 +255,9 @@ watch_free(struct watch *w)
 {
 	if (w == NULL)
 		return;
-	if (w->ev != NULL)
-		event_free(w->ev);
+	dirwatch_free(w->dw);
 	if (w->timer != NULL)
 		event_free(w->timer);
-	if (w->fd != -1)
-		close(w->fd);
 	watch_dirs_free(w->dirs, w->ndirs);
 	free(w->failed);
 	free(w);
