@@ -110,7 +110,6 @@ struct handle {
 _Static_assert(sizeof(void *) != 8 ||
     offsetof(struct handle, link) == CACHE_LINE,
     "a timer's hot fields fill the handle's first cache line");
-#define CACHE_PAIR	128	/* what the adjacent-line prefetcher loads */
 #define HANDLE_EV_OFF	((sizeof(struct handle) + CACHE_LINE - 1) & \
 			    ~(size_t)(CACHE_LINE - 1))
 
@@ -138,22 +137,26 @@ struct slot {
 };
 
 /*
- * Released handles are kept for reuse, up to HANDLE_SPARE_MAX, so that a
- * one-shot timer costs no allocation once the loop has warmed up.  Not
- * under AddressSanitizer, which must see each handle's use after free.
- * A spare handle keeps its slot: its generation was bumped when it was
- * released, so its old ids name nothing, and its next id takes the next
- * generation of the same slot.  Releasing and reusing it then write only
- * the handle, never the table, whose lines are cold in a busy loop.  A
- * handle given back to the system frees its slot (oldest first) with its
- * generation, so an id still only comes back after 2^32 reuses of its
- * slot.
+ * Handles come from blocks of HANDLE_BLOCK, each handle on its own cache
+ * lines, and a released handle is kept for reuse: a timer costs no
+ * allocation once the loop has warmed up, and no malloc header sits
+ * between two handles.  The blocks are kept for the life of the process,
+ * at the most handles it ever had at once.  A spare handle keeps its
+ * slot: its generation was bumped when it was released, so its old ids
+ * name nothing, and its next id takes the next generation of the same
+ * slot.  Releasing and reusing it then write only the handle, never the
+ * table, whose lines are cold in a busy loop; an id only comes back after
+ * 2^32 reuses of its slot.  Under AddressSanitizer, which must see each
+ * handle's use after free, each handle is an allocation of its own and
+ * goes back to the system, its slot freed (oldest first) with its
+ * generation.
  */
 #if defined(__SANITIZE_ADDRESS__)
-#define HANDLE_SPARE_MAX	0
+#define HANDLE_SLAB	0
 #else
-#define HANDLE_SPARE_MAX	1024
+#define HANDLE_SLAB	1
 #endif
+#define HANDLE_BLOCK	16
 
 static struct {
 	struct slot	*slots;
@@ -162,7 +165,6 @@ static struct {
 	size_t		 free_head;	/* released slots, oldest first */
 	size_t		 free_tail;
 	struct handle	*spare;		/* linked by link.tqe_next */
-	size_t		 nspare;
 } table = { .free_head = SLOT_NONE, .free_tail = SLOT_NONE };
 
 static uintptr_t
@@ -221,6 +223,7 @@ handle_id(const struct handle *h)
 	return id_make(h->slot, h->gen);
 }
 
+#if !HANDLE_SLAB
 /* h's memory goes back to the system: its slot is free for another. */
 static void
 table_unbind(struct handle *h)
@@ -236,6 +239,7 @@ table_unbind(struct handle *h)
 		table.slots[table.free_tail].next = i;
 	table.free_tail = i;
 }
+#endif
 
 /*
  * The live handle of `kind` that id names, in *hp.  Returns 0, or
@@ -275,28 +279,53 @@ task_usable(const struct loopd_task *t)
 	return t != NULL && !t->ending && t->state < TASK_DONE;
 }
 
+/* A handle's size: its fields, its event, up to whole cache lines. */
+static size_t
+handle_size(void)
+{
+	return (HANDLE_EV_OFF + event_get_struct_event_size() +
+	    CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1);
+}
+
+/* New handles, with their ids, onto the spares; -1 when memory or the
+ * table ran out. */
+static int
+handle_grow(void)
+{
+	size_t i, n = HANDLE_SLAB ? HANDLE_BLOCK : 1, size = handle_size();
+	struct handle *h;
+	void *p;
+
+	if (posix_memalign(&p, CACHE_LINE, n * size) != 0)
+		return -1;
+	/* Backwards, so that they are taken in address order. */
+	for (i = n; i-- > 0;) {
+		h = (struct handle *)(void *)((char *)p + i * size);
+		memset(h, 0, sizeof *h);	/* as: AS_NONE */
+		if (table_add(h) < 0) {
+			if (i == n - 1) {	/* none taken: the block goes */
+				free(p);
+				return -1;
+			}
+			return 0;	/* it stays, its first i + 1 unused */
+		}
+		h->link.tqe_next = table.spare;
+		table.spare = h;
+	}
+	return 0;
+}
+
 /* A new handle of t, with an id; from the spares when there is one. */
 static struct handle *
 handle_new(struct loopd_task *t, enum handle_kind kind, void *arg)
 {
 	struct handle *h;
-	void *p;
 
-	if ((h = table.spare) != NULL) {
-		table.spare = h->link.tqe_next;
-		table.nspare--;
-		h->flags = 0;
-	} else {
-		if (posix_memalign(&p, CACHE_PAIR, HANDLE_EV_OFF +
-		    event_get_struct_event_size()) != 0)
-			return NULL;
-		h = p;
-		memset(h, 0, sizeof *h);	/* as: AS_NONE */
-		if (table_add(h) < 0) {
-			free(h);
-			return NULL;
-		}
-	}
+	if (table.spare == NULL && handle_grow() < 0)
+		return NULL;
+	h = table.spare;
+	table.spare = h->link.tqe_next;
+	h->flags = 0;
 	h->task = t;
 	h->kind = (uint8_t)kind;
 	h->arg = arg;
@@ -339,16 +368,13 @@ handle_free(struct handle *h)
 	TAILQ_REMOVE(&h->task->handles, h, link);
 	if (h->flags & HANDLE_CLOSE)
 		close(h->fd);
-#if HANDLE_SPARE_MAX > 0
-	if (table.nspare < HANDLE_SPARE_MAX) {
-		h->link.tqe_next = table.spare;
-		table.spare = h;
-		table.nspare++;
-		return;
-	}
-#endif
+#if HANDLE_SLAB
+	h->link.tqe_next = table.spare;
+	table.spare = h;
+#else
 	table_unbind(h);
 	free(h);
+#endif
 }
 
 /* Release now, or after the callback that is running returns.  Either
