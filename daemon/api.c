@@ -101,10 +101,20 @@ struct handle {
 	int			 fd;
 	int			 events;	/* LOOPD_READ|LOOPD_WRITE */
 	struct event_base	*evbase;	/* ev's, when as != AS_NONE */
-	struct timerq_group	*every;		/* HANDLE_PERIODIC, queued */
-	uint64_t		 every_ms;	/* HANDLE_PERIODIC */
+	union {
+		struct timerq_group *group;	/* queued */
+		uint64_t	 ms;		/* on the heap */
+	}			 every;		/* HANDLE_PERIODIC */
 	void			*site;		/* its creator: debug mode */
+	struct hblock		*block;		/* the block it is in */
 };
+
+/* A block of handles (below); the handles follow, on whole lines. */
+struct hblock {
+	unsigned		 n;		/* handles in it */
+	unsigned		 nspare;	/* of those, released */
+};
+_Static_assert(sizeof(struct hblock) <= 64, "a block's header is a line");
 
 #define CACHE_LINE	64
 _Static_assert(sizeof(void *) != 8 ||
@@ -140,23 +150,24 @@ struct slot {
  * Handles come from blocks of HANDLE_BLOCK, each handle on its own cache
  * lines, and a released handle is kept for reuse: a timer costs no
  * allocation once the loop has warmed up, and no malloc header sits
- * between two handles.  The blocks are kept for the life of the process,
- * at the most handles it ever had at once.  A spare handle keeps its
- * slot: its generation was bumped when it was released, so its old ids
- * name nothing, and its next id takes the next generation of the same
+ * between two handles.  Past HANDLE_RESERVE spare handles, a block whose
+ * handles are all spare goes back to the system.  A spare handle keeps
+ * its slot: its generation was bumped when it was released, so its old
+ * ids name nothing, and its next id takes the next generation of the same
  * slot.  Releasing and reusing it then write only the handle, never the
- * table, whose lines are cold in a busy loop; an id only comes back after
- * 2^32 reuses of its slot.  Under AddressSanitizer, which must see each
- * handle's use after free, each handle is an allocation of its own and
- * goes back to the system, its slot freed (oldest first) with its
- * generation.
+ * table, whose lines are cold in a busy loop.  A block given back frees
+ * its handles' slots (oldest first) with their generations, so an id
+ * only comes back after 2^32 reuses of its slot.  Under AddressSanitizer,
+ * which must see each handle's use after free, a block is one handle and
+ * none is kept.
  */
 #if defined(__SANITIZE_ADDRESS__)
-#define HANDLE_SLAB	0
+#define HANDLE_BLOCK	1
+#define HANDLE_RESERVE	0
 #else
-#define HANDLE_SLAB	1
+#define HANDLE_BLOCK	31		/* with its header: 8,000 bytes */
+#define HANDLE_RESERVE	1024
 #endif
-#define HANDLE_BLOCK	16
 
 static struct {
 	struct slot	*slots;
@@ -164,8 +175,10 @@ static struct {
 	size_t		 cap;
 	size_t		 free_head;	/* released slots, oldest first */
 	size_t		 free_tail;
-	struct handle	*spare;		/* linked by link.tqe_next */
-} table = { .free_head = SLOT_NONE, .free_tail = SLOT_NONE };
+	struct handle_list spare;	/* released, the last first */
+	size_t		 nspare;
+} table = { .free_head = SLOT_NONE, .free_tail = SLOT_NONE,
+    .spare = TAILQ_HEAD_INITIALIZER(table.spare) };
 
 static uintptr_t
 id_make(size_t slot, uintptr_t gen)
@@ -223,7 +236,6 @@ handle_id(const struct handle *h)
 	return id_make(h->slot, h->gen);
 }
 
-#if !HANDLE_SLAB
 /* h's memory goes back to the system: its slot is free for another. */
 static void
 table_unbind(struct handle *h)
@@ -239,7 +251,6 @@ table_unbind(struct handle *h)
 		table.slots[table.free_tail].next = i;
 	table.free_tail = i;
 }
-#endif
 
 /*
  * The live handle of `kind` that id names, in *hp.  Returns 0, or
@@ -287,44 +298,73 @@ handle_size(void)
 	    CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1);
 }
 
-/* New handles, with their ids, onto the spares; -1 when memory or the
- * table ran out. */
+static struct handle *
+block_handle(struct hblock *b, size_t i)
+{
+	return (struct handle *)(void *)((char *)b + CACHE_LINE +
+	    i * handle_size());
+}
+
+/* A new block's handles, with their ids, onto the spares; -1 when
+ * memory or the table ran out. */
 static int
 handle_grow(void)
 {
-	size_t i, n = HANDLE_SLAB ? HANDLE_BLOCK : 1, size = handle_size();
+	struct hblock *b;
 	struct handle *h;
+	size_t i;
 	void *p;
 
-	if (posix_memalign(&p, CACHE_LINE, n * size) != 0)
+	if (posix_memalign(&p, CACHE_LINE, CACHE_LINE +
+	    HANDLE_BLOCK * handle_size()) != 0)
 		return -1;
-	/* Backwards, so that they are taken in address order. */
-	for (i = n; i-- > 0;) {
-		h = (struct handle *)(void *)((char *)p + i * size);
+	b = p;
+	b->n = b->nspare = 0;
+	for (i = 0; i < HANDLE_BLOCK; i++) {
+		h = block_handle(b, i);
 		memset(h, 0, sizeof *h);	/* as: AS_NONE */
-		if (table_add(h) < 0) {
-			if (i == n - 1) {	/* none taken: the block goes */
-				free(p);
-				return -1;
-			}
-			return 0;	/* it stays, its first i + 1 unused */
-		}
-		h->link.tqe_next = table.spare;
-		table.spare = h;
+		if (table_add(h) < 0)
+			break;
+		h->block = b;
+		b->n++;
+		b->nspare++;
+		table.nspare++;
+		TAILQ_INSERT_TAIL(&table.spare, h, link);
 	}
-	return 0;
+	if (b->n > 0)
+		return 0;
+	free(b);
+	return -1;
 }
 
-/* A new handle of t, with an id; from the spares when there is one. */
+/* b's handles, all spare, go back to the system. */
+static void
+block_release(struct hblock *b)
+{
+	struct handle *h;
+	unsigned i;
+
+	for (i = 0; i < b->n; i++) {
+		h = block_handle(b, i);
+		TAILQ_REMOVE(&table.spare, h, link);
+		table_unbind(h);
+	}
+	table.nspare -= b->n;
+	free(b);
+}
+
+/* A new handle of t, with an id; a spare one when there is one. */
 static struct handle *
 handle_new(struct loopd_task *t, enum handle_kind kind, void *arg)
 {
 	struct handle *h;
 
-	if (table.spare == NULL && handle_grow() < 0)
+	if (TAILQ_EMPTY(&table.spare) && handle_grow() < 0)
 		return NULL;
-	h = table.spare;
-	table.spare = h->link.tqe_next;
+	h = TAILQ_FIRST(&table.spare);
+	TAILQ_REMOVE(&table.spare, h, link);
+	table.nspare--;
+	h->block->nspare--;
 	h->flags = 0;
 	h->task = t;
 	h->kind = (uint8_t)kind;
@@ -368,13 +408,11 @@ handle_free(struct handle *h)
 	TAILQ_REMOVE(&h->task->handles, h, link);
 	if (h->flags & HANDLE_CLOSE)
 		close(h->fd);
-#if HANDLE_SLAB
-	h->link.tqe_next = table.spare;
-	table.spare = h;
-#else
-	table_unbind(h);
-	free(h);
-#endif
+	TAILQ_INSERT_HEAD(&table.spare, h, link);
+	table.nspare++;
+	if (++h->block->nspare == h->block->n &&
+	    table.nspare > HANDLE_RESERVE)
+		block_release(h->block);
 }
 
 /* Release now, or after the callback that is running returns.  Either
@@ -685,7 +723,7 @@ timer_queued_fire(struct timerq_entry *e)
 	if (h->flags & HANDLE_PERIODIC) {
 		h->flags = (uint16_t)((h->flags & ~HANDLE_PERIODIC) |
 		    HANDLE_PERSIST);
-		h->group = h->every;
+		h->group = h->every.group;
 	}
 	if (h->flags & HANDLE_PERSIST) {
 		timerq_again(h->group, e);
@@ -714,7 +752,7 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 			    HANDLE_PERSIST);
 			handle_assign(h, AS_PERSIST, -1, EV_PERSIST,
 			    timer_fire);
-			tv = ms_to_tv(h->every_ms);
+			tv = ms_to_tv(h->every.ms);
 			if (event_add(handle_ev(h), &tv) == 0)
 				h->flags |= HANDLE_PENDING;
 		}
@@ -740,10 +778,8 @@ timer_arm(struct handle *h, uint64_t delay_ms, uint64_t every_ms)
 	h->flags &= ~(HANDLE_PERSIST | HANDLE_PERIODIC | HANDLE_QUEUED);
 	if (persist)
 		h->flags |= HANDLE_PERSIST;
-	else if (every_ms > 0) {
-		h->every_ms = every_ms;
+	else if (every_ms > 0)
 		h->flags |= HANDLE_PERIODIC;
-	}
 	if (host->timers == NULL && delay_ms > 0)
 		host->timers = timerq_new(host->base, host->loop_conf != NULL &&
 		    host->loop_conf->precise_timer, timer_queued_fire);
@@ -752,11 +788,12 @@ timer_arm(struct handle *h, uint64_t delay_ms, uint64_t every_ms)
 	    (!(h->flags & HANDLE_PERIODIC) ||
 	    (every = timerq_group(host->timers, every_ms)) != NULL)) {
 		h->group = g;
-		h->every = every;
+		h->every.group = every;
 		h->flags |= HANDLE_QUEUED | HANDLE_PENDING;
 		timerq_add(g, &h->tq);
 		return 0;
 	}
+	h->every.ms = every_ms;
 	handle_assign(h, persist ? AS_PERSIST : AS_ONCE, -1,
 	    persist ? EV_PERSIST : 0, timer_fire);
 	tv = ms_to_tv(delay_ms);

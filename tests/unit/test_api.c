@@ -6,6 +6,7 @@
  * allocation.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -37,8 +38,9 @@ extern void	*__libc_malloc(size_t);
 extern void	*__libc_calloc(size_t, size_t);
 extern void	*__libc_realloc(void *, size_t);
 extern void	 __libc_free(void *);
+extern void	*__libc_memalign(size_t, size_t);
 
-static unsigned long allocs;
+static unsigned long allocs, frees;
 
 void *
 malloc(size_t n)
@@ -61,9 +63,18 @@ realloc(void *p, size_t n)
 	return __libc_realloc(p, n);
 }
 
+int
+posix_memalign(void **pp, size_t align, size_t n)
+{
+	allocs++;
+	return (*pp = __libc_memalign(align, n)) != NULL ? 0 : ENOMEM;
+}
+
 void
 free(void *p)
 {
+	if (p != NULL)
+		frees++;
 	__libc_free(p);
 }
 #endif
@@ -169,6 +180,41 @@ read_cb(loopd_task *t, int fd, int events, void *arg)
 }
 
 #ifndef UNDER_ASAN
+/* Handles come from blocks and are kept for reuse, up to a reserve: past
+ * it, a block whose handles are all released goes back to the system,
+ * and their ids stay dead. */
+START_TEST(spare_handles_past_the_reserve_go_back)
+{
+	struct fixture f;
+	enum { N = 4096 };
+	loopd_timer **v;
+	unsigned long before;
+	int i;
+
+	fixture_init(&f);
+	ck_assert_ptr_nonnull(v = calloc(N, sizeof *v));
+	for (i = 0; i < N; i++)
+		ck_assert_ptr_nonnull(v[i] = loopd_timer_start(f.task, 60000,
+		    0, count_cb, NULL));
+	before = frees;
+	for (i = 0; i < N; i++)
+		loopd_timer_cancel(v[i]);
+	/* 31 handles a block, 1,024 kept. */
+	ck_assert_uint_ge(frees - before, (N - 1024) / 31 - 1);
+	ck_assert_uint_le(frees - before, N / 31);
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(loopd_timer_set(v[i], 1, 0), -LOOPD_ESTATE);
+	/* What is kept serves new timers without allocating. */
+	before = allocs;
+	for (i = 0; i < 1000; i++)
+		loopd_timer_cancel(loopd_timer_start(f.task, 60000, 0,
+		    count_cb, NULL));
+	ck_assert_uint_eq(allocs - before, 0);
+	free(v);
+	fixture_free(&f);
+}
+END_TEST
+
 START_TEST(watch_fires_without_allocating)
 {
 	struct fixture f;
@@ -1251,6 +1297,9 @@ main(void)
 	tcase_add_test(timer, timer_cancel_twice_is_harmless);
 	tcase_add_test(timer, periodic_timer_cancels_itself);
 	tcase_add_test(timer, timers_of_every_duration_fire);
+#ifndef UNDER_ASAN
+	tcase_add_test(timer, spare_handles_past_the_reserve_go_back);
+#endif
 	tcase_add_test(timer, call_soon_runs_once);
 	tcase_add_test(timer, call_soon_dropped_when_task_ended_first);
 	tcase_add_test(timer, call_soon_keeps_order_and_defers_nested_calls);
