@@ -380,7 +380,12 @@ typedef void	(*loopd_timer_cb)(loopd_task *task, void *arg);
  * or the task is ending).
  * A one-shot timer (every_ms == 0) releases itself after its callback
  * returns: cancelling it after that does nothing.  A periodic one lives
- * until loopd_timer_cancel() or the task's end.
+ * until loopd_timer_cancel() or the task's end, each call one period
+ * after the last was due (no drift).  Timers with the same non-zero
+ * delay fire in the order they were started.  For the first 256 distinct
+ * delays a loop uses, starting, cancelling and firing a timer are O(1),
+ * and no timer allocates once the loop has warmed up: a timer per
+ * connection or per request is fine.
  */
 LOOPD_API loopd_timer	*loopd_timer_start(loopd_task *task, uint64_t delay_ms,
 			    uint64_t every_ms, loopd_timer_cb cb, void *arg);
