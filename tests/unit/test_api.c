@@ -570,6 +570,97 @@ START_TEST(timers_of_every_duration_fire)
 }
 END_TEST
 
+/*
+ * Many timers of mixed delays (0 on the heap, the others queued) and
+ * periods, callbacks that cancel other timers, due or not: a one-shot
+ * fires once unless it was cancelled first, never after; a periodic one
+ * fires until it cancels itself; nothing is left at the end.
+ */
+#define MIX_ONCE	240
+#define MIX_EVERY	16
+
+struct mix {
+	loopd_timer	*once[MIX_ONCE];
+	int		 fired[MIX_ONCE], cancelled[MIX_ONCE];
+	loopd_timer	*every[MIX_EVERY];
+	int		 ticks[MIX_EVERY];
+	unsigned	 seed;
+	int		 bad;
+};
+
+static struct mix *mix_of;
+
+static unsigned
+mix_rand(struct mix *m)
+{
+	m->seed = m->seed * 1103515245u + 12345u;
+	return (m->seed >> 16) & 0x7fff;
+}
+
+static void
+mix_once_cb(loopd_task *t, void *arg)
+{
+	struct mix *m = mix_of;
+	int i = (int)(intptr_t)arg, j;
+
+	if (m->cancelled[i] || m->fired[i]++ > 0)
+		m->bad++;
+	/* Now and then, cancel one that has not fired: it must not. */
+	if (mix_rand(m) % 3 == 0) {
+		j = (int)(mix_rand(m) % MIX_ONCE);
+		if (!m->fired[j] && !m->cancelled[j]) {
+			m->cancelled[j] = 1;
+			loopd_timer_cancel(m->once[j]);
+		}
+	}
+}
+
+static void
+mix_every_cb(loopd_task *t, void *arg)
+{
+	struct mix *m = mix_of;
+	int i = (int)(intptr_t)arg;
+
+	if (++m->ticks[i] == 5)
+		loopd_timer_cancel(m->every[i]);
+	else if (m->ticks[i] > 5)
+		m->bad++;
+}
+
+START_TEST(timers_of_mixed_delays_keep_their_promises)
+{
+	static const uint64_t delays[] = { 0, 1, 2, 3, 5, 8, 13 };
+	struct fixture f;
+	struct mix *m;
+	int i;
+
+	ck_assert_ptr_nonnull(m = calloc(1, sizeof *m));
+	mix_of = m;
+	m->seed = 1;
+	fixture_init(&f);
+	for (i = 0; i < MIX_ONCE; i++)
+		ck_assert_ptr_nonnull(m->once[i] = loopd_timer_start(f.task,
+		    delays[mix_rand(m) % 7], 0, mix_once_cb, (void *)(intptr_t)i));
+	for (i = 0; i < MIX_EVERY; i++)
+		ck_assert_ptr_nonnull(m->every[i] = loopd_timer_start(f.task,
+		    delays[1 + mix_rand(m) % 6], 1 + mix_rand(m) % 3,
+		    mix_every_cb, (void *)(intptr_t)i));
+	for (i = 0; i < MIX_ONCE; i += 7) {	/* some before they run */
+		m->cancelled[i] = 1;
+		loopd_timer_cancel(m->once[i]);
+	}
+	event_base_dispatch(f.base);	/* returns once nothing is pending */
+	ck_assert_int_eq(m->bad, 0);
+	for (i = 0; i < MIX_ONCE; i++)
+		ck_assert_int_eq(m->fired[i], !m->cancelled[i]);
+	for (i = 0; i < MIX_EVERY; i++)
+		ck_assert_int_eq(m->ticks[i], 5);
+	ck_assert(TAILQ_EMPTY(&f.task->handles));
+	fixture_free(&f);
+	free(m);
+}
+END_TEST
+
 START_TEST(call_soon_runs_once)
 {
 	struct fixture f;
@@ -1297,6 +1388,7 @@ main(void)
 	tcase_add_test(timer, timer_cancel_twice_is_harmless);
 	tcase_add_test(timer, periodic_timer_cancels_itself);
 	tcase_add_test(timer, timers_of_every_duration_fire);
+	tcase_add_test(timer, timers_of_mixed_delays_keep_their_promises);
 #ifndef UNDER_ASAN
 	tcase_add_test(timer, spare_handles_past_the_reserve_go_back);
 #endif
