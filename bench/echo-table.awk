@@ -1,7 +1,7 @@
 # echo-table.awk: medians of loopd vs raw libevent from run-echo.sh raw lines
 # (echo \t NAME \t conns=N \t REP \t key=value ... | FAILED).
 #
-#   awk -F'\t' -v L=loopd-echo -v R=libevent-raw -v target=1.10 -f echo-table.awk RAW
+#   awk -F'\t' -v L=loopd-echo -v R=libevent-raw -v target=1.10 -f median.awk -f echo-table.awk RAW
 #
 # Per connection count: the median of each column for every server (R and
 # L first, then the others, such as asyncio and uvloop), then L/R of those
@@ -33,17 +33,6 @@ $1 == "echo" {
 		if (k == "errors") errors += v
 	}
 	if (($2 == L || $2 == R) && !((c, $4) in rseen)) { rseen[c, $4] = 1; rounds[c] = rounds[c] " " $4 }
-}
-function median(s,    a, n, i, j, t) {
-	n = split(s, a, " ")
-	if (n == 0) return ""
-	for (i = 1; i <= n; i++) a[i] += 0
-	for (i = 2; i <= n; i++) {
-		t = a[i]
-		for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
-	}
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 function lowest(s,    a, n, i, m) {
 	n = split(s, a, " ")

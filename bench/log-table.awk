@@ -1,7 +1,7 @@
 # log-table.awk: medians, ratio and accounting from run-log.sh raw lines
 # (log \t SINK \t WRITER \t ROUND \t key=value ... | FAILED).
 #
-#   awk -F'\t' -v count=1000000 -v sinks="file pipe" -f log-table.awk RAW
+#   awk -F'\t' -v count=1000000 -v sinks="file pipe" -f median.awk -f log-table.awk RAW
 #
 # WRITER is loopd or single.  records/s is flood lines written over the time
 # from exec to exit.  On the file sink, every round of loopd is checked:
@@ -36,17 +36,6 @@ $1 == "log" {
 	}
 }
 function add(g, k, v) { vals[g, k] = vals[g, k] " " v }
-function median(s,    a, n, i, j, t) {
-	n = split(s, a, " ")
-	if (n == 0) return ""
-	for (i = 1; i <= n; i++) a[i] += 0
-	for (i = 2; i <= n; i++) {
-		t = a[i]
-		for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
-	}
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
 function fmt(v) {
 	if (v == "") return "-"
 	return sprintf(v >= 100 || v == int(v) ? "%.0f" : v >= 10 ? "%.1f" : "%.2f", v)

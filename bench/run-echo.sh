@@ -205,7 +205,7 @@ table() {
 	echo "# load: $SIZE-byte messages, depth 1, $SECS s per run; pinning: $PINNING; niceness $("${renice[@]}" nice)"
 	echo "# command: bench/run-echo.sh -r $REPS -d $SECS -c \"$CONNS\" -s $SIZE -k $(IFS=,; echo "${NAMES[*]}")${NICE:+ -N $NICE}$([ "$PIN" = 1 ] || echo " -n")"
 	echo "# srv_us_req: CPU (user + system) of the server's whole session -- for loopd, supervisor and worker -- per echo"
-	awk -F'\t' -v L="$LOOPD" -v R="$RAW" -v target="$TARGET" -f "$here/echo-table.awk" "$raw"
+	awk -F'\t' -v L="$LOOPD" -v R="$RAW" -v target="$TARGET" -f "$here/median.awk" -f "$here/echo-table.awk" "$raw"
 }
 table | tee "$out/echo-$stamp.txt"
 echo "$prog: raw lines $raw, table $out/echo-$stamp.txt, server log $log" >&2

@@ -105,40 +105,6 @@ done
 {
 	bench_host
 	echo "# $THREADS threads, $INFLIGHT jobs in flight, ${WORK} ns of work per job, ${SECS} s per run, $ROUNDS rounds"
-	awk -F'\t' '
-		$3 == "FAILED" { next }
-		{
-			v = $3; sub(/.*jobs_s=/, "", v); v += 0
-			n[$1]++; x[$1, n[$1]] = v
-		}
-		function median(w,   i, j, t, k) {
-			k = n[w]
-			for (i = 1; i <= k; i++) a[i] = x[w, i]
-			for (i = 2; i <= k; i++)
-				for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-					t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-				}
-			return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
-		}
-		function verdict(what, ok) {
-			printf "target %s: %s\n", what, ok ? "met" : "MISSED"
-		}
-		END {
-			printf "%-12s %12s %10s\n", "contestant", "jobs/s", "loopd is"
-			split("loopd raw-eventfd raw-active asyncio", order, " ")
-			if (n["loopd"]) l = median("loopd")
-			for (i = 1; i <= 4; i++) {
-				w = order[i]
-				if (!n[w]) { printf "%-12s %12s\n", w, "-"; continue }
-				m = median(w)
-				r = ""
-				if (w != "loopd" && l > 0) r = sprintf("%.2fx", l / m)
-				printf "%-12s %12.0f %10s\n", w, m, r
-			}
-			if (l && n["raw-eventfd"])
-				verdict("loopd >= 0.8x raw-eventfd", l / median("raw-eventfd") >= 0.8)
-			if (l && n["asyncio"])
-				verdict("loopd > 10x asyncio", l / median("asyncio") > 10)
-		}' "$raw"
+	awk -F'\t' -f "$here/median.awk" -f "$here/exec-table.awk" "$raw"
 } | tee "$out/exec-$stamp.txt"
 [ "$failed" -eq 0 ] || die "$failed runs failed; see $out/exec-$stamp.*.failed.log"

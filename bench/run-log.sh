@@ -135,7 +135,7 @@ table() {
 	bench_host
 	echo "# $COUNT records, message $(awk '/define FLOOD_MSG_LEN/ { print $3 }' "$here/flood.h") bytes, chunk $CHUNK; log.level info, format json; no pinning"
 	echo "# time: exec to exit; records/s: flood records written / time; cpu_us: user + system of every process of the writer, per record written"
-	awk -F'\t' -v count="$COUNT" -v sinks="$SINKS" -f "$here/log-table.awk" "$raw"
+	awk -F'\t' -v count="$COUNT" -v sinks="$SINKS" -f "$here/median.awk" -f "$here/log-table.awk" "$raw"
 }
 table | tee "$out/log-$stamp.txt"
 echo "$prog: raw lines $raw, table $out/log-$stamp.txt" >&2

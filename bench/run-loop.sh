@@ -118,44 +118,6 @@ done
 {
 	bench_host
 	echo "# $TIMERS timers every $PERIOD ms, ${SECS} s per run, $ROUNDS rounds, all on CPU $CPU; medians"
-	awk -F'\t' '
-		$4 == "FAILED" { next }
-		{
-			cb = $4; sub(/.*cb_s=/, "", cb); sub(/ .*/, "", cb)
-			cpu = $4; sub(/.*cpu_ns=/, "", cpu); sub(/ .*/, "", cpu)
-			k = $1 SUBSEP $2
-			n[k]++; xc[k, n[k]] = cb + 0; xp[k, n[k]] = cpu + 0
-		}
-		function median(k, which,   i, j, t, m) {
-			m = n[k]
-			for (i = 1; i <= m; i++) a[i] = which == "cb" ? xc[k, i] : xp[k, i]
-			for (i = 2; i <= m; i++)
-				for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-					t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-				}
-			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-		}
-		END {
-			printf "%-10s %14s %14s %12s %12s %8s %-20s %s\n", "case",
-			    "loopd cb/s", "raw cb/s", "loopd ns/cb", "raw ns/cb",
-			    "ratio", "target", "raw common ns/cb, ratio"
-			split("soon-1 soon-1000 oneshot periodic", order, " ")
-			for (i = 1; i <= 4; i++) {
-				c = order[i]
-				if (!n[c, "loopd"] || !n[c, "raw"]) { printf "%-10s -\n", c; continue }
-				lc = median(c SUBSEP "loopd", "cb"); rc = median(c SUBSEP "raw", "cb")
-				lp = median(c SUBSEP "loopd", "cpu"); rp = median(c SUBSEP "raw", "cpu")
-				if (c ~ /^soon/) { ratio = lc / rc; want = 0.9 }
-				else { ratio = lp > 0 ? rp / lp : 0; want = 0.95 }
-				common = "-"
-				if (n[c, "rawc"]) {
-					cp = median(c SUBSEP "rawc", "cpu")
-					common = sprintf("%.1f, %.2fx", cp, lp > 0 ? cp / lp : 0)
-				}
-				printf "%-10s %14.0f %14.0f %12.1f %12.1f %7.2fx %-20s %s\n", c,
-				    lc, rc, lp, rp, ratio, (ratio >= want ? "met" : "MISSED") \
-				    " (>= " want "x)", common
-			}
-		}' "$raw"
+	awk -F'\t' -f "$here/median.awk" -f "$here/loop-table.awk" "$raw"
 } | tee "$out/loop-$stamp.txt"
 [ "$failed" -eq 0 ] || die "$failed runs failed; see $out/loop-$stamp.*.failed.log"

@@ -111,7 +111,7 @@ table() {
 	echo "# config: one loop (epoll), N ticker tasks (interval 1h), log.level $LEVEL, stderr to a tmpfs file; grace $GRACE"
 	echo "# ready_ms: exec to READY=1; exit_ms: SIGTERM to exit; PSS at READY=1 from /proc/PID/smaps_rollup (kB = 1024 bytes)"
 	echo "# per_task: (supervisor + worker PSS) minus that of a 1-task run, divided by N"
-	awk -F'\t' -v grace="$GRACE" -v dgrace="$DGRACE" -v counts="$COUNTS" -f "$here/tasks-table.awk" "$raw"
+	awk -F'\t' -v grace="$GRACE" -v dgrace="$DGRACE" -v counts="$COUNTS" -f "$here/median.awk" -f "$here/tasks-table.awk" "$raw"
 }
 table | tee "$out/tasks-$stamp.txt"
 echo "$prog: raw lines $raw, table $out/tasks-$stamp.txt" >&2

@@ -1,7 +1,7 @@
 # tasks-table.awk: medians and targets from run-tasks.sh raw lines
 # (tasks \t NAME \t GRACE \t ROUND \t key=value ... | FAILED).
 #
-#   awk -F'\t' -v grace=30s -v dgrace=10s -v counts="1000 10000" -f tasks-table.awk RAW
+#   awk -F'\t' -v grace=30s -v dgrace=10s -v counts="1000 10000" -f median.awk -f tasks-table.awk RAW
 #
 # NAME is a task count, "1" (the base of memory per task) or "bundled"
 # (conf/loopd.yaml).  Runs with grace `grace` make the main table; the run
@@ -16,17 +16,6 @@ $1 == "tasks" {
 		eq = index(kv[i], "=")
 		vals[g, substr(kv[i], 1, eq - 1)] = vals[g, substr(kv[i], 1, eq - 1)] " " substr(kv[i], eq + 1)
 	}
-}
-function median(s,    a, n, i, j, t) {
-	n = split(s, a, " ")
-	if (n == 0) return ""
-	for (i = 1; i <= n; i++) a[i] += 0
-	for (i = 2; i <= n; i++) {
-		t = a[i]
-		for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]
-		a[j + 1] = t
-	}
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 function highest(s,    a, n, i, m) {
 	n = split(s, a, " ")
