@@ -99,22 +99,34 @@ errors_samples(struct evbuffer *b, const json_t *l, const json_t *t)
 	}
 }
 
-/* One sample of the loop's statistics (wstats.h) at path: "key" or
- * "executor.key"; none when the worker does not run. */
+/* o's member at path, "key" or "a.b.key"; NULL when there is none. */
+static const json_t *
+member(const json_t *o, const char *path)
+{
+	const char *dot;
+	char part[32];
+
+	while ((dot = strchr(path, '.')) != NULL) {
+		snprintf(part, sizeof part, "%.*s", (int)(dot - path), path);
+		o = json_object_get(o, part);
+		path = dot + 1;
+	}
+	return json_object_get(o, path);
+}
+
+/* A family of one sample per loop: the integer at path in the loop's
+ * status, none where there is none (a worker that does not run has no
+ * stats, rss_bytes or open_fds). */
 static void
-stats_samples(struct evbuffer *b, const json_t *loops, const char *name,
-    const char *type, const char *help, const char *sub, const char *key)
+loop_int_samples(struct evbuffer *b, const json_t *loops, const char *name,
+    const char *type, const char *help, const char *path)
 {
 	const json_t *l, *o;
 	size_t i;
 
 	family(b, name, type, help);
 	json_array_foreach(loops, i, l) {
-		o = json_object_get(l, "stats");
-		if (sub != NULL)
-			o = json_object_get(o, sub);
-		o = json_object_get(o, key);
-		if (!json_is_integer(o))
+		if (!json_is_integer(o = member(l, path)))
 			continue;
 		loop_sample(b, name, l);
 		evbuffer_add_printf(b, "} %lld\n",
@@ -155,24 +167,25 @@ render_stats(struct evbuffer *b, const json_t *loops)
 		evbuffer_add_printf(b, "} %lld\n", (long long)
 		    json_integer_value(json_object_get(st, "lag_count")));
 	}
-	stats_samples(b, loops, "loopd_loop_callbacks_total", "counter",
-	    "Plugin callbacks the loop has run.", NULL, "callbacks");
-	stats_samples(b, loops, "loopd_loop_slow_callbacks_total", "counter",
-	    "Plugin callbacks longer than slow_callback (debug mode only).",
-	    NULL, "slow_callbacks");
-	stats_samples(b, loops, "loopd_executor_queue_depth", "gauge",
-	    "Jobs queued in the loop's executor.", "executor", "queue_depth");
-	stats_samples(b, loops, "loopd_executor_active_jobs", "gauge",
-	    "Jobs running in the loop's executor.", "executor",
-	    "active_jobs");
-	stats_samples(b, loops, "loopd_executor_jobs_completed_total",
-	    "counter", "Executor jobs finished.", "executor", "completed");
-	stats_samples(b, loops, "loopd_executor_jobs_rejected_total",
+	loop_int_samples(b, loops, "loopd_loop_callbacks_total", "counter",
+	    "Plugin callbacks the loop has run.", "stats.callbacks");
+	loop_int_samples(b, loops, "loopd_loop_slow_callbacks_total",
+	    "counter", "Plugin callbacks longer than slow_callback (debug "
+	    "mode only).", "stats.slow_callbacks");
+	loop_int_samples(b, loops, "loopd_executor_queue_depth", "gauge",
+	    "Jobs queued in the loop's executor.",
+	    "stats.executor.queue_depth");
+	loop_int_samples(b, loops, "loopd_executor_active_jobs", "gauge",
+	    "Jobs running in the loop's executor.",
+	    "stats.executor.active_jobs");
+	loop_int_samples(b, loops, "loopd_executor_jobs_completed_total",
+	    "counter", "Executor jobs finished.", "stats.executor.completed");
+	loop_int_samples(b, loops, "loopd_executor_jobs_rejected_total",
 	    "counter", "Executor jobs rejected: the queue was full.",
-	    "executor", "rejected");
-	stats_samples(b, loops, "loopd_executor_jobs_timed_out_total",
-	    "counter", "Executor jobs that timed out.", "executor",
-	    "timed_out");
+	    "stats.executor.rejected");
+	loop_int_samples(b, loops, "loopd_executor_jobs_timed_out_total",
+	    "counter", "Executor jobs that timed out.",
+	    "stats.executor.timed_out");
 }
 
 static void
@@ -244,32 +257,14 @@ render(struct evbuffer *b, const json_t *st)
 		    json_is_true(json_object_get(l, "hung")));
 	}
 
-	family(b, "loopd_worker_restarts_total", "counter", "Restarts of the "
-	    "loop's worker process since loopd started.");
-	json_array_foreach(loops, i, l) {
-		loop_sample(b, "loopd_worker_restarts_total", l);
-		evbuffer_add_printf(b, "} %lld\n", (long long)
-		    json_integer_value(json_object_get(l, "restarts")));
-	}
-
-	family(b, "loopd_worker_resident_memory_bytes", "gauge", "Resident "
-	    "memory of the loop's worker process.");
-	json_array_foreach(loops, i, l)
-		if (json_is_integer(v = json_object_get(l, "rss_bytes"))) {
-			loop_sample(b, "loopd_worker_resident_memory_bytes",
-			    l);
-			evbuffer_add_printf(b, "} %lld\n",
-			    (long long)json_integer_value(v));
-		}
-
-	family(b, "loopd_worker_open_fds", "gauge", "Open file descriptors "
-	    "of the loop's worker process.");
-	json_array_foreach(loops, i, l)
-		if (json_is_integer(v = json_object_get(l, "open_fds"))) {
-			loop_sample(b, "loopd_worker_open_fds", l);
-			evbuffer_add_printf(b, "} %lld\n",
-			    (long long)json_integer_value(v));
-		}
+	loop_int_samples(b, loops, "loopd_worker_restarts_total", "counter",
+	    "Restarts of the loop's worker process since loopd started.",
+	    "restarts");
+	loop_int_samples(b, loops, "loopd_worker_resident_memory_bytes",
+	    "gauge", "Resident memory of the loop's worker process.",
+	    "rss_bytes");
+	loop_int_samples(b, loops, "loopd_worker_open_fds", "gauge",
+	    "Open file descriptors of the loop's worker process.", "open_fds");
 
 	render_stats(b, loops);
 
