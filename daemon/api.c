@@ -66,15 +66,6 @@ enum handle_kind {
 #define HANDLE_RETIRED	0x40	/* its id names nothing any more */
 #define HANDLE_QUEUED	0x80	/* a timer in the loop's timerq, not ev */
 
-/* How ev was last assigned: a spare handle keeps its event, so that a
- * timer made from it is only added, not assigned again. */
-enum handle_as {
-	AS_NONE,
-	AS_ONCE,		/* timer_fire, no flags */
-	AS_PERSIST,		/* timer_fire, EV_PERSIST */
-	AS_WATCH,
-};
-
 /*
  * What starting, firing and releasing a timer touch comes first and fills
  * one cache line (on 64-bit systems); a timer in a queue (timerq.h) never
@@ -92,7 +83,6 @@ struct handle {
 	struct timerq_group	*group;		/* HANDLE_QUEUED: its queue */
 	uint16_t		 flags;
 	uint8_t			 kind;		/* enum handle_kind */
-	uint8_t			 as;		/* enum handle_as */
 	uint32_t		 gen;		/* its id's generation */
 	/* Starting and releasing: the handle's task and table. */
 	TAILQ_ENTRY(handle)	 link;		/* its task's, or table.spare */
@@ -100,7 +90,6 @@ struct handle {
 	/* Watches, libevent timers, periodic timers and debug mode. */
 	int			 fd;
 	int			 events;	/* LOOPD_READ|LOOPD_WRITE */
-	struct event_base	*evbase;	/* ev's, when as != AS_NONE */
 	union {
 		struct timerq_group *group;	/* queued */
 		uint64_t	 ms;		/* on the heap */
@@ -322,7 +311,7 @@ handle_grow(void)
 	b->n = b->nspare = 0;
 	for (i = 0; i < HANDLE_BLOCK; i++) {
 		h = block_handle(b, i);
-		memset(h, 0, sizeof *h);	/* as: AS_NONE */
+		memset(h, 0, sizeof *h);
 		if (table_add(h) < 0)
 			break;
 		h->block = b;
@@ -386,18 +375,11 @@ handle_disarm(struct handle *h)
 	h->flags &= ~HANDLE_PENDING;
 }
 
-/* Make h's event (base, fd, what, cb), unless it is that already. */
+/* Make h's event: on h's loop, for fd and what, calling cb(h). */
 static void
-handle_assign(struct handle *h, enum handle_as as, int fd, short what,
-    event_callback_fn cb)
+handle_assign(struct handle *h, int fd, short what, event_callback_fn cb)
 {
-	struct event_base *base = h->task->host->base;
-
-	if (h->as == as && h->evbase == base && as != AS_WATCH)
-		return;
-	event_assign(handle_ev(h), base, fd, what, cb, h);
-	h->as = (uint8_t)as;
-	h->evbase = base;
+	event_assign(handle_ev(h), h->task->host->base, fd, what, cb, h);
 }
 
 static void
@@ -750,8 +732,7 @@ timer_fire(evutil_socket_t fd, short what, void *arg)
 			 * a persistent timer on schedule without drift. */
 			h->flags = (uint16_t)((h->flags & ~HANDLE_PERIODIC) |
 			    HANDLE_PERSIST);
-			handle_assign(h, AS_PERSIST, -1, EV_PERSIST,
-			    timer_fire);
+			handle_assign(h, -1, EV_PERSIST, timer_fire);
 			tv = ms_to_tv(h->every.ms);
 			if (event_add(handle_ev(h), &tv) == 0)
 				h->flags |= HANDLE_PENDING;
@@ -794,8 +775,7 @@ timer_arm(struct handle *h, uint64_t delay_ms, uint64_t every_ms)
 		return 0;
 	}
 	h->every.ms = every_ms;
-	handle_assign(h, persist ? AS_PERSIST : AS_ONCE, -1,
-	    persist ? EV_PERSIST : 0, timer_fire);
+	handle_assign(h, -1, persist ? EV_PERSIST : 0, timer_fire);
 	tv = ms_to_tv(delay_ms);
 	if (event_add(handle_ev(h), &tv) < 0)
 		return -LOOPD_ESYS;
@@ -947,7 +927,7 @@ watch_arm(struct handle *h, int events)
 
 	handle_disarm(h);
 	h->events = events;
-	handle_assign(h, AS_WATCH, h->fd, what, watch_fire);
+	handle_assign(h, h->fd, what, watch_fire);
 	if (events == 0)
 		return 0;
 	if (event_add(handle_ev(h), NULL) < 0)
