@@ -46,6 +46,7 @@
 #include "ipc.h"
 #include "listen.h"
 #include "log.h"
+#include "monotime.h"
 #include "msg.h"
 #include "task.h"
 #include "timerq.h"
@@ -557,15 +558,6 @@ loopd_task_fail(loopd_task *t, const char *type, const char *fmt, ...)
 
 /* ---- the log rate limit ------------------------------------------------- */
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The n records t's limit dropped in a window, said in one record: at
  * warning, or at the log level when that is higher, so that the count is
  * never filtered away while the records it counts were not. */
@@ -594,7 +586,7 @@ rate_report(struct loopd_task *t, uint64_t n)
 static void
 rate_arm(struct loopd_task *t)
 {
-	uint64_t ms = lograte_due_in(&t->rate, mono_ms());
+	uint64_t ms = lograte_due_in(&t->rate, monotime_ms());
 	struct timeval tv = { (time_t)(ms / 1000),
 	    (suseconds_t)(ms % 1000) * 1000 };
 
@@ -609,7 +601,7 @@ rate_fire(evutil_socket_t fd, short what, void *arg)
 {
 	struct loopd_task *t = arg;
 
-	rate_report(t, lograte_end(&t->rate, mono_ms(), 0));
+	rate_report(t, lograte_end(&t->rate, monotime_ms(), 0));
 	rate_arm(t);	/* the window it was armed for may have moved on */
 }
 
@@ -626,7 +618,7 @@ api_rate_init(struct loopd_task *t)
 void
 api_rate_end(struct loopd_task *t)
 {
-	rate_report(t, lograte_end(&t->rate, mono_ms(), 1));
+	rate_report(t, lograte_end(&t->rate, monotime_ms(), 1));
 	lograte_init(&t->rate, 0, 0);	/* what its stop hook logs passes */
 	if (t->rate_timer != NULL)
 		event_free(t->rate_timer);
@@ -648,7 +640,7 @@ loopd_log(loopd_task *t, int level, const char *fmt, ...)
 		level = LOOPD_LOG_ERROR;
 	if (level < log_level())
 		return;		/* not counted against the rate either */
-	if (!lograte_take(&t->rate, mono_ms(), &report)) {
+	if (!lograte_take(&t->rate, monotime_ms(), &report)) {
 		rate_arm(t);
 		return;
 	}

@@ -32,6 +32,7 @@
 #include "debug.h"
 #include "executor.h"
 #include "log.h"
+#include "monotime.h"
 #include "symbolize.h"
 
 #define DEBUG_FRAMES	64
@@ -172,15 +173,6 @@ debug_report_leaks(struct loopd_task *t)
 
 /* ---- the watchdog ---------------------------------------------------------- */
 
-static uint64_t
-debug_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 debug_sample(int sig, siginfo_t *si, void *context)
 {
@@ -211,7 +203,7 @@ debug_watch_main(void *arg)
 	ts.tv_nsec = (long)(step % 1000000000u);
 	while (!atomic_load(&w->quit)) {
 		nanosleep(&ts, NULL);
-		now = debug_now_ns();
+		now = monotime_ns();
 		tick = atomic_load(&w->tick_ns);
 		if (tick == w->asked_tick ||
 		    now < tick + w->period_ns + w->slow_ns)
@@ -331,7 +323,7 @@ debug_watch_new(struct task_host *host, uint64_t period_ns)
 	w->loop_thread = pthread_self();
 	w->period_ns = period_ns;
 	w->slow_ns = host->slow_ns;
-	atomic_init(&w->tick_ns, debug_now_ns());
+	atomic_init(&w->tick_ns, monotime_ns());
 	atomic_init(&w->state, WATCH_IDLE);
 	atomic_init(&w->quit, 0);
 	backtrace(warm, 2);	/* loads the unwinder outside the handler */
@@ -354,7 +346,7 @@ debug_watch_tick(struct debug_watch *w, uint64_t late_ns)
 {
 	int asked = WATCH_ASKED;
 
-	atomic_store(&w->tick_ns, debug_now_ns());
+	atomic_store(&w->tick_ns, monotime_ns());
 	if (atomic_load(&w->state) == WATCH_SAMPLED) {
 		/* An API callback's own timing said it (task_leave). */
 		if (w->running < 0)

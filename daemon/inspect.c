@@ -24,6 +24,7 @@
 #include "inspect.h"
 #include "loader.h"
 #include "loopd/plugin.h"
+#include "monotime.h"
 
 static const char *const type_names[] = {
 	[LOOPD_TYPE_STRING] = "string",
@@ -307,15 +308,6 @@ struct child {
 	int		 toolong;
 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 set_error(struct inspect_result *r, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -476,7 +468,7 @@ children_wait(struct child *cs, size_t n, uint64_t deadline)
 				who[np++] = i;
 			}
 		}
-		now = now_ms();
+		now = monotime_ms();
 		if (!busy || now >= deadline || pfd == NULL || who == NULL)
 			break;
 		timeout = (int)(deadline - now);
@@ -581,7 +573,7 @@ inspect_run(const char *exe, const struct creds *creds,
     struct inspect_result *out)
 {
 	struct child *cs;
-	uint64_t deadline = now_ms() + deadline_ms;
+	uint64_t deadline = monotime_ms() + deadline_ms;
 	size_t i;
 
 	if (n == 0)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotime.h"
 #include "notify.h"
 
 #define NOTIFY_LIBSYSTEMD	"libsystemd.so.0"
@@ -113,12 +114,9 @@ notify_watchdog(void)
 void
 notify_reloading(void)
 {
-	struct timespec ts;
 	char msg[96];
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu\n"
-	    "STATUS=reloading", (unsigned long long)ts.tv_sec * 1000000 +
-	    (unsigned long long)ts.tv_nsec / 1000);
+	    "STATUS=reloading", (unsigned long long)(monotime_ns() / 1000));
 	notify_say(msg);
 }

@@ -33,6 +33,7 @@
 #include "listenfd.h"
 #include "log.h"
 #include "metrics.h"
+#include "monotime.h"
 #include "msg.h"
 #include "notify.h"
 #include "pluginwatch.h"
@@ -228,15 +229,6 @@ sv_add_task(json_t *r, const struct task_conf *tc)
 
 /* ---- tasks, readiness and status ------------------------------------------ */
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static const char *const phase_words[] = {
 	"restarting", "running", "restarting", "failed", "ended", "removed",
 	"waiting_for_plugin",
@@ -279,7 +271,7 @@ sv_task_set(struct sv_loop *l, size_t i, enum sv_phase p, enum task_state s)
 		sv->nfirst--;
 	}
 	if (p == SV_LIVE && s == TASK_RUNNING)
-		t->up_ms = now_ms();
+		t->up_ms = monotime_ms();
 	t->phase = (unsigned char)p;
 	t->state = (unsigned char)s;
 	sv_status_due(sv);
@@ -621,7 +613,7 @@ sv_add_context(json_t *r, struct sv_loop *l, size_t i)
 
 	if (t->version != NULL)
 		log_add(r, "plugin_version", t->version);
-	log_add_int(r, "uptime_ms", t->up_ms ? (long long)(now_ms() -
+	log_add_int(r, "uptime_ms", t->up_ms ? (long long)(monotime_ms() -
 	    t->up_ms) : 0);
 	log_add_int(r, "restarts", t->rs != NULL ? (long long)t->rs->total : 0);
 }
@@ -651,7 +643,7 @@ sv_state(struct sv_loop *l, struct msg_in *in)
 	tc = l->tasks[i]->tc;
 	sv_task_set(l, (size_t)i, SV_LIVE, (enum task_state)s);
 	if (s == TASK_RUNNING && l->tasks[i]->rs != NULL)
-		restart_running(l->tasks[i]->rs, now_ms());
+		restart_running(l->tasks[i]->rs, monotime_ms());
 	if (s == TASK_RUNNING)
 		listeners_settle(l->sv->listeners, l->loop->name,
 		    l->tasks[i]->tc->name, l->tasks[i]->started);
@@ -858,7 +850,7 @@ sv_spawn(struct sv_loop *l)
 		return -1;
 	}
 	sv->nworkers++;
-	l->spawned_ms = now_ms();
+	l->spawned_ms = monotime_ms();
 	l->hang_beat = 0;
 	l->hung = 0;
 	l->vm_peak = 0;
@@ -1439,7 +1431,7 @@ sv_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sv_loop *l = arg;
 	struct timeval tv = { 0, SV_DUMP_WAIT_MS * 1000 };
-	uint64_t beat = proc_beat(&l->proc), now = now_ms(), limit;
+	uint64_t beat = proc_beat(&l->proc), now = monotime_ms(), limit;
 	int running = proc_running(&l->proc);
 
 	if (l->proc.pid <= 0 || beat == 0 || l->broken != NULL || l->hung ||
@@ -1486,7 +1478,7 @@ sv_watch_start(struct sv_loop *l)
 static int
 sv_plugin_exists(struct supervisor *sv, const char *path)
 {
-	uint64_t now = now_ms();
+	uint64_t now = monotime_ms();
 
 	if (sv->seen_path == NULL || strcmp(sv->seen_path, path) != 0 ||
 	    now - sv->seen_ms >= 1000) {
@@ -1593,7 +1585,7 @@ sv_add_history(json_t *r, const struct restart_state *rs)
 	if (r != NULL && rs != NULL) {
 		log_add_int(r, "restarts", rs->total);
 		json_object_set_new(r, "history_ms_ago",
-		    restart_history(rs, now_ms()));
+		    restart_history(rs, monotime_ms()));
 	}
 }
 
@@ -1674,7 +1666,7 @@ sv_task_ended(struct sv_loop *l, size_t i, int failed, int charged,
 		return;
 	}
 	switch (restart_decide(t->rs, &tc->restart, failed, charged,
-	    now_ms(), (uint32_t)random(), &delay)) {
+	    monotime_ms(), (uint32_t)random(), &delay)) {
 	case RESTART_NO:
 		sv_task_set(l, i, failed ? SV_FAILED : SV_ENDED,
 		    failed ? TASK_FAILED : TASK_DONE);
@@ -1733,7 +1725,7 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	if (sv->stopping || sv->nphase[SV_PENDING] + sv->nphase[SV_WAITING] ==
 	    0)
 		return;
-	switch (restart_decide(&l->rs, &l->loop->restart, 1, 1, now_ms(),
+	switch (restart_decide(&l->rs, &l->loop->restart, 1, 1, monotime_ms(),
 	    (uint32_t)random(), &delay)) {
 	case RESTART_YES:
 		event_base_update_cache_time(sv->base);
@@ -2207,7 +2199,7 @@ sv_reload_failed(struct conf_errors *errs, uint64_t t0)
 	    "still running the configuration it had", errs->n, errs->n == 1 ?
 	    "" : "s", errs->file != NULL ? errs->file : "the file");
 	log_add(r, "event", "reload_failed");
-	log_add_int(r, "duration_ms", (long long)(now_ms() - t0));
+	log_add_int(r, "duration_ms", (long long)(monotime_ms() - t0));
 	if (r != NULL)
 		json_object_set_new(r, "errors", list);
 	else
@@ -2243,7 +2235,7 @@ sv_reload_report(struct supervisor *sv, struct sv_diff *d, uint64_t t0)
 		json_object_update(r, fields);
 		json_decref(fields);
 	}
-	log_add_int(r, "duration_ms", (long long)(now_ms() - t0));
+	log_add_int(r, "duration_ms", (long long)(monotime_ms() - t0));
 	log_emit(r);
 }
 
@@ -2257,7 +2249,7 @@ sv_reload(struct supervisor *sv)
 	struct sv_loop *l;
 	struct conf *conf;
 	struct creds creds;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = monotime_ms();
 	size_t i, j, n;
 	int recreds;
 
@@ -2558,7 +2550,7 @@ sv_task_word(const struct sv_task *t)
 static int
 sv_loop_stuck(struct sv_loop *l, int *running)
 {
-	uint64_t beat, now = now_ms(), limit;
+	uint64_t beat, now = monotime_ms(), limit;
 
 	*running = -1;
 	if (l->proc.pid <= 0 || l->broken != NULL)
@@ -2677,7 +2669,7 @@ json_t *
 supervisor_status(struct supervisor *sv)
 {
 	json_t *loops = json_array();
-	uint64_t now = now_ms();
+	uint64_t now = monotime_ms();
 	size_t i;
 
 	for (i = 0; i < sv->nloops; i++)
@@ -3219,7 +3211,7 @@ supervisor_run(struct conf *conf, const struct supervisor_opts *opts,
 	log_emit(r);
 	sv_say_creds(&sv);
 	notify_status("starting %zu loops", conf->nloops);
-	srandom((unsigned)getpid() ^ (unsigned)now_ms());
+	srandom((unsigned)getpid() ^ (unsigned)monotime_ms());
 	for (i = 0; i < sv.nloops; i++)
 		sv_launch(sv.loops[i]);
 	sv_check_ready(&sv);

@@ -15,6 +15,7 @@
 #include "debug.h"
 #include "executor.h"
 #include "log.h"
+#include "monotime.h"
 #include "pmetric.h"
 #include "post.h"
 #include "task.h"
@@ -45,19 +46,10 @@ task_state_name(enum task_state s)
 	return state_names[s];
 }
 
-uint64_t
-task_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void
 task_timed_leave(struct loopd_task *t)
 {
-	uint64_t ns = task_now_ns() - t->host->enter_ns;
+	uint64_t ns = monotime_ns() - t->host->enter_ns;
 
 	if (ns > t->host->slow_ns) {
 		wstats_slow_callback(t->host->stats);

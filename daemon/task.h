@@ -24,6 +24,7 @@
 #include "config.h"
 #include "loader.h"
 #include "lograte.h"
+#include "monotime.h"
 #include "wstats.h"
 
 /* Any plugin function, as task_enter() records it. */
@@ -153,8 +154,7 @@ void		 task_free(struct loopd_task *t);
 int		 task_is_live(const struct loopd_task *t);
 const char	*task_state_name(enum task_state s);
 
-/* Debug mode: the monotonic clock, and the end of a timed entry. */
-uint64_t	 task_now_ns(void);
+/* Debug mode: the end of a timed entry. */
 void		 task_timed_leave(struct loopd_task *t);
 
 /*
@@ -169,7 +169,7 @@ task_enter(struct loopd_task *t, task_fn cb)
 	t->host->cb = cb;
 	wstats_callback(t->host->stats);
 	if (__builtin_expect(t->host->debug, 0))
-		t->host->enter_ns = task_now_ns();
+		t->host->enter_ns = monotime_ns();
 }
 
 static inline void

@@ -32,6 +32,7 @@
 #include "ipc.h"
 #include "lag.h"
 #include "log.h"
+#include "monotime.h"
 #include "msg.h"
 #include "pmetric.h"
 #include "post.h"
@@ -535,7 +536,7 @@ worker_beat_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct executor_stats es;
-	uint64_t now = task_now_ns(), late = 0;
+	uint64_t now = monotime_ns(), late = 0;
 
 	w->page->beat_ms = now / 1000000;
 	if (w->beat_due_ns != 0) {
