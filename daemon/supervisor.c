@@ -227,6 +227,15 @@ sv_add_task(json_t *r, const struct task_conf *tc)
 	log_add(r, "plugin", tc->plugin);
 }
 
+/* Free *evp if it is set, and forget it. */
+static void
+event_clear(struct event **evp)
+{
+	if (*evp != NULL)
+		event_free(*evp);
+	*evp = NULL;
+}
+
 /* ---- tasks, readiness and status ------------------------------------------ */
 
 static const char *const phase_words[] = {
@@ -349,8 +358,7 @@ sv_slot_free(struct sv_task *t)
 {
 	if (t == NULL)
 		return;
-	if (t->timer != NULL)
-		event_free(t->timer);
+	event_clear(&t->timer);
 	if (t->rs != NULL)
 		restart_clear(t->rs);
 	free(t->rs);
@@ -365,8 +373,7 @@ sv_loop_free(struct sv_loop *l)
 {
 	size_t i;
 
-	if (l->sockev != NULL)
-		event_free(l->sockev);
+	event_clear(&l->sockev);
 	proc_release(&l->proc);
 	for (i = 0; i < l->ntasks; i++)
 		sv_slot_free(l->tasks[i]);
@@ -374,14 +381,10 @@ sv_loop_free(struct sv_loop *l)
 	free(l->broken);
 	json_decref(l->errors);
 	restart_clear(&l->rs);
-	if (l->eof != NULL)
-		event_free(l->eof);
-	if (l->respawn != NULL)
-		event_free(l->respawn);
-	if (l->watch != NULL)
-		event_free(l->watch);
-	if (l->dump != NULL)
-		event_free(l->dump);
+	event_clear(&l->eof);
+	event_clear(&l->respawn);
+	event_clear(&l->watch);
+	event_clear(&l->dump);
 	sv_conf_unref(l->owner);
 	sv_conf_unref(l->next_owner);
 	free(l);
@@ -1135,10 +1138,7 @@ sv_reaped(struct sv_loop *l, int status)
 	evtimer_del(l->eof);
 	event_del(l->watch);
 	evtimer_del(l->dump);
-	if (l->sockev != NULL) {
-		event_free(l->sockev);
-		l->sockev = NULL;
-	}
+	event_clear(&l->sockev);
 	proc_release(&l->proc);	/* and whatever its plugins forked */
 	free(l->broken);
 	l->broken = NULL;
@@ -1558,8 +1558,7 @@ sv_wait_cb(evutil_socket_t fd, short what, void *arg)
 	struct sv_loop *l = t->l;
 	size_t i = t->slot;
 
-	event_free(t->timer);
-	t->timer = NULL;
+	event_clear(&t->timer);
 	if (l->proc.pid > 0 && l->broken == NULL) {
 		sv_start_task(l, i);
 		return;
@@ -1748,10 +1747,7 @@ sv_worker_died(struct sv_loop *l, int running, const char *why)
 	for (i = 0; i < l->ntasks; i++)
 		if (l->tasks[i]->phase == SV_PENDING ||
 		    l->tasks[i]->phase == SV_WAITING) {
-			if (l->tasks[i]->timer != NULL) {
-				event_free(l->tasks[i]->timer);
-				l->tasks[i]->timer = NULL;
-			}
+			event_clear(&l->tasks[i]->timer);
 			sv_task_set(l, i, SV_FAILED, TASK_FAILED);
 		}
 	if (sv->conf->on_exhausted == CONF_EXHAUSTED_EXIT) {
@@ -1979,10 +1975,7 @@ sv_slot_remove(struct sv_loop *l, size_t i)
 	struct msg_out m = { 0 };
 
 	t->removing = 1;
-	if (t->timer != NULL) {
-		event_free(t->timer);
-		t->timer = NULL;
-	}
+	event_clear(&t->timer);
 	if (t->phase != SV_LIVE || t->state >= TASK_DONE ||
 	    l->proc.ipc == NULL) {
 		sv_task_set(l, i, SV_GONE, TASK_DONE);
@@ -2148,10 +2141,7 @@ sv_loop_stop(struct sv_loop *l)
 
 	for (i = 0; i < l->ntasks; i++) {
 		l->tasks[i]->removing = 1;
-		if (l->tasks[i]->timer != NULL) {
-			event_free(l->tasks[i]->timer);
-			l->tasks[i]->timer = NULL;
-		}
+		event_clear(&l->tasks[i]->timer);
 		if (l->tasks[i]->phase != SV_LIVE)
 			sv_task_set(l, i, SV_GONE, TASK_DONE);
 	}
@@ -2442,10 +2432,7 @@ sv_stop(struct supervisor *sv, int sig)
 		for (j = 0; j < sv->loops[i]->ntasks; j++) {
 			struct sv_task *t = sv->loops[i]->tasks[j];
 
-			if (t->timer != NULL) {
-				event_free(t->timer);
-				t->timer = NULL;
-			}
+			event_clear(&t->timer);
 			if (t->phase == SV_WAITING || t->phase == SV_PENDING)
 				sv_task_set(sv->loops[i], j, SV_ENDED,
 				    TASK_DONE);
@@ -2784,10 +2771,7 @@ sv_op_start(struct sv_loop *l, size_t i)
 	t->held = SV_HELD_NO;
 	if (t->phase == SV_LIVE)
 		return;		/* running, or on its way */
-	if (t->timer != NULL) {
-		event_free(t->timer);
-		t->timer = NULL;
-	}
+	event_clear(&t->timer);
 	if (l->proc.pid > 0 && l->broken == NULL) {
 		sv_start_task(l, i);
 		return;
@@ -2810,10 +2794,7 @@ sv_op_stop(struct sv_loop *l, size_t i, int restart)
 		if (restart)
 			sv_op_start(l, i);
 		else if (t->phase != SV_FAILED && t->phase != SV_ENDED) {
-			if (t->timer != NULL) {
-				event_free(t->timer);
-				t->timer = NULL;
-			}
+			event_clear(&t->timer);
 			t->held = SV_HELD_STOP;
 			sv_task_set(l, i, SV_ENDED, TASK_DONE);
 		} else
@@ -3148,17 +3129,12 @@ sv_free(struct supervisor *sv)
 		free(k);
 	}
 	for (i = 0; i < sizeof sv->sig / sizeof sv->sig[0]; i++)
-		if (sv->sig[i] != NULL)
-			event_free(sv->sig[i]);
-	if (sv->grace != NULL)
-		event_free(sv->grace);
-	if (sv->status != NULL)
-		event_free(sv->status);
-	if (sv->reload != NULL)
-		event_free(sv->reload);
+		event_clear(&sv->sig[i]);
+	event_clear(&sv->grace);
+	event_clear(&sv->status);
+	event_clear(&sv->reload);
 	watch_free(sv->watch);
-	if (sv->watchdog != NULL)
-		event_free(sv->watchdog);
+	event_clear(&sv->watchdog);
 	pluginwatch_free(sv->pw);
 	listeners_free(sv->listeners);
 	if (sv->current != NULL)
